@@ -1,0 +1,411 @@
+package routing
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// Metadata namespaces and keys read by this package.
+const (
+	// BrokerMetadataNamespace is the endpoint filter_metadata namespace that
+	// carries RocketMQ broker facts, the one Envoy's rocketmq_proxy filter
+	// reads. The same keys are also looked up under [SubsetMetadataNamespace]
+	// when missing here.
+	BrokerMetadataNamespace = "envoy.filters.network.rocketmq_proxy"
+	// SubsetMetadataNamespace is the namespace of subset keys, both on
+	// endpoints and in a route's metadata_match (Envoy's subset LB).
+	SubsetMetadataNamespace = "envoy.lb"
+	// MeshMetadataNamespace is the cluster filter_metadata namespace for
+	// rmqmesh knobs.
+	MeshMetadataNamespace = "rmqmesh"
+	// DataPathKey is the key, under [MeshMetadataNamespace] in a cluster's
+	// filter_metadata, that selects the [DataPath]: "direct" or "intercept".
+	DataPathKey = "data_path"
+
+	keyBrokerName     = "broker_name"
+	keyBrokerID       = "broker_id"
+	keyClusterName    = "cluster_name"
+	keyPerm           = "perm"
+	keyReadQueueNums  = "read_queue_num"
+	keyWriteQueueNums = "write_queue_num"
+)
+
+// RocketMQ permission bits, as in a QueueData's perm.
+const (
+	PermRead    = 4
+	PermWrite   = 2
+	PermInherit = 1
+)
+
+// Defaults for broker metadata that an endpoint leaves out.
+const (
+	// DefaultPerm is the perm of a broker endpoint without "perm":
+	// read and write.
+	DefaultPerm = PermRead | PermWrite
+	// DefaultQueueNums is the read and write queue count of a broker
+	// endpoint without "read_queue_num" / "write_queue_num" (the broker's
+	// defaultTopicQueueNums).
+	DefaultQueueNums = 8
+)
+
+// DataPath says how a client reaches the brokers of a cluster.
+type DataPath uint8
+
+const (
+	// DataPathIntercept routes every broker RPC through in-process relays
+	// that listen on virtual loopback addresses. It is the default.
+	DataPathIntercept DataPath = iota
+	// DataPathDirect hands the real broker addresses to the client.
+	DataPathDirect
+)
+
+// String returns "intercept" or "direct".
+func (d DataPath) String() string {
+	if d == DataPathDirect {
+		return "direct"
+	}
+	return "intercept"
+}
+
+// MarshalText implements encoding.TextMarshaler (for dumps).
+func (d DataPath) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Locality is the region/zone/sub-zone of an endpoint or of the node.
+type Locality struct {
+	Region  string `json:"region,omitempty"`
+	Zone    string `json:"zone,omitempty"`
+	SubZone string `json:"sub_zone,omitempty"`
+}
+
+func localityOf(l *corev3.Locality) Locality {
+	return Locality{Region: l.GetRegion(), Zone: l.GetZone(), SubZone: l.GetSubZone()}
+}
+
+// Endpoint is one resolved endpoint of a cluster: a broker (BrokerName set)
+// or a nameserver (BrokerName empty).
+type Endpoint struct {
+	// Address is "host:port", IPv6 hosts in brackets.
+	Address string `json:"address"`
+	// BrokerName, BrokerID, ClusterName, Perm, ReadQueueNums and
+	// WriteQueueNums come from the endpoint metadata; ClusterName defaults
+	// to the xDS cluster's name, Perm to [DefaultPerm] and the queue counts
+	// to [DefaultQueueNums].
+	BrokerName     string `json:"broker_name,omitempty"`
+	BrokerID       int64  `json:"broker_id"`
+	ClusterName    string `json:"cluster_name,omitempty"`
+	Perm           int    `json:"perm,omitempty"`
+	ReadQueueNums  int    `json:"read_queue_num,omitempty"`
+	WriteQueueNums int    `json:"write_queue_num,omitempty"`
+	// Weight is the endpoint's load_balancing_weight (default 1).
+	Weight uint32 `json:"weight"`
+	// LocalityWeight is the locality's load_balancing_weight, 0 if unset.
+	LocalityWeight uint32 `json:"locality_weight,omitempty"`
+	// Locality and Priority are those of the endpoint's LocalityLbEndpoints.
+	Locality Locality `json:"locality"`
+	Priority uint32   `json:"priority,omitempty"`
+	// Health is the EDS health status; Healthy is true for HEALTHY and
+	// UNKNOWN, the statuses that may take traffic.
+	Health  corev3.HealthStatus `json:"-"`
+	Healthy bool                `json:"healthy"`
+
+	lb *structpb.Struct // envoy.lb metadata, for subset matching
+}
+
+// Readable reports whether the endpoint is healthy, has the read permission
+// bit and at least one read queue.
+func (e *Endpoint) Readable() bool {
+	return e.Healthy && e.Perm&PermRead != 0 && e.ReadQueueNums > 0
+}
+
+// Writable reports whether the endpoint is a healthy master (BrokerID 0) with
+// the write permission bit and at least one write queue.
+func (e *Endpoint) Writable() bool {
+	return e.Healthy && e.BrokerID == 0 && e.Perm&PermWrite != 0 && e.WriteQueueNums > 0
+}
+
+// effectiveWeight is the weight used by the write picker.
+func (e *Endpoint) effectiveWeight() uint64 {
+	w := uint64(e.Weight)
+	if e.LocalityWeight > 0 {
+		w *= uint64(e.LocalityWeight)
+	}
+	return w
+}
+
+// BrokerGroup is a RocketMQ broker: all endpoints that share a brokerName
+// within one cluster (subset), the master (id 0) first.
+type BrokerGroup struct {
+	// Name is the brokerName.
+	Name string `json:"broker_name"`
+	// Members are sorted by BrokerID; among endpoints with the same id the
+	// healthy ones come first, then lower priority, then EDS order.
+	Members []Endpoint `json:"members"`
+}
+
+// Member returns the preferred endpoint with the given broker id: the first
+// healthy one, else the first one.
+func (g *BrokerGroup) Member(id int64) (*Endpoint, bool) {
+	for i := range g.Members {
+		if g.Members[i].BrokerID == id {
+			return &g.Members[i], true
+		}
+	}
+	return nil, false
+}
+
+// Master returns the preferred master endpoint (id 0), if any.
+func (g *BrokerGroup) Master() (*Endpoint, bool) { return g.Member(0) }
+
+// Writable reports whether the broker's master is writable.
+func (g *BrokerGroup) Writable() bool {
+	m, ok := g.Master()
+	return ok && m.Writable()
+}
+
+// Readable reports whether any member is readable.
+func (g *BrokerGroup) Readable() bool {
+	for i := range g.Members {
+		if g.Members[i].Readable() {
+			return true
+		}
+	}
+	return false
+}
+
+// head is the member whose cluster name and queue counts describe the group:
+// the master if there is one, else the lowest id.
+func (g *BrokerGroup) head() *Endpoint { return &g.Members[0] }
+
+// cluster is a resolved xDS cluster.
+type cluster struct {
+	name        string
+	dataPath    DataPath
+	err         error      // malformed endpoints or knobs (KindInvalidCluster)
+	hasCLA      bool       // a ClusterLoadAssignment (or inline load_assignment) exists
+	nameservers bool       // endpoints have no broker_name
+	endpoints   []Endpoint // in EDS order
+}
+
+func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment) *cluster {
+	cl := &cluster{name: name}
+	if v, ok := c.GetMetadata().GetFilterMetadata()[MeshMetadataNamespace].GetFields()[DataPathKey]; ok {
+		switch v.GetStringValue() {
+		case "direct":
+			cl.dataPath = DataPathDirect
+		case "intercept", "":
+			cl.dataPath = DataPathIntercept
+		default:
+			cl.err = fmt.Errorf("filter_metadata[%q][%q] must be \"direct\" or \"intercept\", not %s", MeshMetadataNamespace, DataPathKey, valueText(v))
+			return cl
+		}
+	}
+	cla, ok := endpoints[name]
+	if !ok {
+		if sn := c.GetEdsClusterConfig().GetServiceName(); sn != "" {
+			cla, ok = endpoints[sn]
+		}
+	}
+	if !ok && c.GetLoadAssignment() != nil {
+		cla, ok = c.GetLoadAssignment(), true
+	}
+	if !ok || cla == nil {
+		return cl
+	}
+	cl.hasCLA = true
+	brokers, nameservers := 0, 0
+	for li, lle := range cla.GetEndpoints() {
+		lbs := lle.GetLbEndpoints()
+		//lint:ignore SA1019 the lb_config oneof form is still accepted by Envoy.
+		if l := lle.GetLoadBalancerEndpoints(); l != nil {
+			lbs = append(lbs[:len(lbs):len(lbs)], l.GetLbEndpoints()...)
+		}
+		for ei, lbe := range lbs {
+			ep, err := resolveEndpoint(name, lle, lbe)
+			if err != nil {
+				cl.err = fmt.Errorf("endpoints[%d].lb_endpoints[%d]: %w", li, ei, err)
+				return cl
+			}
+			if ep.BrokerName == "" {
+				nameservers++
+			} else {
+				brokers++
+			}
+			cl.endpoints = append(cl.endpoints, ep)
+		}
+	}
+	if brokers > 0 && nameservers > 0 {
+		cl.err = fmt.Errorf("mixes %d broker endpoints with %d endpoints without %q (nameservers)", brokers, nameservers, keyBrokerName)
+		return cl
+	}
+	cl.nameservers = nameservers > 0
+	return cl
+}
+
+func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lbe *endpointv3.LbEndpoint) (Endpoint, error) {
+	ep := Endpoint{
+		Weight:   1,
+		Locality: localityOf(lle.GetLocality()),
+		Priority: lle.GetPriority(),
+		Health:   lbe.GetHealthStatus(),
+		lb:       lbe.GetMetadata().GetFilterMetadata()[SubsetMetadataNamespace],
+	}
+	if w := lle.GetLoadBalancingWeight(); w != nil {
+		ep.LocalityWeight = w.GetValue()
+	}
+	if w := lbe.GetLoadBalancingWeight(); w != nil && w.GetValue() > 0 {
+		ep.Weight = w.GetValue()
+	}
+	ep.Healthy = ep.Health == corev3.HealthStatus_HEALTHY || ep.Health == corev3.HealthStatus_UNKNOWN
+	sa := lbe.GetEndpoint().GetAddress().GetSocketAddress()
+	if sa == nil || sa.GetAddress() == "" {
+		return ep, fmt.Errorf("endpoint has no socket address")
+	}
+	ep.Address = net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))
+
+	md := lbe.GetMetadata().GetFilterMetadata()
+	rmq, lb := md[BrokerMetadataNamespace].GetFields(), ep.lb.GetFields()
+	get := func(k string) (*structpb.Value, bool) {
+		if v, ok := rmq[k]; ok {
+			return v, true
+		}
+		v, ok := lb[k]
+		return v, ok
+	}
+	if v, ok := get(keyBrokerName); ok {
+		s, ok := v.GetKind().(*structpb.Value_StringValue)
+		if !ok {
+			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, keyBrokerName, valueText(v))
+		}
+		ep.BrokerName = s.StringValue
+	}
+	if ep.BrokerName == "" {
+		return ep, nil // a nameserver
+	}
+	ep.ClusterName, ep.Perm, ep.ReadQueueNums, ep.WriteQueueNums = clusterName, DefaultPerm, DefaultQueueNums, DefaultQueueNums
+	if v, ok := get(keyClusterName); ok {
+		s, ok := v.GetKind().(*structpb.Value_StringValue)
+		if !ok {
+			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, keyClusterName, valueText(v))
+		}
+		if s.StringValue != "" {
+			ep.ClusterName = s.StringValue
+		}
+	}
+	ints := []struct {
+		key string
+		dst func(int64)
+		max int64
+	}{
+		{keyBrokerID, func(n int64) { ep.BrokerID = n }, math.MaxInt64},
+		{keyPerm, func(n int64) { ep.Perm = int(n) }, 7},
+		{keyReadQueueNums, func(n int64) { ep.ReadQueueNums = int(n) }, math.MaxInt32},
+		{keyWriteQueueNums, func(n int64) { ep.WriteQueueNums = int(n) }, math.MaxInt32},
+	}
+	for _, f := range ints {
+		v, ok := get(f.key)
+		if !ok {
+			continue
+		}
+		n, ok := intValue(v)
+		if !ok || n < 0 || n > f.max {
+			return ep, fmt.Errorf("endpoint %q: %q must be an integer in [0, %d], not %s", ep.Address, f.key, f.max, valueText(v))
+		}
+		f.dst(n)
+	}
+	return ep, nil
+}
+
+// intValue accepts integral numbers and decimal strings.
+func intValue(v *structpb.Value) (int64, bool) {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_NumberValue:
+		f := k.NumberValue
+		if f != math.Trunc(f) || math.IsInf(f, 0) || f > math.MaxInt64 || f < math.MinInt64 {
+			return 0, false
+		}
+		return int64(f), true
+	case *structpb.Value_StringValue:
+		n, err := strconv.ParseInt(k.StringValue, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// valueText renders a structpb value as compact JSON (deterministic).
+func valueText(v *structpb.Value) string {
+	b, err := json.Marshal(v.AsInterface())
+	if err != nil {
+		return "?"
+	}
+	return string(b)
+}
+
+// subsetText renders a subset as `{k1="v1",k2=2}`, keys sorted; "{}" for the
+// whole cluster.
+func subsetText(s *structpb.Struct) string {
+	keys := make([]string, 0, len(s.GetFields()))
+	for k := range s.GetFields() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(valueText(s.GetFields()[k]))
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+// inSubset reports whether an endpoint's envoy.lb metadata holds every key of
+// the subset with an equal value.
+func inSubset(ep *Endpoint, subset *structpb.Struct) bool {
+	for k, want := range subset.GetFields() {
+		got, ok := ep.lb.GetFields()[k]
+		if !ok || !proto.Equal(got, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// groupBrokers groups broker endpoints by brokerName, sorted by name; members
+// sorted by id, healthy first, then priority, then EDS order.
+func groupBrokers(eps []Endpoint) []BrokerGroup {
+	byName := make(map[string][]Endpoint)
+	for _, ep := range eps {
+		byName[ep.BrokerName] = append(byName[ep.BrokerName], ep)
+	}
+	groups := make([]BrokerGroup, 0, len(byName))
+	for name, ms := range byName {
+		sort.SliceStable(ms, func(i, j int) bool {
+			a, b := &ms[i], &ms[j]
+			if a.BrokerID != b.BrokerID {
+				return a.BrokerID < b.BrokerID
+			}
+			if a.Healthy != b.Healthy {
+				return a.Healthy
+			}
+			return a.Priority < b.Priority
+		})
+		groups = append(groups, BrokerGroup{Name: name, Members: ms})
+	}
+	sort.Slice(groups, func(i, j int) bool { return groups[i].Name < groups[j].Name })
+	return groups
+}
