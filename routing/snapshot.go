@@ -103,6 +103,15 @@ type Route struct {
 // Cluster returns the name of the routed xDS cluster.
 func (r *Route) Cluster() string { return r.cluster }
 
+// ExactTopic returns the topic the route's topic matcher names exactly and
+// case-sensitively, or "" when it matches by any other rule (or every topic).
+func (r *Route) ExactTopic() string {
+	if r.topic.kind == strExact && !r.topic.ignoreCase {
+		return r.topic.pattern
+	}
+	return ""
+}
+
 // Index returns the route's position in its route configuration.
 func (r *Route) Index() int { return r.index }
 

@@ -21,6 +21,19 @@
 // error that names what was wrong and where. It does not know about connections,
 // routing or xDS.
 //
+// Beyond frames and headers:
+//
+//   - typed headers, one per request code the official client uses: DecodeX(ext)
+//     returns a struct whose Extra keeps unknown keys, and Encode() gives the map
+//     back, e.g. [DecodeSendMessageRequestHeader] / [DecodeSendMessageV2];
+//   - route bodies: [DecodeTopicRouteData] reads both fastjson's {0:"h:p"} and
+//     standard keys, [TopicRouteData.Encode] writes the form [RouteKeyStyleFor]
+//     picks, compact and with brokerAddrs always present, as the Go client needs;
+//   - message lists (pull and transaction-check bodies): [DecodeMessages],
+//     [AppendMessage], properties with [ParseProperties] / [FormatProperties],
+//     offset message ids with [OffsetMsgID]; batch bodies with [DecodeBatch];
+//   - JSON bodies (heartbeat, consumer list, lock/unlock) with [DecodeJSONBody].
+//
 // Headers written by Apache RocketMQ (Java, fastjson) and by the Go client differ in
 // key order and in which keys are present; [HeaderStyle] selects which form an encoded
 // header takes, and decoding records the form it saw so a relayed frame keeps it.

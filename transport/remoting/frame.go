@@ -79,7 +79,9 @@ func DecodePayload(payload []byte) (*Command, error) {
 	st := SerializeType(word >> 24)
 	headerLen := int(word & 0x00FFFFFF)
 	if headerLen > len(payload)-4 {
-		return nil, fmt.Errorf("remoting: header length %d but only %d bytes follow: %w", headerLen, len(payload)-4, ErrTruncated)
+		// The payload is a whole frame, so no more bytes will come: the length is
+		// inconsistent rather than early.
+		return nil, fmt.Errorf("remoting: header length %d but only %d bytes follow: %w", headerLen, len(payload)-4, ErrBadLength)
 	}
 	header := payload[4 : 4+headerLen]
 	var (

@@ -16,7 +16,9 @@ import (
 // encoding/json into a map costs several times more; it handles exactly the JSON
 // grammar and rejects anything else.
 func DecodeJSONHeader(b []byte) (*Command, error) {
-	p := jsonParser{b: b}
+	// One copy of the whole header; unescaped keys and values are substrings of it,
+	// so decoding costs a handful of allocations whatever the number of fields.
+	p := jsonParser{b: b, s: string(b)}
 	cmd := &Command{SerializeType: SerializeJSON, Style: StyleJava}
 	sawJavaKey := false
 	p.ws()
@@ -83,6 +85,13 @@ func DecodeJSONHeader(b []byte) (*Command, error) {
 type jsonParser struct {
 	b []byte
 	i int
+	// s, when set, holds the same bytes as b; strings without escapes are then
+	// returned as substrings of it instead of being copied.
+	s string
+	// what and sentinel describe the document for error messages; zero values mean
+	// a JSON header ([ErrBadHeader]).
+	what     string
+	sentinel error
 }
 
 // maxJSONDepth bounds nesting in skipped values so hostile input cannot exhaust the
@@ -90,7 +99,11 @@ type jsonParser struct {
 const maxJSONDepth = 64
 
 func (p *jsonParser) errorf(format string, args ...any) error {
-	return fmt.Errorf("remoting: JSON header at byte %d: %s: %w", p.i, fmt.Sprintf(format, args...), ErrBadHeader)
+	what, sentinel := p.what, p.sentinel
+	if sentinel == nil {
+		what, sentinel = "JSON header", ErrBadHeader
+	}
+	return fmt.Errorf("remoting: %s at byte %d: %s: %w", what, p.i, fmt.Sprintf(format, args...), sentinel)
 }
 
 func (p *jsonParser) ws() {
@@ -183,7 +196,8 @@ func (p *jsonParser) nullableStr() (string, error) {
 	return p.str()
 }
 
-// str parses a JSON string. The common case, no escapes, costs one allocation.
+// str parses a JSON string. The common case, no escapes, costs at most one
+// allocation, none when p.s is set.
 func (p *jsonParser) str() (string, error) {
 	if !p.consume('"') {
 		return "", p.errorf("expected a string")
@@ -193,7 +207,12 @@ func (p *jsonParser) str() (string, error) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			var s string
+			if len(p.s) == len(p.b) {
+				s = p.s[start:p.i]
+			} else {
+				s = string(p.b[start:p.i])
+			}
 			p.i++
 			return s, nil
 		case c == '\\':
@@ -247,10 +266,17 @@ func (p *jsonParser) strSlow(start int) (string, error) {
 				return "", p.errorf("malformed \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
+				// A high surrogate pairs with a following \u low surrogate; anything
+				// else is U+FFFD and the following escape is read on its own, as
+				// encoding/json does.
 				r2 := utf8.RuneError
+				at := p.i
 				if p.literal(`\u`) {
 					if lo, ok := p.hex4(); ok {
 						r2 = utf16.DecodeRune(r, lo)
+					}
+					if r2 == utf8.RuneError {
+						p.i = at
 					}
 				}
 				r = r2

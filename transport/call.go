@@ -1,0 +1,46 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// Call sends one request to addr on a fresh connection and returns the response
+// with the same opaque. It is for rare control traffic (route queries forwarded to
+// real nameservers every 30 s per topic), where a pooled connection would cost more
+// in bookkeeping than it saves. Requests from the server side of the connection are
+// skipped.
+func Call(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: dialing %q for %s: %w", addr, remoting.RequestCodeName(req.Code), err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	} else {
+		_ = c.SetDeadline(time.Now().Add(DefaultRouteTimeout))
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if err := remoting.WriteCommand(c, req); err != nil {
+		return nil, fmt.Errorf("transport: %s to %q: %w", remoting.RequestCodeName(req.Code), addr, err)
+	}
+	for {
+		resp, err := remoting.ReadCommand(c, remoting.DefaultMaxFrameSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("transport: awaiting %s response from %q: %w", remoting.RequestCodeName(req.Code), addr, err)
+		}
+		if resp.IsResponse() && resp.Opaque == req.Opaque {
+			return resp, nil
+		}
+	}
+}

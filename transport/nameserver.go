@@ -1,0 +1,244 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// RouteProvider answers route queries for the nameserver endpoint. Implementations
+// may block until configuration arrives, but must honour ctx.
+type RouteProvider interface {
+	// TopicRoute returns the route the client should see for topic. The error's
+	// text is sent to the client as the response remark, so it should name the
+	// topic and the reason.
+	TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error)
+}
+
+// ClusterInfoProvider is optionally implemented by a RouteProvider to answer
+// GET_BROKER_CLUSTER_INFO (106), which admin tools send.
+type ClusterInfoProvider interface {
+	ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error)
+}
+
+// DefaultRouteTimeout bounds how long a route query waits for its provider.
+// The official client gives up on a nameserver call after 3 s, so an answer
+// later than that is never read; 2.5 s leaves room to send an error it can log.
+const DefaultRouteTimeout = 2500 * time.Millisecond
+
+// NameServer is an in-process nameserver endpoint on 127.0.0.1. It owns its
+// listener and every connection accepted on it; Close releases all of them.
+type NameServer struct {
+	// immutable after construction
+	provider     RouteProvider
+	log          *slog.Logger
+	routeTimeout time.Duration
+	maxFrame     int
+	listenAddr   string
+	ln           net.Listener
+
+	ctx    context.Context // cancelled by Close so in-flight queries stop waiting
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex // guards conns and closed
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// NameServerOption configures a [NameServer].
+type NameServerOption func(*NameServer)
+
+// WithLogger sets the logger; the default discards.
+func WithLogger(l *slog.Logger) NameServerOption {
+	return func(n *NameServer) {
+		if l != nil {
+			n.log = l
+		}
+	}
+}
+
+// WithRouteTimeout bounds each route query. Zero means [DefaultRouteTimeout].
+func WithRouteTimeout(d time.Duration) NameServerOption {
+	return func(n *NameServer) {
+		if d > 0 {
+			n.routeTimeout = d
+		}
+	}
+}
+
+// WithListenAddress sets the address to listen on; the default is 127.0.0.1:0.
+func WithListenAddress(addr string) NameServerOption {
+	return func(n *NameServer) { n.listenAddr = addr }
+}
+
+// NewNameServer starts a nameserver endpoint that answers from provider.
+func NewNameServer(provider RouteProvider, opts ...NameServerOption) (*NameServer, error) {
+	if provider == nil {
+		return nil, errors.New("transport: nameserver needs a route provider")
+	}
+	n := &NameServer{
+		provider:     provider,
+		log:          slog.New(slog.DiscardHandler),
+		routeTimeout: DefaultRouteTimeout,
+		maxFrame:     remoting.DefaultMaxFrameSize,
+		conns:        make(map[net.Conn]struct{}),
+		listenAddr:   "127.0.0.1:0",
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(n)
+		}
+	}
+	ln, err := net.Listen("tcp", n.listenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: nameserver endpoint: listening on %q: %w", n.listenAddr, err)
+	}
+	n.ln = ln
+	n.log = n.log.With("component", "nameserver", "addr", ln.Addr().String())
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.wg.Add(1)
+	go n.acceptLoop()
+	return n, nil
+}
+
+// Addr returns the endpoint's host:port, for the client's NsResolver.
+func (n *NameServer) Addr() string { return n.ln.Addr().String() }
+
+// Close stops accepting, closes every connection and waits for the endpoint's
+// goroutines to finish. It is safe to call more than once.
+func (n *NameServer) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	for c := range n.conns {
+		c.Close()
+	}
+	n.mu.Unlock()
+	n.cancel()
+	err := n.ln.Close()
+	n.wg.Wait()
+	return err
+}
+
+func (n *NameServer) acceptLoop() {
+	defer n.wg.Done()
+	for {
+		c, err := n.ln.Accept()
+		if err != nil {
+			return
+		}
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			c.Close()
+			return
+		}
+		n.conns[c] = struct{}{}
+		n.mu.Unlock()
+		n.wg.Add(1)
+		go n.serveConn(c)
+	}
+}
+
+// serveConn reads requests from one client connection. Requests are answered in
+// their own goroutines because a route query can wait for xDS while the client
+// pipelines others on the same connection.
+func (n *NameServer) serveConn(c net.Conn) {
+	defer n.wg.Done()
+	var (
+		writeMu sync.Mutex
+		reqs    sync.WaitGroup
+	)
+	defer func() {
+		reqs.Wait()
+		n.mu.Lock()
+		delete(n.conns, c)
+		n.mu.Unlock()
+		c.Close()
+	}()
+	for {
+		req, err := remoting.ReadCommand(c, n.maxFrame)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+				n.log.Debug("closing client connection", "remote", c.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		if req.IsResponse() {
+			continue // nothing here sends requests to clients
+		}
+		reqs.Add(1)
+		go func() {
+			defer reqs.Done()
+			resp := n.handle(req)
+			if resp == nil {
+				return
+			}
+			writeMu.Lock()
+			defer writeMu.Unlock()
+			if err := remoting.WriteCommand(c, resp); err != nil {
+				n.log.Debug("writing response", "code", req.Code, "err", err)
+			}
+		}()
+	}
+}
+
+func (n *NameServer) handle(req *remoting.Command) *remoting.Command {
+	ctx, cancel := context.WithTimeout(n.ctx, n.routeTimeout)
+	defer cancel()
+	switch req.Code {
+	case remoting.CodeGetRouteInfoByTopic:
+		return n.handleRoute(ctx, req)
+	case remoting.CodeGetBrokerClusterInfo:
+		return n.handleClusterInfo(ctx, req)
+	}
+	if req.IsOneway() {
+		return nil
+	}
+	return remoting.NewResponse(req, remoting.RequestCodeNotSupported,
+		fmt.Sprintf("rmqmesh nameserver endpoint: request code %s is not served in process", remoting.RequestCodeName(req.Code)))
+}
+
+// handleRoute answers GET_ROUTEINFO_BY_TOPIC (105).
+func (n *NameServer) handleRoute(ctx context.Context, req *remoting.Command) *remoting.Command {
+	topic := req.Ext("topic")
+	if topic == "" {
+		return remoting.NewResponse(req, remoting.SystemError, "rmqmesh nameserver endpoint: GET_ROUTEINFO_BY_TOPIC without a topic")
+	}
+	route, err := n.provider.TopicRoute(ctx, topic)
+	if err != nil {
+		n.log.Debug("no route", "topic", topic, "err", err)
+		// TOPIC_NOT_EXIST makes the client fall back to its default topic and keeps
+		// its own error text generic; the remark is still there for wire-level tools.
+		return remoting.NewResponse(req, remoting.TopicNotExist, err.Error())
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Body = route.Encode(remoting.RouteKeyStyleFor(req))
+	return resp
+}
+
+// handleClusterInfo answers GET_BROKER_CLUSTER_INFO (106).
+func (n *NameServer) handleClusterInfo(ctx context.Context, req *remoting.Command) *remoting.Command {
+	p, ok := n.provider.(ClusterInfoProvider)
+	if !ok {
+		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, "rmqmesh nameserver endpoint: cluster info is not available from this mesh")
+	}
+	info, err := p.ClusterInfo(ctx)
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Body = info.Encode()
+	return resp
+}
