@@ -87,7 +87,7 @@ const DefaultResourceTimeout = 15 * time.Second
 const UserAgentName = "rmqmesh"
 
 // Client features advertised in the node.
-var clientFeatures = []string{"envoy.lb.does_not_support_overprovisioning", "xds.config.resource-in-sotw"}
+var clientFeatures = []string{"envoy.lb.does_not_support_overprovisioning"}
 
 // Config is a parsed bootstrap configuration. It is immutable after parsing.
 type Config struct {

@@ -1,0 +1,109 @@
+package meshtest
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// BootstrapOption configures [ControlPlane.Bootstrap].
+type BootstrapOption func(*bootstrapSpec)
+
+type bootstrapSpec struct {
+	protocol        string
+	nodeID          string
+	cluster         string
+	locality        map[string]string
+	features        []string
+	servers         []string
+	resourceTimeout time.Duration
+	authorities     []string
+}
+
+// WithBootstrapProtocol sets rmqmesh.protocol: "sotw" or "delta".
+func WithBootstrapProtocol(p string) BootstrapOption {
+	return func(s *bootstrapSpec) { s.protocol = p }
+}
+
+// WithBootstrapNode sets node.id and node.cluster.
+func WithBootstrapNode(id, cluster string) BootstrapOption {
+	return func(s *bootstrapSpec) { s.nodeID, s.cluster = id, cluster }
+}
+
+// WithBootstrapLocality sets node.locality.
+func WithBootstrapLocality(region, zone, subZone string) BootstrapOption {
+	return func(s *bootstrapSpec) {
+		s.locality = map[string]string{"region": region, "zone": zone, "sub_zone": subZone}
+	}
+}
+
+// WithBootstrapServerFeatures sets server_features of every server, e.g.
+// "ignore_resource_deletion".
+func WithBootstrapServerFeatures(features ...string) BootstrapOption {
+	return func(s *bootstrapSpec) { s.features = features }
+}
+
+// WithBootstrapServers replaces the server list (in fallback order); use it
+// to put an unreachable server before [ControlPlane.Address].
+func WithBootstrapServers(uris ...string) BootstrapOption {
+	return func(s *bootstrapSpec) { s.servers = uris }
+}
+
+// WithBootstrapResourceTimeout sets rmqmesh.resource_timeout.
+func WithBootstrapResourceTimeout(d time.Duration) BootstrapOption {
+	return func(s *bootstrapSpec) { s.resourceTimeout = d }
+}
+
+// WithBootstrapAuthorities adds authorities (served by the same servers).
+func WithBootstrapAuthorities(names ...string) BootstrapOption {
+	return func(s *bootstrapSpec) { s.authorities = names }
+}
+
+// Bootstrap returns gRPC-format xDS bootstrap JSON pointing at the control
+// plane (insecure credentials, node id "meshtest" by default).
+func (cp *ControlPlane) Bootstrap(opts ...BootstrapOption) []byte {
+	s := bootstrapSpec{nodeID: "meshtest", servers: []string{cp.Address()}}
+	for _, o := range opts {
+		if o != nil {
+			o(&s)
+		}
+	}
+	type server struct {
+		URI      string           `json:"server_uri"`
+		Creds    []map[string]any `json:"channel_creds"`
+		Features []string         `json:"server_features,omitempty"`
+	}
+	servers := make([]server, 0, len(s.servers))
+	for _, u := range s.servers {
+		servers = append(servers, server{URI: u, Creds: []map[string]any{{"type": "insecure"}}, Features: append([]string{"xds_v3"}, s.features...)})
+	}
+	node := map[string]any{"id": s.nodeID}
+	if s.cluster != "" {
+		node["cluster"] = s.cluster
+	}
+	if s.locality != nil {
+		node["locality"] = s.locality
+	}
+	doc := map[string]any{"xds_servers": servers, "node": node}
+	mesh := map[string]any{}
+	if s.protocol != "" {
+		mesh["protocol"] = s.protocol
+	}
+	if s.resourceTimeout > 0 {
+		mesh["resource_timeout"] = s.resourceTimeout.String()
+	}
+	if len(mesh) > 0 {
+		doc["rmqmesh"] = mesh
+	}
+	if len(s.authorities) > 0 {
+		auth := map[string]any{}
+		for _, a := range s.authorities {
+			auth[a] = map[string]any{}
+		}
+		doc["authorities"] = auth
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic("meshtest: bootstrap: " + err.Error()) // only plain maps and strings
+	}
+	return b
+}

@@ -1,0 +1,166 @@
+package xdsclient
+
+import (
+	"fmt"
+	"net/url"
+
+	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// Type URLs of the resources the client watches.
+const (
+	ListenerTypeURL    = "type.googleapis.com/envoy.config.listener.v3.Listener"
+	RouteConfigTypeURL = "type.googleapis.com/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration"
+	ClusterTypeURL     = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	EndpointsTypeURL   = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+)
+
+// Names used in resource metadata.
+const (
+	// RocketMQFilterName is the name of Envoy's RocketMQ network filter and
+	// the filter_metadata key of broker endpoint metadata.
+	RocketMQFilterName = "envoy.filters.network.rocketmq_proxy"
+	// MetadataKey is the filter_metadata key of rmqmesh knobs on listeners
+	// and clusters.
+	MetadataKey = "rmqmesh"
+	// OnDemandRoutesField is the bool field under listener
+	// filter_metadata["rmqmesh"] that opts in to on-demand topic routes.
+	OnDemandRoutesField = "on_demand_routes"
+	// DataPathField is the string field under cluster
+	// filter_metadata["rmqmesh"] naming the data path: "", "direct" or
+	// "intercept".
+	DataPathField = "data_path"
+)
+
+// ListenerUpdate is a validated Listener.
+type ListenerUpdate struct {
+	// Name and Version of the resource.
+	Name, Version string
+	// Listener is the resource as received.
+	Listener *listenerv3.Listener
+	// Proxy is the rocketmq_proxy network filter config.
+	Proxy *rocketmqv3.RocketmqProxy
+	// RouteConfig is the filter's inline route configuration (may be nil or
+	// empty when OnDemand).
+	RouteConfig *rocketmqv3.RouteConfiguration
+	// OnDemand is true when the listener opts in to on-demand topic routes
+	// (see the package documentation).
+	OnDemand bool
+	// RouteConfigName is the inline route configuration's name; with
+	// OnDemand it names the family of per-topic RouteConfiguration resources.
+	RouteConfigName string
+}
+
+// RouteConfigUpdate is a validated per-topic RouteConfiguration.
+type RouteConfigUpdate struct {
+	// Name and Version of the resource.
+	Name, Version string
+	// RouteConfig is the resource as received.
+	RouteConfig *rocketmqv3.RouteConfiguration
+}
+
+// ClusterUpdate is a validated Cluster.
+type ClusterUpdate struct {
+	// Name and Version of the resource.
+	Name, Version string
+	// Cluster is the resource as received.
+	Cluster *clusterv3.Cluster
+	// EDSServiceName is the name to watch endpoints under: the EDS service
+	// name, or the cluster name when that is empty.
+	EDSServiceName string
+	// DataPath is the cluster's filter_metadata["rmqmesh"]["data_path"].
+	DataPath string
+}
+
+// EndpointsUpdate is a validated ClusterLoadAssignment.
+type EndpointsUpdate struct {
+	// Name and Version of the resource.
+	Name, Version string
+	// Assignment is the resource as received.
+	Assignment *endpointv3.ClusterLoadAssignment
+}
+
+func (u *ListenerUpdate) setVersion(v string)    { u.Version = v }
+func (u *RouteConfigUpdate) setVersion(v string) { u.Version = v }
+func (u *ClusterUpdate) setVersion(v string)     { u.Version = v }
+func (u *EndpointsUpdate) setVersion(v string)   { u.Version = v }
+
+// update is implemented by the update types; the client stamps the version.
+type update interface {
+	setVersion(string)
+}
+
+// resourceType is the data describing one resource type: its type URL, a
+// short name, whether SotW responses carry the full state, and a decoder.
+type resourceType struct {
+	typeURL string
+	short   string
+	// fullState is true when a SotW response lists every resource, so a
+	// missing one is deleted.
+	fullState bool
+	// decode validates one resource. It returns the resource name whenever
+	// it can be determined, even with an error, so one bad resource can be
+	// NACKed alone.
+	decode func(*anypb.Any) (name string, value update, msg proto.Message, err error)
+	// clone copies an update so each delivery carries a fresh Version.
+	clone func(update) update
+}
+
+var (
+	listenerType = &resourceType{
+		typeURL: ListenerTypeURL, short: "listener", fullState: true,
+		decode: decodeListener,
+		clone:  func(u update) update { c := *u.(*ListenerUpdate); return &c },
+	}
+	routeConfigType = &resourceType{
+		typeURL: RouteConfigTypeURL, short: "route config",
+		decode: decodeRouteConfig,
+		clone:  func(u update) update { c := *u.(*RouteConfigUpdate); return &c },
+	}
+	clusterType = &resourceType{
+		typeURL: ClusterTypeURL, short: "cluster", fullState: true,
+		decode: decodeCluster,
+		clone:  func(u update) update { c := *u.(*ClusterUpdate); return &c },
+	}
+	endpointsType = &resourceType{
+		typeURL: EndpointsTypeURL, short: "endpoints",
+		decode: decodeEndpoints,
+		clone:  func(u update) update { c := *u.(*EndpointsUpdate); return &c },
+	}
+)
+
+func unmarshalAny[M proto.Message](a *anypb.Any, typeURL string, m M) error {
+	if a.GetTypeUrl() != typeURL {
+		return fmt.Errorf("resource has type %q, want %q", a.GetTypeUrl(), typeURL)
+	}
+	if err := proto.Unmarshal(a.GetValue(), m); err != nil {
+		return fmt.Errorf("cannot decode resource: %w", err)
+	}
+	return nil
+}
+
+// OnDemandRouteName returns the name of the per-topic RouteConfiguration
+// resource of topic in the family routeConfigName: "N/T".
+func OnDemandRouteName(routeConfigName, topic string) string {
+	return routeConfigName + "/" + topic
+}
+
+// OnDemandRouteNameInAuthority returns the xdstp:// name of the per-topic
+// RouteConfiguration resource of topic in the family routeConfigName served
+// by authority:
+//
+//	xdstp://AUTHORITY/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/N/T
+//
+// with the topic path-escaped. An empty authority gives OnDemandRouteName.
+func OnDemandRouteNameInAuthority(authority, routeConfigName, topic string) string {
+	if authority == "" {
+		return OnDemandRouteName(routeConfigName, topic)
+	}
+	return "xdstp://" + authority + "/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/" +
+		routeConfigName + "/" + url.PathEscape(topic)
+}
