@@ -1,0 +1,243 @@
+package meshtest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// rawClient speaks the remoting protocol directly, for wire-level checks.
+type rawClient struct {
+	t  *testing.T
+	nc net.Conn
+	r  *bufio.Reader
+	op int32
+}
+
+func dialRaw(t *testing.T, addr string) *rawClient {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, defaultTestTimeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawClient{t: t, nc: nc, r: bufio.NewReader(nc)}
+}
+
+// call sends a Go-client-style request and reads the next frame.
+func (rc *rawClient) call(code int32, ext map[string]string, body []byte) *remoting.Command {
+	rc.t.Helper()
+	rc.op++
+	req := remoting.NewRequest(code, ext, body)
+	req.Opaque = rc.op
+	if err := remoting.WriteCommand(rc.nc, req); err != nil {
+		rc.t.Fatalf("write: %v", err)
+	}
+	return rc.read()
+}
+
+func (rc *rawClient) read() *remoting.Command {
+	rc.t.Helper()
+	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	resp, err := remoting.ReadCommand(rc.r, 0)
+	if err != nil {
+		rc.t.Fatalf("read: %v", err)
+	}
+	return resp
+}
+
+func TestNameServer_RouteAndNotExist(t *testing.T) {
+	c := RunCluster(t, WithBroker("broker-a", 1), WithBroker("broker-b", 0), WithTopic("TopicTest", 4))
+	rc := dialRaw(t, c.NameServerAddr())
+	resp := rc.call(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "TopicTest"}, nil)
+	if resp.Code != remoting.Success || !resp.IsResponse() || resp.Opaque != rc.op {
+		t.Fatalf("route: code %d flag %d opaque %d", resp.Code, resp.Flag, resp.Opaque)
+	}
+	body := string(resp.Body)
+	a, b := c.Broker("broker-a"), c.Broker("broker-b")
+	wantA := `{"brokerAddrs":{0:"` + a.Addr() + `",1:"` + a.Replica(1).Addr() + `"},"brokerName":"broker-a","cluster":"DefaultCluster"}`
+	if !strings.Contains(body, wantA) || !strings.Contains(body, `{0:"`+b.Addr()+`"}`) {
+		t.Errorf("route body %s lacks fastjson broker data %s", body, wantA)
+	}
+	rd, err := remoting.DecodeTopicRouteData(resp.Body)
+	if err != nil || len(rd.QueueDatas) != 2 || rd.QueueDatas[0].Perm != 6 || rd.QueueDatas[0].WriteQueueNums != 4 {
+		t.Errorf("decoded route %+v, %v", rd, err)
+	}
+
+	resp = rc.call(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "NoSuchTopicGo"}, nil)
+	want := "No topic route info in name server for the topic: NoSuchTopicGo\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+	if resp.Code != remoting.TopicNotExist || resp.Remark != want || resp.ExtFields != nil {
+		t.Errorf("missing topic: code %d remark %q ext %v", resp.Code, resp.Remark, resp.ExtFields)
+	}
+
+	resp = rc.call(remoting.CodeGetBrokerClusterInfo, nil, nil)
+	if resp.Code != remoting.Success || !strings.Contains(string(resp.Body), `"clusterAddrTable":{"DefaultCluster":["broker-a","broker-b"]}`) {
+		t.Errorf("cluster info: %d %s", resp.Code, resp.Body)
+	}
+	if c.NameServer().RequestCount(remoting.CodeGetRouteInfoByTopic) != 2 {
+		t.Errorf("nameserver saw %d route requests, want 2", c.NameServer().RequestCount(remoting.CodeGetRouteInfoByTopic))
+	}
+}
+
+func TestBroker_UnknownCodeAnswered(t *testing.T) {
+	c := RunCluster(t)
+	for _, addr := range []string{c.Broker("broker-a").Addr(), c.NameServerAddr()} {
+		rc := dialRaw(t, addr)
+		resp := rc.call(9999, nil, nil)
+		if resp.Code != remoting.RequestCodeNotSupported || resp.Remark != " request type 9999 not supported" {
+			t.Errorf("%s: code %d remark %q", addr, resp.Code, resp.Remark)
+		}
+	}
+	c.Broker("broker-a").CheckRequested(t, 9999)
+}
+
+func TestBroker_MalformedFrameClosesConnection(t *testing.T) {
+	c := RunCluster(t)
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	// Length 8, serialize type 7 (unknown), header length 4.
+	if _, err := rc.nc.Write([]byte{0, 0, 0, 8, 7, 0, 0, 4, '{', '}', ' ', ' '}); err != nil {
+		t.Fatal(err)
+	}
+	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	_, err := rc.r.ReadByte()
+	if !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("read after malformed frame: %v, want EOF", err)
+	}
+	// The broker keeps serving new connections.
+	rc2 := dialRaw(t, c.Broker("broker-a").Addr())
+	if resp := rc2.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102", "queueId": "0"}, nil); resp.Code != remoting.Success {
+		t.Errorf("after malformed frame: code %d", resp.Code)
+	}
+}
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne)
+}
+
+func TestBroker_GoldenErrorRemarks(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 4))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	resp := rc.call(remoting.CodeGetConsumerListByGroup, map[string]string{"consumerGroup": "capConsumer"}, nil)
+	if resp.Code != remoting.SystemError || resp.Remark != "no consumer for this group, capConsumer" || resp.ExtFields == nil {
+		t.Errorf("38 without consumers: %d %q %v", resp.Code, resp.Remark, resp.ExtFields)
+	}
+	resp = rc.call(remoting.CodePullMessage, map[string]string{
+		"consumerGroup": "capBroadcastLast", "topic": "TopicTest", "queueId": "1", "queueOffset": "2",
+		"maxMsgNums": "32", "sysFlag": "2", "commitOffset": "0", "suspendTimeoutMillis": "20000",
+		"subscription": "", "subVersion": "0", "expressionType": "TAG",
+	}, nil)
+	want := "the consumer's group info not exist\nSee http://rocketmq.apache.org/docs/faq/ for further details."
+	if resp.Code != remoting.SubscriptionNotExist || resp.Remark != want {
+		t.Errorf("pull before heartbeat: %d %q", resp.Code, resp.Remark)
+	}
+	resp = rc.call(remoting.CodeUpdateAndCreateTopic, map[string]string{"topic": "Created", "readQueueNums": "2", "writeQueueNums": "2", "perm": "6"}, nil)
+	if resp.Code != remoting.Success || resp.Remark != "not set any response code" {
+		t.Errorf("17: %d %q", resp.Code, resp.Remark)
+	}
+	if tc := c.Broker("broker-a").set.store.topic("Created"); tc == nil || tc.write != 2 {
+		t.Errorf("17 did not create the topic: %+v", tc)
+	}
+	resp = rc.call(remoting.CodeQueryConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "0"}, nil)
+	if resp.Code != remoting.Success || resp.ExtFields["offset"] != "0" {
+		t.Errorf("14 for a new group: %d %v", resp.Code, resp.ExtFields)
+	}
+}
+
+func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 1), WithTimeScale(100)) // suspensions effectively never time out
+	b := c.Broker("broker-a")
+	rc := dialRaw(t, b.Addr())
+	hb := `{"clientID":"127.0.0.1@raw","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"TopicTest","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1,"expressionType":"TAG"}],"unitMode":false}]}`
+	if resp := rc.call(remoting.CodeHeartBeat, nil, []byte(hb)); resp.Code != remoting.Success {
+		t.Fatalf("heartbeat: %d %s", resp.Code, resp.Remark)
+	}
+	if n := rc.read(); n.Code != remoting.CodeNotifyConsumerIDsChanged || n.Flag != remoting.FlagOneway || n.Ext("consumerGroup") != "g" {
+		t.Fatalf("expected 40 after first registration, got code %d flag %d", n.Code, n.Flag)
+	}
+	rc.op++
+	req := remoting.NewRequest(remoting.CodePullMessage, map[string]string{
+		"consumerGroup": "g", "topic": "TopicTest", "queueId": "0", "queueOffset": "0", "maxMsgNums": "32",
+		"sysFlag": "2", "commitOffset": "0", "suspendTimeoutMillis": "20000", "subscription": "", "subVersion": "0", "expressionType": "TAG",
+	}, nil)
+	req.Opaque = rc.op
+	if err := remoting.WriteCommand(rc.nc, req); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pull suspended", func() bool { return b.SuspendedPulls() == 1 })
+	send := dialRaw(t, b.Addr())
+	sresp := send.call(remoting.CodeSendMessage, map[string]string{"producerGroup": "p", "topic": "TopicTest", "queueId": "0", "properties": "TAGS\x01T\x02", "sysFlag": "0", "bornTimestamp": "1", "flag": "0"}, []byte("hi"))
+	if sresp.Code != remoting.Success || sresp.Ext("MSG_REGION") != "DefaultRegion" || sresp.Ext("TRACE_ON") != "true" || len(sresp.Ext("msgId")) != 32 {
+		t.Fatalf("send: %d %v", sresp.Code, sresp.ExtFields)
+	}
+	resp := rc.read()
+	if resp.Code != remoting.Success || resp.Remark != "FOUND" || resp.Ext("nextBeginOffset") != "1" || resp.Ext("maxOffset") != "1" || resp.Ext("suggestWhichBrokerId") != "0" {
+		t.Fatalf("woken pull: %d %q %v", resp.Code, resp.Remark, resp.ExtFields)
+	}
+	msgs, err := remoting.DecodeMessages(resp.Body)
+	if err != nil || len(msgs) != 1 || string(msgs[0].Body) != "hi" || msgs[0].Property("CLUSTER") != "DefaultCluster" {
+		t.Fatalf("pulled %v, %v", msgs, err)
+	}
+	if msgs[0].OffsetMsgID() != sresp.Ext("msgId") {
+		t.Errorf("offset msg id %s, send answered %s", msgs[0].OffsetMsgID(), sresp.Ext("msgId"))
+	}
+	// At the max offset a non-suspended pull answers OFFSET_OVERFLOW_ONE.
+	req.ExtFields["queueOffset"], req.ExtFields["sysFlag"] = "1", "0"
+	resp = rc.call(remoting.CodePullMessage, req.ExtFields, nil)
+	if resp.Code != remoting.PullNotFound || resp.Remark != "OFFSET_OVERFLOW_ONE" {
+		t.Errorf("overflow pull: %d %q", resp.Code, resp.Remark)
+	}
+}
+
+func TestBroker_ACLRejectsBadSignature(t *testing.T) {
+	c := RunCluster(t, WithACL("AK", "SK"))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	ext := map[string]string{"topic": "TBW102", "queueId": "0", "AccessKey": "AK"}
+	ext["Signature"] = aclSignature(ext, nil, "SK")
+	if resp := rc.call(remoting.CodeGetMaxOffset, ext, nil); resp.Code != remoting.Success {
+		t.Errorf("signed request: %d %q", resp.Code, resp.Remark)
+	}
+	ext["Signature"] = "bad"
+	resp := rc.call(remoting.CodeGetMaxOffset, ext, nil)
+	if resp.Code != remoting.SystemError || resp.Remark != RemarkACLSignature("AK") {
+		t.Errorf("bad signature: %d %q", resp.Code, resp.Remark)
+	}
+}
+
+func TestBroker_FaultVerbs(t *testing.T) {
+	c := RunCluster(t)
+	b := c.Broker("broker-a")
+	rc := dialRaw(t, b.Addr())
+	b.SetError(remoting.CodeGetMaxOffset, remoting.SystemBusy, "busy")
+	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.SystemBusy || resp.Remark != "busy" {
+		t.Errorf("SetError: %d %q", resp.Code, resp.Remark)
+	}
+	b.ClearErrors()
+	b.SetDelay(remoting.CodeGetMaxOffset, 50*time.Millisecond)
+	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.Success {
+		t.Errorf("delayed: %d", resp.Code)
+	}
+	b.ClearErrors()
+	b.Kill()
+	if _, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
+		t.Errorf("dial a killed broker succeeded")
+	}
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	rc = dialRaw(t, b.Addr())
+	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.Success {
+		t.Errorf("after restart: %d", resp.Code)
+	}
+	b.CloseClientConnections()
+	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	if _, err := rc.r.ReadByte(); err == nil {
+		t.Errorf("connection still open after CloseClientConnections")
+	}
+}

@@ -1,0 +1,287 @@
+package meshtest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// writeTimeout bounds one frame write so a stuck peer cannot wedge a handler.
+const writeTimeout = 5 * time.Second
+
+// handlerFunc answers one request. A nil response means no reply (oneway, or the
+// request was parked and will be answered later through conn.reply).
+type handlerFunc func(cn *conn, req *remoting.Command) *remoting.Command
+
+// server is the listener, connections and request loop shared by the nameserver
+// and the brokers.
+type server struct {
+	// Immutable after construction.
+	log     *slog.Logger
+	handle  handlerFunc
+	onClose func(*conn) // called once per connection after it closed; may be nil
+
+	mu        sync.Mutex
+	addr      string // fixed at the first start; guarded by mu
+	ln        net.Listener
+	running   bool // listening or refusing, i.e. started and not stopped
+	refusing  bool
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup // accept loop, readers, delayed handlers
+	stopCh    chan struct{}  // closed by stop; recreated by start
+	nextConnN uint64
+}
+
+func newServer(log *slog.Logger, h handlerFunc) *server {
+	return &server{log: log, handle: h, conns: make(map[*conn]struct{})}
+}
+
+// start listens on addr (the fixed address after the first start).
+func (s *server) start(addr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		return nil
+	}
+	if s.addr != "" {
+		addr = s.addr
+	}
+	ln, err := listenRetry(addr)
+	if err != nil {
+		return err
+	}
+	s.addr = ln.Addr().String()
+	s.ln = ln
+	s.running = true
+	s.refusing = false
+	s.stopCh = make(chan struct{})
+	s.wg.Add(1)
+	go s.acceptLoop(ln)
+	return nil
+}
+
+// listenRetry retries briefly: a restarted listener may race the old socket's
+// teardown.
+func listenRetry(addr string) (net.Listener, error) {
+	var err error
+	for i := 0; i < 50; i++ {
+		var ln net.Listener
+		ln, err = net.Listen("tcp", addr)
+		if err == nil {
+			return ln, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, err
+}
+
+func (s *server) acceptLoop(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if !s.running || s.ln != ln {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.nextConnN++
+		cn := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String(), closed: make(chan struct{})}
+		s.conns[cn] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go cn.readLoop()
+	}
+}
+
+// addrString returns the fixed address.
+func (s *server) addrString() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// registered reports whether the server counts as registered with the nameserver:
+// started and not stopped or killed.
+func (s *server) registered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running
+}
+
+// stop closes the listener and every connection and waits for the server's
+// goroutines. abrupt resets connections (SO_LINGER 0) instead of closing them.
+func (s *server) stop(abrupt bool) {
+	s.mu.Lock()
+	if !s.running {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return
+	}
+	s.running = false
+	if s.ln != nil {
+		s.ln.Close()
+		s.ln = nil
+	}
+	close(s.stopCh)
+	conns := make([]*conn, 0, len(s.conns))
+	for cn := range s.conns {
+		conns = append(conns, cn)
+	}
+	s.mu.Unlock()
+	for _, cn := range conns {
+		cn.close(abrupt)
+	}
+	s.wg.Wait()
+}
+
+// refuse closes (true) or reopens (false) the listener without touching
+// established connections.
+func (s *server) refuse(on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running || s.refusing == on {
+		return nil
+	}
+	s.refusing = on
+	if on {
+		s.ln.Close()
+		s.ln = nil
+		return nil
+	}
+	ln, err := listenRetry(s.addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.wg.Add(1)
+	go s.acceptLoop(ln)
+	return nil
+}
+
+// closeConns closes every established connection, keeping the listener.
+func (s *server) closeConns() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for cn := range s.conns {
+		conns = append(conns, cn)
+	}
+	s.mu.Unlock()
+	for _, cn := range conns {
+		cn.close(false)
+	}
+}
+
+// conn is one accepted client connection. One goroutine reads it; writes are
+// serialized by writeMu.
+type conn struct {
+	// Immutable after accept.
+	srv    *server
+	nc     net.Conn
+	remote string
+
+	writeMu sync.Mutex
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	dead      atomic.Bool // killed: answer nothing more
+
+	clientID atomic.Pointer[string] // last heartbeat's clientID
+}
+
+// ClientID returns the clientID of the connection's last heartbeat, or "".
+func (cn *conn) ClientID() string {
+	if p := cn.clientID.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (cn *conn) readLoop() {
+	defer cn.srv.wg.Done()
+	defer cn.close(false)
+	r := bufio.NewReaderSize(cn.nc, 64<<10)
+	for {
+		cmd, err := remoting.ReadCommand(r, remoting.DefaultMaxFrameSize)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				cn.srv.log.Debug("closing connection after a read error", "remote", cn.remote, "err", err)
+			}
+			return
+		}
+		if cmd.IsResponse() {
+			// Clients answer nothing we ask for an answer to (39 and 40 are oneway).
+			continue
+		}
+		cn.dispatch(cmd)
+	}
+}
+
+// dispatch runs the handler inline, or on its own goroutine when a delay fault is
+// set for the code, and writes the response unless the request is oneway.
+func (cn *conn) dispatch(req *remoting.Command) {
+	cn.srv.handleRequest(cn, req)
+}
+
+// handleRequest is the default request path: run the handler, write the answer.
+func (s *server) handleRequest(cn *conn, req *remoting.Command) {
+	resp := s.handle(cn, req)
+	if resp != nil && !req.IsOneway() {
+		cn.write(resp)
+	}
+}
+
+// write sends one command; errors close the connection.
+func (cn *conn) write(cmd *remoting.Command) {
+	if cn.dead.Load() {
+		return
+	}
+	cn.writeMu.Lock()
+	cn.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	err := remoting.WriteCommand(cn.nc, cmd)
+	cn.writeMu.Unlock()
+	if err != nil {
+		cn.srv.log.Debug("write failed", "remote", cn.remote, "err", err)
+		cn.close(false)
+	}
+}
+
+// close closes the connection once; abrupt resets it.
+func (cn *conn) close(abrupt bool) {
+	cn.closeOnce.Do(func() {
+		if abrupt {
+			cn.dead.Store(true)
+			if tc, ok := cn.nc.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+		}
+		cn.nc.Close()
+		close(cn.closed)
+		cn.srv.mu.Lock()
+		delete(cn.srv.conns, cn)
+		cn.srv.mu.Unlock()
+		if cn.srv.onClose != nil {
+			cn.srv.onClose(cn)
+		}
+	})
+}
+
+// isClosed reports whether the connection has been closed.
+func (cn *conn) isClosed() bool {
+	select {
+	case <-cn.closed:
+		return true
+	default:
+		return false
+	}
+}

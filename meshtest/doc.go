@@ -1,0 +1,37 @@
+// Package meshtest is test support for code that talks to RocketMQ: an in-memory
+// RocketMQ cluster (nameserver and brokers on loopback, speaking the remoting
+// protocol as Apache RocketMQ 4.9.8 does) and an in-process xDS control plane.
+//
+// Point the official Go client at a cluster and drive it as in production:
+//
+//	c := meshtest.RunCluster(t,
+//		meshtest.WithBroker("broker-a", 1), // master + one replica
+//		meshtest.WithTopic("orders", 4),
+//		meshtest.WithTimeScale(0.01), // delay levels, long polls and checks 100x faster
+//	)
+//	p, _ := rocketmq.NewProducer(
+//		producer.WithNameServer([]string{c.NameServerAddr()}),
+//		producer.WithInstanceName("test-1"),
+//	)
+//	p.Start()
+//	p.SendSync(ctx, primitive.NewMessage("orders", []byte("hi")))
+//	c.CheckBodies(t, "orders", "hi")
+//
+// State is observable without the wire ([Cluster.Messages],
+// [Cluster.ConsumerOffset], [Broker.Requests], [Broker.Locks], [Broker.Clients]),
+// faults are verbs ([Broker.Stop], [Broker.Restart], [Broker.Kill],
+// [Broker.SetError], [Broker.SetDelay], [Broker.RefuseConnections],
+// [Broker.CloseClientConnections]) and time is a knob ([WithTimeScale],
+// [Cluster.FastForward]).
+//
+// Each broker set (brokerName) has one store shared by its master (brokerId 0)
+// and replicas; replicas serve pulls when the master suggests them
+// ([Broker.SuggestReplica]) and accept heartbeats and offsets, never sends. The
+// nameserver derives routes from the brokers' topics on every request, so a
+// stopped broker leaves the routes at once. README.md lists every request code
+// and how it is answered.
+//
+// The cluster does not persist anything, replicate asynchronously, filter by SQL92,
+// enforce ACL resource permissions (only signatures), expire idle client channels
+// or model POP invisibility; it is not meant for production traffic.
+package meshtest

@@ -1,0 +1,111 @@
+package meshtest
+
+import (
+	"fmt"
+	"time"
+)
+
+// faultError is an injected error answer.
+type faultError struct {
+	code   int32
+	remark string
+}
+
+// SetError makes the broker answer every request with the given code with
+// respCode and remark, instead of processing it, until ClearErrors. The request is
+// still recorded.
+func (b *Broker) SetError(code, respCode int32, remark string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.errs[code] = faultError{code: respCode, remark: remark}
+}
+
+// ClearErrors removes every error set with SetError and every delay set with
+// SetDelay.
+func (b *Broker) ClearErrors() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	clear(b.errs)
+	clear(b.delays)
+}
+
+// SetDelay holds every request with the given code for d (wall time, not scaled)
+// before processing it; other requests on the same connection are not held. d <= 0
+// removes the delay.
+func (b *Broker) SetDelay(code int32, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d <= 0 {
+		delete(b.delays, code)
+		return
+	}
+	b.delays[code] = d
+}
+
+func (b *Broker) faultsFor(code int32) (fe faultError, hasErr bool, delay time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fe, hasErr = b.errs[code]
+	return fe, hasErr, b.delays[code]
+}
+
+// Stop shuts the broker down gracefully: it leaves the nameserver's routes, closes
+// its listener and every client connection (clients see EOF) and drops suspended
+// pulls. The store is kept.
+func (b *Broker) Stop() {
+	b.srv.stop(false)
+	b.dropPulls()
+}
+
+// Kill stops the broker abruptly: connections are reset (SO_LINGER 0) and nothing
+// in flight is answered. The store is kept.
+func (b *Broker) Kill() {
+	b.srv.stop(true)
+	b.dropPulls()
+}
+
+// Restart starts a stopped or killed broker again on the same address with the
+// same store. Clients must heartbeat again before they can pull.
+func (b *Broker) Restart() error {
+	select {
+	case <-b.c.done:
+		return ErrClosed
+	default:
+	}
+	if err := b.srv.start(""); err != nil {
+		return fmt.Errorf("meshtest: restarting broker %q id %d: %w", b.set.name, b.id, err)
+	}
+	return nil
+}
+
+// Running reports whether the broker is started (not stopped or killed).
+func (b *Broker) Running() bool { return b.srv.registered() }
+
+// RefuseConnections closes (true) or reopens (false) the broker's listener: new
+// connections are refused while established ones keep working.
+func (b *Broker) RefuseConnections(refuse bool) error { return b.srv.refuse(refuse) }
+
+// CloseClientConnections closes every established client connection; the broker
+// keeps listening.
+func (b *Broker) CloseClientConnections() { b.srv.closeConns() }
+
+// Stop shuts the nameserver down; clients keep their cached routes.
+func (n *NameServer) Stop() { n.srv.stop(false) }
+
+// Restart starts a stopped nameserver again on the same address.
+func (n *NameServer) Restart() error { return n.srv.start("") }
+
+// SetError makes the nameserver answer requests with the given code with respCode
+// and remark until ClearErrors.
+func (n *NameServer) SetError(code, respCode int32, remark string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.errs[code] = faultError{code: respCode, remark: remark}
+}
+
+// ClearErrors removes every error set with SetError.
+func (n *NameServer) ClearErrors() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	clear(n.errs)
+}
