@@ -1,0 +1,147 @@
+package mesh_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
+)
+
+func TestNew_RejectsBadTargetsAndBootstraps(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, target string
+		opts         []mesh.Option
+		want         string
+	}{
+		{"scheme", "dns:///x", []mesh.Option{mesh.WithBootstrap([]byte(`{}`))}, `target "dns:///x"`},
+		{"empty listener", "xds:///", []mesh.Option{mesh.WithBootstrap([]byte(`{}`))}, `listener name ""`},
+		{"bootstrap not JSON", "xds:///l", []mesh.Option{mesh.WithBootstrap([]byte(`{`))}, "bootstrap"},
+		{"bootstrap without servers", "xds:///l", []mesh.Option{mesh.WithBootstrap([]byte(`{"xds_servers":[]}`))}, "xds_servers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := mesh.New(ctx, tc.target, tc.opts...)
+			if err == nil {
+				m.Close()
+				t.Fatal("New succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func sendErr(t *testing.T, h *harness, topic string) error {
+	t.Helper()
+	p := h.producer()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	_, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("x")))
+	if err == nil {
+		t.Fatalf("send to %q succeeded", topic)
+	}
+	return err
+}
+
+func wantAll(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not mention %s", err, p)
+		}
+	}
+}
+
+func TestMesh_NoHealthyEndpointErrorNamesClusterAndReason(t *testing.T) {
+	h := newHarness(t, harnessConfig{
+		brokers: []string{"broker-a"},
+		topics:  []string{"orders"},
+		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
+			eps := c.BrokerEndpoints(4)
+			for i := range eps {
+				eps[i].Health = corev3.HealthStatus_UNHEALTHY
+			}
+			return meshtest.MeshSpec{
+				Listener: listenerName,
+				Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "sick"}},
+				Clusters: []meshtest.ClusterSpec{{Name: "sick", DataPath: "direct", Endpoints: eps}},
+			}
+		},
+	})
+	wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"sick"`)
+}
+
+func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
+	h := newHarness(t, harnessConfig{
+		brokers: []string{"broker-a"},
+		topics:  []string{"orders"},
+		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
+			return meshtest.MeshSpec{
+				Listener: listenerName,
+				Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "missing"}, {Cluster: "brokers"}},
+				Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: c.BrokerEndpoints(4)}},
+			}
+		},
+		meshOpts:  []mesh.Option{mesh.WithRouteTimeout(500 * time.Millisecond)},
+		bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond)},
+	})
+	wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"missing"`)
+	// Other topics keep working.
+	if got := h.sendN(h.producer(), "others", 3); got["broker-a"] != 3 {
+		t.Errorf("sends to an unaffected topic went to %v", got)
+	}
+}
+
+func TestMesh_ListenerThatNeverComes(t *testing.T) {
+	cp := meshtest.StartControlPlane(t)
+	ctx := context.Background()
+	m, err := mesh.New(ctx, "xds:///absent",
+		mesh.WithBootstrap(cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300*time.Millisecond))),
+		mesh.WithRouteTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer m.Close()
+	wctx, cancel := context.WithTimeout(ctx, defaultTestTimeout)
+	defer cancel()
+	// The does-not-exist timer settles the wait with an error instead of a hang.
+	if err := m.WaitReady(wctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	_, err = m.TopicRoute(wctx, "orders")
+	if err == nil {
+		t.Fatal("route for a listener that does not exist")
+	}
+	wantAll(t, err, `"orders"`, `"absent"`)
+}
+
+func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
+	cp := meshtest.StartControlPlane(t)
+	boot := cp.Bootstrap()
+	cp.Close()
+	ctx := context.Background()
+	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(boot), mesh.WithRouteTimeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatalf("New must not wait for the control plane: %v", err)
+	}
+	defer m.Close()
+	wctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := m.WaitReady(wctx); err == nil || !strings.Contains(err.Error(), "listener") {
+		t.Errorf("WaitReady = %v, want a timeout naming the pending listener", err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer rcancel()
+	_, err = m.TopicRoute(rctx, "orders")
+	if err == nil {
+		t.Fatal("route without any configuration")
+	}
+	wantAll(t, err, `"orders"`, `"`+listenerName+`"`)
+}

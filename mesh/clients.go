@@ -1,0 +1,191 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/rmqmesh/rmqmesh/routing"
+)
+
+// NewProducer builds an official producer whose routes come from the mesh. The
+// caller's options are kept; the mesh adds its nameserver resolver, a unique instance
+// name and a QueueSelector that narrows the queues to what routing allows before
+// delegating to the caller's selector (or the client's default round robin).
+func (m *Mesh) NewProducer(opts ...producer.Option) (rocketmq.Producer, error) {
+	p, err := rocketmq.NewProducer(m.producerOptions(opts)...)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: new producer: %w", err)
+	}
+	return &meshProducer{Producer: p, m: m}, nil
+}
+
+// NewTransactionProducer builds an official transaction producer; see
+// [Mesh.NewProducer].
+func (m *Mesh) NewTransactionProducer(l primitive.TransactionListener, opts ...producer.Option) (rocketmq.TransactionProducer, error) {
+	p, err := rocketmq.NewTransactionProducer(l, m.producerOptions(opts)...)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: new transaction producer: %w", err)
+	}
+	return &meshTransactionProducer{TransactionProducer: p, m: m}, nil
+}
+
+// NewPushConsumer builds an official push consumer whose routes come from the mesh.
+// The caller's options are kept; the mesh adds its nameserver resolver, a unique
+// instance name and an AllocateStrategy that leaves out brokers routing does not let
+// this consumer read before delegating to the caller's strategy (or the client's
+// default, averagely).
+func (m *Mesh) NewPushConsumer(opts ...consumer.Option) (rocketmq.PushConsumer, error) {
+	c, err := rocketmq.NewPushConsumer(m.consumerOptions(opts)...)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: new push consumer: %w", err)
+	}
+	return c, nil
+}
+
+// NewPullConsumer builds an official pull consumer; see [Mesh.NewPushConsumer].
+func (m *Mesh) NewPullConsumer(opts ...consumer.Option) (rocketmq.PullConsumer, error) {
+	c, err := rocketmq.NewPullConsumer(m.consumerOptions(opts)...)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: new pull consumer: %w", err)
+	}
+	return c, nil
+}
+
+// ProducerOptions returns the options the mesh adds to a producer, for applications
+// that construct clients themselves. Append them after your own. They include a
+// QueueSelector wrapping the client's default; to keep your own selector, wrap it
+// with [Mesh.QueueSelector] and pass that instead.
+func (m *Mesh) ProducerOptions() []producer.Option {
+	return m.producerOptions(nil)
+}
+
+// ConsumerOptions returns the options the mesh adds to a consumer; see
+// [Mesh.ProducerOptions] and [Mesh.AllocateStrategy].
+func (m *Mesh) ConsumerOptions() []consumer.Option {
+	return m.consumerOptions(nil)
+}
+
+func (m *Mesh) resolver() primitive.NsResolver {
+	return primitive.NewPassthroughResolver([]string{m.ns.Addr()})
+}
+
+func (m *Mesh) producerOptions(user []producer.Option) []producer.Option {
+	var next producer.QueueSelector
+	if s, ok := optionField(user, "Selector").(producer.QueueSelector); ok && s != nil {
+		next = s
+	}
+	out := make([]producer.Option, 0, len(user)+3)
+	out = append(out, user...)
+	return append(out,
+		producer.WithNsResolver(m.resolver()),
+		producer.WithInstanceName(m.instanceName(optionString(user, "InstanceName"))),
+		producer.WithQueueSelector(m.QueueSelector(next)),
+	)
+}
+
+func (m *Mesh) consumerOptions(user []consumer.Option) []consumer.Option {
+	var next consumer.AllocateStrategy
+	if s, ok := optionField(user, "Strategy").(consumer.AllocateStrategy); ok && s != nil {
+		next = s
+	}
+	out := make([]consumer.Option, 0, len(user)+3)
+	out = append(out, user...)
+	return append(out,
+		consumer.WithNsResolver(m.resolver()),
+		consumer.WithInstance(m.instanceName(optionString(user, "InstanceName"))),
+		consumer.WithStrategy(m.AllocateStrategy(next)),
+	)
+}
+
+// optionField applies the official client's functional options to a zero options
+// struct and reads one exported field back. The options structs are unexported, but
+// their fields are not: this is how the mesh finds the caller's QueueSelector or
+// AllocateStrategy so it can delegate to it instead of replacing it. An option that
+// panics on a zero struct is skipped.
+func optionField[O any](opts []O, field string) any {
+	if len(opts) == 0 {
+		return nil
+	}
+	fnType := reflect.TypeOf(opts[0])
+	if fnType.Kind() != reflect.Func || fnType.NumIn() != 1 || fnType.In(0).Kind() != reflect.Pointer {
+		return nil
+	}
+	target := reflect.New(fnType.In(0).Elem())
+	for _, o := range opts {
+		v := reflect.ValueOf(o)
+		if v.IsNil() {
+			continue
+		}
+		func() {
+			defer func() { _ = recover() }()
+			v.Call([]reflect.Value{target})
+		}()
+	}
+	f := target.Elem().FieldByName(field)
+	if !f.IsValid() || !f.CanInterface() {
+		return nil
+	}
+	if (f.Kind() == reflect.Interface || f.Kind() == reflect.Func) && f.IsNil() {
+		return nil
+	}
+	return f.Interface()
+}
+
+func optionString[O any](opts []O, field string) string {
+	s, _ := optionField(opts, field).(string)
+	return s
+}
+
+// meshProducer adds routing context to the official producer's errors: when a send
+// fails because no route exists, the client only says "route info not found", while
+// the mesh knows which listener, route or cluster is missing.
+type meshProducer struct {
+	rocketmq.Producer
+	m *Mesh
+}
+
+func (p *meshProducer) SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error) {
+	r, err := p.Producer.SendSync(ctx, msgs...)
+	return r, p.m.explainSendError(msgs, err)
+}
+
+func (p *meshProducer) SendAsync(ctx context.Context, f func(context.Context, *primitive.SendResult, error), msgs ...*primitive.Message) error {
+	return p.m.explainSendError(msgs, p.Producer.SendAsync(ctx, f, msgs...))
+}
+
+func (p *meshProducer) SendOneWay(ctx context.Context, msgs ...*primitive.Message) error {
+	return p.m.explainSendError(msgs, p.Producer.SendOneWay(ctx, msgs...))
+}
+
+type meshTransactionProducer struct {
+	rocketmq.TransactionProducer
+	m *Mesh
+}
+
+func (p *meshTransactionProducer) SendMessageInTransaction(ctx context.Context, msg *primitive.Message) (*primitive.TransactionSendResult, error) {
+	r, err := p.TransactionProducer.SendMessageInTransaction(ctx, msg)
+	return r, p.m.explainSendError([]*primitive.Message{msg}, err)
+}
+
+// explainSendError wraps a failed send's error with the routing error for its
+// topic, when routing has one; otherwise it returns err unchanged.
+func (m *Mesh) explainSendError(msgs []*primitive.Message, err error) error {
+	if err == nil || len(msgs) == 0 || msgs[0] == nil {
+		return err
+	}
+	topic := msgs[0].Topic
+	snap := m.table.Load()
+	if snap == nil {
+		return fmt.Errorf("%w (client: %v)", m.noSnapshotError(topic), err)
+	}
+	if _, rerr := snap.TopicRoute(topic, routing.RouteDataOptions{}); rerr != nil {
+		return fmt.Errorf("%w (client: %v)", rerr, err)
+	}
+	return err
+}

@@ -1,0 +1,188 @@
+package mesh
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
+	"github.com/rmqmesh/rmqmesh/xdsclient"
+	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
+)
+
+// Mesh connects official RocketMQ clients to an xDS-configured route table. Create
+// it with [New]; it is safe for concurrent use. Close it after the clients built from
+// it have been shut down.
+type Mesh struct {
+	// immutable after New
+	target    string
+	listener  string
+	log       *slog.Logger
+	xds       *xdsclient.Client
+	ownsXDS   bool
+	ns        *transport.NameServer
+	topicIdle time.Duration
+	prefix    string
+	meshID    string
+	locality  *corev3.Locality
+
+	table     routing.Table // current snapshot; lock-free reads
+	watch     *watchState   // xDS watches and the inputs of the next snapshot
+	clientSeq atomic.Uint64
+	opaque    atomic.Int32 // for requests the mesh sends to nameservers
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New connects to the xDS management server named by the bootstrap and starts the
+// in-process nameserver endpoint. target is "xds:///LISTENER". New does not wait
+// for the control plane: route queries wait for it (bounded by
+// [WithRouteTimeout]) and [Mesh.WaitReady] waits explicitly.
+func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
+	cfg := config{log: slog.Default(), topicIdle: DefaultTopicIdleTimeout, instancePrefix: "rmqmesh"}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if cfg.topicIdle <= 0 {
+		cfg.topicIdle = DefaultTopicIdleTimeout
+	}
+	listener, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("mesh: new %q: %w", target, err)
+	}
+	m := &Mesh{
+		target:    target,
+		listener:  listener,
+		topicIdle: cfg.topicIdle,
+		prefix:    cfg.instancePrefix,
+		meshID:    newMeshID(),
+	}
+	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
+
+	xc := cfg.xds
+	if xc == nil {
+		bc := cfg.bootstrap
+		if bc == nil {
+			if cfg.bootstrapJSON != nil {
+				bc, err = bootstrap.Parse(cfg.bootstrapJSON, "mesh.WithBootstrap")
+			} else {
+				bc, err = bootstrap.FromEnv()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("mesh: new %q: %w", target, err)
+			}
+		}
+		m.locality = bc.Node().GetLocality()
+		xc, err = xdsclient.New(bc, append([]xdsclient.Option{xdsclient.WithLogger(cfg.log)}, cfg.xdsOpts...)...)
+		if err != nil {
+			return nil, fmt.Errorf("mesh: new %q: %w", target, err)
+		}
+		m.ownsXDS = true
+	}
+	m.xds = xc
+	m.watch = newWatchState(m)
+
+	m.ns, err = transport.NewNameServer(m, transport.WithLogger(cfg.log), transport.WithRouteTimeout(cfg.routeTimeout))
+	if err != nil {
+		if m.ownsXDS {
+			xc.Close()
+		}
+		return nil, fmt.Errorf("mesh: new %q: %w", target, err)
+	}
+	m.watch.start()
+	installPanicHandler(m.log)
+	return m, nil
+}
+
+func parseTarget(target string) (string, error) {
+	name, ok := strings.CutPrefix(target, "xds:///")
+	if !ok {
+		return "", fmt.Errorf("mesh: target %q: want the form xds:///LISTENER", target)
+	}
+	if name == "" || strings.Contains(name, "/") && !strings.HasPrefix(name, "xdstp:") {
+		return "", fmt.Errorf("mesh: target %q: listener name %q is empty or has a path", target, name)
+	}
+	return name, nil
+}
+
+// installPanicHandler sets the official client's process-wide panic handler when
+// nobody has: without one a SendAsync timeout panics in a client goroutine and
+// takes the process down.
+func installPanicHandler(log *slog.Logger) {
+	if primitive.PanicHandler == nil {
+		primitive.PanicHandler = func(r interface{}) {
+			log.Error("rocketmq client goroutine panicked; recovered by rmqmesh", "panic", fmt.Sprint(r))
+		}
+	}
+}
+
+// Listener returns the name of the xDS listener this mesh follows.
+func (m *Mesh) Listener() string { return m.listener }
+
+// NameServerAddr returns the in-process nameserver endpoint the mesh's clients use.
+func (m *Mesh) NameServerAddr() string { return m.ns.Addr() }
+
+// WaitReady blocks until the listener and every cluster it routes to have been
+// received (or reported as errors), or ctx ends.
+func (m *Mesh) WaitReady(ctx context.Context) error {
+	for {
+		settled, changed := m.watch.settled()
+		if settled {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mesh: waiting for xDS configuration of listener %q: %w (pending: %s)", m.listener, ctx.Err(), m.watch.pendingNames())
+		case <-changed:
+		}
+	}
+}
+
+// Close stops the nameserver endpoint and the xDS watches, and closes the xDS client
+// when the mesh created it. Clients built from the mesh stop resolving routes; shut
+// them down first.
+func (m *Mesh) Close() error {
+	m.closeOnce.Do(func() {
+		var errs []error
+		if err := m.ns.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+		m.watch.stop()
+		if m.ownsXDS {
+			if err := m.xds.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			m.closeErr = fmt.Errorf("mesh: close: %w", errors.Join(errs...))
+		}
+	})
+	return m.closeErr
+}
+
+// newMeshID makes instance names unique between meshes, in one process and across
+// processes on one host: the official client keys its shared internal client by IP
+// and instance name.
+func newMeshID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

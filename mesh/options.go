@@ -1,0 +1,86 @@
+package mesh
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/xdsclient"
+	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
+)
+
+// Option configures a [Mesh].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	bootstrapJSON  []byte
+	bootstrap      *bootstrap.Config
+	xds            *xdsclient.Client
+	xdsOpts        []xdsclient.Option
+	log            *slog.Logger
+	routeTimeout   time.Duration
+	topicIdle      time.Duration
+	instancePrefix string
+}
+
+// Defaults.
+const (
+	// DefaultTopicIdleTimeout is how long an on-demand topic route stays subscribed
+	// after the last route query for it. The official client re-asks every 30 s for
+	// every topic it still uses, so three missed polls mean nobody does.
+	DefaultTopicIdleTimeout = 100 * time.Second
+)
+
+// WithBootstrap uses the given gRPC-format bootstrap JSON instead of the
+// environment.
+func WithBootstrap(json []byte) Option {
+	return optionFunc(func(c *config) { c.bootstrapJSON = json })
+}
+
+// WithBootstrapConfig uses an already parsed bootstrap.
+func WithBootstrapConfig(b *bootstrap.Config) Option {
+	return optionFunc(func(c *config) { c.bootstrap = b })
+}
+
+// WithXDSClient shares an xDS client between meshes. The mesh does not close it.
+func WithXDSClient(x *xdsclient.Client) Option {
+	return optionFunc(func(c *config) { c.xds = x })
+}
+
+// WithXDSClientOptions passes options to the xDS client the mesh creates.
+func WithXDSClientOptions(opts ...xdsclient.Option) Option {
+	return optionFunc(func(c *config) { c.xdsOpts = append(c.xdsOpts, opts...) })
+}
+
+// WithLogger sets the logger. The default is [slog.Default].
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.log = l
+		}
+	})
+}
+
+// WithRouteTimeout bounds how long a client's route query waits for xDS
+// configuration that has not arrived yet. Zero means the transport default (2.5 s,
+// under the client's own 3 s limit).
+func WithRouteTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.routeTimeout = d })
+}
+
+// WithTopicIdleTimeout sets how long an on-demand topic stays subscribed after its
+// last use. Zero means [DefaultTopicIdleTimeout].
+func WithTopicIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.topicIdle = d })
+}
+
+// WithInstanceNamePrefix sets the prefix of the instance names given to clients.
+// The default is "rmqmesh".
+func WithInstanceNamePrefix(p string) Option {
+	return optionFunc(func(c *config) { c.instancePrefix = p })
+}

@@ -1,0 +1,117 @@
+package mesh
+
+import (
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+)
+
+// QueueSelector returns a QueueSelector that first narrows the client's writable
+// queues to one broker picked by routing — endpoint and locality weights, the
+// route's write subset, node locality — and then lets next choose among that
+// broker's queues. A nil next means the client's default round robin.
+//
+// Messages with a sharding key pick the broker by the key's hash rather than at
+// random, so ordered messages keep going to one broker while weights are unchanged.
+// On a retry (lastBrokerName set) the failed broker is avoided when another is
+// writable.
+func (m *Mesh) QueueSelector(next producer.QueueSelector) producer.QueueSelector {
+	if next == nil {
+		next = producer.NewRoundRobinQueueSelector()
+	}
+	return &queueSelector{m: m, next: next}
+}
+
+type queueSelector struct {
+	m    *Mesh
+	next producer.QueueSelector
+	// byTopic caches, per topic, the client's queue list split by broker. The client
+	// hands the same slice until its route changes, so the split is rebuilt only
+	// then and a send allocates nothing here.
+	byTopic sync.Map // topic → *queueSplit
+}
+
+type queueSplit struct {
+	first    *primitive.MessageQueue
+	n        int
+	byBroker map[string][]*primitive.MessageQueue
+}
+
+func (s *queueSelector) split(topic string, mqs []*primitive.MessageQueue) *queueSplit {
+	if v, ok := s.byTopic.Load(topic); ok {
+		qs := v.(*queueSplit)
+		if qs.n == len(mqs) && qs.first == mqs[0] {
+			return qs
+		}
+	}
+	qs := &queueSplit{first: mqs[0], n: len(mqs), byBroker: make(map[string][]*primitive.MessageQueue)}
+	for _, q := range mqs {
+		qs.byBroker[q.BrokerName] = append(qs.byBroker[q.BrokerName], q)
+	}
+	s.byTopic.Store(topic, qs)
+	return qs
+}
+
+// Select implements producer.QueueSelector.
+func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQueue, lastBrokerName string) *primitive.MessageQueue {
+	snap := s.m.table.Load()
+	if snap == nil || len(mqs) == 0 {
+		return s.next.Select(msg, mqs, lastBrokerName)
+	}
+	var r uint64
+	key := msg.GetShardingKey()
+	if key != "" {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(key))
+		r = h.Sum64()
+	} else {
+		r = rand.Uint64()
+	}
+	qs := s.split(msg.Topic, mqs)
+	for attempt := 0; attempt < 4; attempt++ {
+		broker, err := snap.PickWriteBroker(msg.Topic, r)
+		if err != nil {
+			break
+		}
+		if queues := qs.byBroker[broker]; len(queues) > 0 && (broker != lastBrokerName || len(qs.byBroker) == 1) {
+			return s.next.Select(msg, queues, lastBrokerName)
+		}
+		r = rand.Uint64()
+	}
+	return s.next.Select(msg, mqs, lastBrokerName)
+}
+
+// AllocateStrategy returns an AllocateStrategy that removes the queues of brokers
+// routing does not let this consumer read, then lets next allocate the rest. Every
+// member of a group with the same route table computes the same answer. A nil next
+// means the client's default, consumer.AllocateByAveragely.
+func (m *Mesh) AllocateStrategy(next consumer.AllocateStrategy) consumer.AllocateStrategy {
+	if next == nil {
+		next = consumer.AllocateByAveragely
+	}
+	return func(group, currentCID string, mqAll []*primitive.MessageQueue, cidAll []string) []*primitive.MessageQueue {
+		snap := m.table.Load()
+		if snap == nil || len(mqAll) == 0 {
+			return next(group, currentCID, mqAll, cidAll)
+		}
+		readable, err := snap.ReadableBrokers(mqAll[0].Topic)
+		if err != nil {
+			return next(group, currentCID, mqAll, cidAll)
+		}
+		allowed := make(map[string]bool, len(readable))
+		for _, b := range readable {
+			allowed[b] = true
+		}
+		kept := make([]*primitive.MessageQueue, 0, len(mqAll))
+		for _, q := range mqAll {
+			if allowed[q.BrokerName] {
+				kept = append(kept, q)
+			}
+		}
+		return next(group, currentCID, kept, cidAll)
+	}
+}
