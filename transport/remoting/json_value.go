@@ -217,18 +217,3 @@ func (v jsonValue) asInt(path string, bits int, bad bodyErrorf) (int64, error) {
 	return 0, bad(path, "want an integer, got a %s", v.kind)
 }
 
-// asBool returns a boolean from true/false or their string forms; null is false.
-func (v jsonValue) asBool(path string, bad bodyErrorf) (bool, error) {
-	switch v.kind {
-	case jsonNull:
-		return false, nil
-	case jsonBool, jsonString:
-		switch v.text {
-		case "true":
-			return true, nil
-		case "false":
-			return false, nil
-		}
-	}
-	return false, bad(path, "want a boolean, got %s %q", v.kind, v.text)
-}
