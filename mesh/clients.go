@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
@@ -188,4 +189,15 @@ func (m *Mesh) explainSendError(msgs []*primitive.Message, err error) error {
 		return fmt.Errorf("%w (client: %v)", rerr, err)
 	}
 	return err
+}
+
+// instanceName returns the instance name for one client of this mesh: unique per
+// client, or, when the caller named an instance, that name scoped to this mesh, so
+// clients that share an instance on purpose keep sharing the official client's
+// internal client without sharing it with another mesh.
+func (m *Mesh) instanceName(requested string) string {
+	if requested != "" && requested != "DEFAULT" {
+		return m.prefix + "-" + m.meshID + "-" + requested
+	}
+	return m.prefix + "-" + m.meshID + "-" + strconv.FormatUint(m.clientSeq.Add(1), 10)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
@@ -165,15 +164,4 @@ func fromWire(r *remoting.TopicRouteData) *routing.TopicRouteData {
 		out.BrokerDatas = append(out.BrokerDatas, routing.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: addrs})
 	}
 	return out
-}
-
-// instanceName returns the instance name for one client of this mesh: unique per
-// client, or, when the caller named an instance, that name scoped to this mesh, so
-// clients that share an instance on purpose keep sharing the official client's
-// internal client without sharing it with another mesh.
-func (m *Mesh) instanceName(requested string) string {
-	if requested != "" && requested != "DEFAULT" {
-		return m.prefix + "-" + m.meshID + "-" + requested
-	}
-	return m.prefix + "-" + m.meshID + "-" + strconv.FormatUint(m.clientSeq.Add(1), 10)
 }

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
+)
+
+const demoListener = "demo"
+
+// demoSpec is the control plane's configuration for the embedded demo: one route
+// for every topic to one EDS cluster holding every broker, with per-broker weights
+// and broker-b optionally read-only.
+func demoSpec(c *meshtest.Cluster, weights map[string]uint32, readOnly string) meshtest.MeshSpec {
+	eps := c.BrokerEndpoints(4)
+	for i := range eps {
+		eps[i].Weight = weights[eps[i].BrokerName]
+		if eps[i].BrokerName == readOnly {
+			eps[i].Perm = 4
+		}
+	}
+	return meshtest.MeshSpec{
+		Listener: demoListener,
+		Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: eps}},
+	}
+}
+
+func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic string, n int, quiet bool) error {
+	say := func(format string, args ...any) {
+		if !quiet {
+			fmt.Fprintf(out, format+"\n", args...)
+		}
+	}
+	cluster, err := meshtest.NewCluster(
+		meshtest.WithBroker("broker-a", 1),
+		meshtest.WithBroker("broker-b", 0),
+		meshtest.WithTopic(topic, 4),
+		meshtest.WithLogger(log),
+	)
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+	cp, err := meshtest.NewControlPlane(meshtest.WithControlPlaneLogger(log))
+	if err != nil {
+		return err
+	}
+	defer cp.Close()
+	if err := serve(ctx, cp, demoSpec(cluster, nil, "")); err != nil {
+		return err
+	}
+	say("rmqmesh demo (embedded: no ROCKETMQ_XDS_BOOTSTRAP set)")
+	say("  cluster:       broker-a %s (replica %s), broker-b %s",
+		cluster.Broker("broker-a").Addr(), cluster.Broker("broker-a").Replica(1).Addr(), cluster.Broker("broker-b").Addr())
+	say("  control plane: %s, listener %q", cp.Address(), demoListener)
+
+	m, err := mesh.New(ctx, "xds:///"+demoListener, mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if err := m.WaitReady(ctx); err != nil {
+		return err
+	}
+	say("  mesh:          nameserver endpoint %s", m.NameServerAddr())
+
+	p, err := newProducer(m, "demo-producer")
+	if err != nil {
+		return err
+	}
+	defer p.Shutdown()
+
+	say("\n1. every broker, equal weights")
+	even, err := produce(ctx, p, topic, "even", n)
+	if err != nil {
+		return err
+	}
+	say("   sent %d:     %v", n, even)
+	r, err := newReceiver(m, "demo-consumer", topic)
+	if err != nil {
+		return err
+	}
+	defer r.c.Shutdown()
+	got, err := r.waitFor(ctx, "", n)
+	if err != nil {
+		return err
+	}
+	say("   received:     %v", got)
+
+	say("\n2. canary split: broker-a weight 80, broker-b weight 20")
+	if err := apply(ctx, cp, m, demoSpec(cluster, map[string]uint32{"broker-a": 80, "broker-b": 20}, "")); err != nil {
+		return err
+	}
+	split, err := produce(ctx, p, topic, "canary", n)
+	if err != nil {
+		return err
+	}
+	say("   sent %d:     %v", n, split)
+
+	say("\n3. broker-b read-only (perm 4): no writes, still consumed")
+	if err := apply(ctx, cp, m, demoSpec(cluster, nil, "broker-b")); err != nil {
+		return err
+	}
+	ro, err := produce(ctx, p, topic, "readonly", n)
+	if err != nil {
+		return err
+	}
+	say("   sent %d:     %v", n, ro)
+	got, err = r.waitFor(ctx, "", 3*n)
+	if err != nil {
+		return err
+	}
+	say("   received:     %v (all steps)", got)
+
+	share := float64(split["broker-a"]) / float64(n)
+	fmt.Fprintf(out, "\nsummary: sent %d, received %d; canary split %.0f/%.0f (configured 80/20); %d sends to read-only broker-b\n",
+		3*n, total(got), 100*share, 100*(1-share), ro["broker-b"])
+	if ro["broker-b"] != 0 {
+		return fmt.Errorf("read-only broker-b took %d sends", ro["broker-b"])
+	}
+	if total(got) < 3*n {
+		return fmt.Errorf("received %d of %d messages", total(got), 3*n)
+	}
+	return nil
+}
+
+func total(t tally) int {
+	s := 0
+	for _, c := range t {
+		s += c
+	}
+	return s
+}
+
+func serve(ctx context.Context, cp *meshtest.ControlPlane, spec meshtest.MeshSpec) error {
+	res, err := spec.Resources()
+	if err != nil {
+		return err
+	}
+	return cp.Update(ctx, res)
+}
+
+// apply serves spec and waits until the mesh has it in force: every resource the
+// mesh holds carries the control plane's new version.
+func apply(ctx context.Context, cp *meshtest.ControlPlane, m *mesh.Mesh, spec meshtest.MeshSpec) error {
+	if err := serve(ctx, cp, spec); err != nil {
+		return err
+	}
+	want := cp.Version()
+	for {
+		dump, err := m.ConfigDump()
+		if err != nil {
+			return err
+		}
+		var d struct {
+			Resources []struct{ Version string }
+		}
+		if err := json.Unmarshal(dump, &d); err != nil {
+			return fmt.Errorf("reading config dump: %w", err)
+		}
+		current := len(d.Resources) > 0
+		for _, r := range d.Resources {
+			current = current && r.Version == want
+		}
+		if current {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for control plane version %s: %w", want, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
