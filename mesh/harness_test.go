@@ -32,7 +32,7 @@ func uniqueName(prefix string) string {
 // harness is one meshtest cluster, one control plane serving a MeshSpec built from
 // it, and one mesh following that control plane.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	cluster *meshtest.Cluster
 	cp      *meshtest.ControlPlane
 	mesh    *mesh.Mesh
@@ -47,7 +47,7 @@ type harnessConfig struct {
 	bootstrap []meshtest.BootstrapOption
 }
 
-func newHarness(t *testing.T, hc harnessConfig) *harness {
+func newHarness(t testing.TB, hc harnessConfig) *harness {
 	t.Helper()
 	var copts []meshtest.ClusterOption
 	for _, b := range hc.brokers {
@@ -225,7 +225,7 @@ func (h *harness) warmInstance() string {
 }
 
 // waitFor polls cond until it holds, failing the test after defaultTestTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(defaultTestTimeout)
 	for !cond() {
