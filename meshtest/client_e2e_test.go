@@ -101,10 +101,26 @@ func newPushConsumer(t *testing.T, c *Cluster, group string, opts ...consumer.Op
 	return out
 }
 
-// settle gives the client time to finish callbacks and bookkeeping it does after
-// the last observable event (offset updates after a consume callback returns).
-// It is a wait, never an assertion.
-func settle() { time.Sleep(300 * time.Millisecond) }
+// waitOffsetsCommitted waits until the broker holds a committed offset of group
+// at the end of every queue of topic. The client updates its offsets after a
+// consume callback returns and persists them every 5 s, so waiting for the
+// broker to have them is what makes a later Shutdown safe on a slow machine.
+func waitOffsetsCommitted(t *testing.T, c *Cluster, group, topic string) map[int]int64 {
+	t.Helper()
+	perQueue := map[int]int64{}
+	for _, m := range c.Messages(topic) {
+		perQueue[m.QueueID]++
+	}
+	waitFor(t, "offsets committed", func() bool {
+		for q, want := range perQueue {
+			if off, _ := c.ConsumerOffset(group, topic, q); off != want {
+				return false
+			}
+		}
+		return true
+	})
+	return perQueue
+}
 
 // waitFor polls cond until it holds or the test timeout passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -292,20 +308,8 @@ func TestCluster_ConcurrentConsumeCommitsOffsets(t *testing.T) {
 	}
 	waitFor(t, "all messages consumed", func() bool { return len(got.bodies()) == n })
 	// The client persists offsets every 5 s, and on Shutdown.
-	settle()
+	perQueue := waitOffsetsCommitted(t, c, group, "TopicTest")
 	pc.stop()
-	perQueue := map[int]int64{}
-	for _, m := range c.Messages("TopicTest") {
-		perQueue[m.QueueID]++
-	}
-	waitFor(t, "offsets committed", func() bool {
-		for q, want := range perQueue {
-			if off, _ := c.ConsumerOffset(group, "TopicTest", q); off != want {
-				return false
-			}
-		}
-		return true
-	})
 	for q, want := range perQueue {
 		c.CheckConsumerOffset(t, group, "TopicTest", q, want)
 	}
@@ -326,7 +330,7 @@ func TestCluster_OffsetsSurviveConsumerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "first batch", func() bool { return len(first.bodies()) == 10 })
-	settle()
+	waitOffsetsCommitted(t, c, group, "TopicTest")
 	pc.stop()
 	waitFor(t, "first consumer gone", func() bool { return len(c.Broker("broker-a").ConsumerIDs(group)) == 0 })
 

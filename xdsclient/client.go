@@ -94,6 +94,7 @@ const (
 	StatusDoesNotExist
 )
 
+// String returns the status as shown in dumps, e.g. "acked".
 func (s ResourceStatus) String() string {
 	switch s {
 	case StatusRequested:
@@ -113,6 +114,11 @@ func (s ResourceStatus) String() string {
 func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 	if cfg == nil || len(cfg.XDSServers) == 0 {
 		return nil, errors.New("xdsclient: bootstrap config has no xds_servers")
+	}
+	for i, sc := range cfg.XDSServers {
+		if sc == nil || sc.ServerURI == "" {
+			return nil, fmt.Errorf("xdsclient: bootstrap config: xds_servers[%d] has no server_uri", i)
+		}
 	}
 	var o options
 	for _, opt := range opts {
@@ -198,44 +204,39 @@ func (c *Client) Close() error {
 // WatchListener watches the Listener name. The returned cancel func is safe
 // to call more than once.
 func (c *Client) WatchListener(name string, w Watcher[*ListenerUpdate]) (cancel func()) {
-	return c.watch(listenerType, name, &watcherEntry{
-		changed: func(u update) { w.ResourceChanged(u.(*ListenerUpdate)) },
-		resErr:  w.ResourceError, ambErr: w.AmbientError,
-	})
+	return c.watch(listenerType, name, newWatcherEntry(w))
 }
 
 // WatchRouteConfig watches a contrib rocketmq_proxy RouteConfiguration,
 // typically a per-topic one named with [OnDemandRouteName].
 func (c *Client) WatchRouteConfig(name string, w Watcher[*RouteConfigUpdate]) (cancel func()) {
-	return c.watch(routeConfigType, name, &watcherEntry{
-		changed: func(u update) { w.ResourceChanged(u.(*RouteConfigUpdate)) },
-		resErr:  w.ResourceError, ambErr: w.AmbientError,
-	})
+	return c.watch(routeConfigType, name, newWatcherEntry(w))
 }
 
 // WatchCluster watches the Cluster name.
 func (c *Client) WatchCluster(name string, w Watcher[*ClusterUpdate]) (cancel func()) {
-	return c.watch(clusterType, name, &watcherEntry{
-		changed: func(u update) { w.ResourceChanged(u.(*ClusterUpdate)) },
-		resErr:  w.ResourceError, ambErr: w.AmbientError,
-	})
+	return c.watch(clusterType, name, newWatcherEntry(w))
 }
 
 // WatchEndpoints watches the ClusterLoadAssignment name (a cluster's
 // [ClusterUpdate.EDSServiceName]).
 func (c *Client) WatchEndpoints(name string, w Watcher[*EndpointsUpdate]) (cancel func()) {
-	return c.watch(endpointsType, name, &watcherEntry{
-		changed: func(u update) { w.ResourceChanged(u.(*EndpointsUpdate)) },
-		resErr:  w.ResourceError, ambErr: w.AmbientError,
-	})
+	return c.watch(endpointsType, name, newWatcherEntry(w))
 }
 
+// watch subscribes e to name. Watching on a closed client does nothing;
+// an empty name or the xDS wildcard "*" is never subscribed (the server
+// would read it as "every resource") and the watcher gets a resource error.
 func (c *Client) watch(rt *resourceType, name string, e *watcherEntry) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
-		c.ser.schedule(func() { e.resErr(ErrClosed) })
 		return func() {}
+	}
+	if name == "" || name == "*" {
+		err := &Error{Kind: KindResourceNotFound, TypeURL: rt.typeURL, Name: name, Err: errors.New("invalid resource name: empty or the wildcard \"*\"")}
+		c.deliver(e, func() { e.resErr(err) })
+		return sync.OnceFunc(func() { e.canceled.Store(true) })
 	}
 	ts := c.types[rt.typeURL]
 	rs := ts.resources[name]
@@ -344,18 +345,19 @@ func (c *Client) startTimerLocked(ts *typeState, rs *resourceState) {
 }
 
 // onUpdateLocked stores a valid version of rs and notifies its watchers.
+// An update whose bytes equal the cached ones is not delivered again, but
+// the cached value takes the new version so a later watcher sees it.
 func (c *Client) onUpdateLocked(rs *resourceState, u update, msg proto.Message, raw []byte, version string) {
 	rs.stopTimerLocked()
 	unchanged := rs.value != nil && bytes.Equal(rs.raw, raw)
 	wasNacked := rs.status == StatusNacked
 	rs.status = StatusAcked
 	rs.err = nil
-	if unchanged && !wasNacked {
-		rs.version = version
-		return
-	}
 	u.setVersion(version)
 	rs.value, rs.msg, rs.raw, rs.version = u, msg, raw, version
+	if unchanged && !wasNacked {
+		return
+	}
 	c.notifyChangedLocked(rs)
 }
 

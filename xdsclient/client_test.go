@@ -164,12 +164,15 @@ func TestClient_IgnoreResourceDeletion(t *testing.T) {
 			t.Errorf("cluster status = %v, want acked (deletion ignored)", d.Status)
 		}
 	}
-	select {
-	case e := <-cw.ch:
-		if e.resErr != nil {
+	// Callbacks run in order: once a new watcher has the cached cluster,
+	// every callback queued for cw before it has run.
+	cw2 := newRecorder[*xdsclient.ClusterUpdate]()
+	defer c.WatchCluster("brokers", cw2)()
+	cw2.waitUpdate(t, "cached cluster", nil)
+	for len(cw.ch) > 0 {
+		if e := <-cw.ch; e.resErr != nil {
 			t.Errorf("got resource error %v, want the deletion ignored", e.resErr)
 		}
-	default:
 	}
 }
 

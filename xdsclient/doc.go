@@ -39,9 +39,12 @@
 // Each [Watcher] has three callbacks: ResourceChanged, ResourceError (nothing
 // cached: does not exist, first version invalid, no server) and
 // AmbientError (a cached version stays in force: stream down, NACKed
-// update). Callbacks of one client run one at a time, in order. A new
-// watcher gets the cached value at once. Updates are shared between
-// watchers and must not be modified.
+// update). Callbacks of one client run one at a time, in order, never under
+// the client's lock: a callback may watch and cancel watches (its own too),
+// but must not call [Client.Close]. A new watcher gets the cached value at
+// once. Watching an empty name or the wildcard "*" subscribes nothing and
+// reports a resource error; watching on a closed client does nothing.
+// Updates are shared between watchers and must not be modified.
 //
 // # On-demand topic routes
 //

@@ -26,6 +26,7 @@ const (
 
 var kindNames = [...]string{"unknown", "resource not found", "nacked", "connection", "closed"}
 
+// String returns the kind in words, e.g. "resource not found".
 func (k ErrorKind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -42,6 +43,8 @@ type Error struct {
 	Err error
 }
 
+// Error returns "xdsclient: TYPE "NAME": CAUSE", or "xdsclient: CAUSE" when
+// no resource is named.
 func (e *Error) Error() string {
 	if e.Name != "" {
 		return fmt.Sprintf("xdsclient: %s %q: %v", shortType(e.TypeURL), e.Name, e.Err)

@@ -107,30 +107,24 @@ type resourceType struct {
 	// it can be determined, even with an error, so one bad resource can be
 	// NACKed alone.
 	decode func(*anypb.Any) (name string, value update, msg proto.Message, err error)
-	// clone copies an update so each delivery carries a fresh Version.
-	clone func(update) update
 }
 
 var (
 	listenerType = &resourceType{
 		typeURL: ListenerTypeURL, short: "listener", fullState: true,
 		decode: decodeListener,
-		clone:  func(u update) update { c := *u.(*ListenerUpdate); return &c },
 	}
 	routeConfigType = &resourceType{
 		typeURL: RouteConfigTypeURL, short: "route config",
 		decode: decodeRouteConfig,
-		clone:  func(u update) update { c := *u.(*RouteConfigUpdate); return &c },
 	}
 	clusterType = &resourceType{
 		typeURL: ClusterTypeURL, short: "cluster", fullState: true,
 		decode: decodeCluster,
-		clone:  func(u update) update { c := *u.(*ClusterUpdate); return &c },
 	}
 	endpointsType = &resourceType{
 		typeURL: EndpointsTypeURL, short: "endpoints",
 		decode: decodeEndpoints,
-		clone:  func(u update) update { c := *u.(*EndpointsUpdate); return &c },
 	}
 )
 

@@ -1,6 +1,7 @@
 package xdsclient
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -172,14 +173,21 @@ func (c *Client) sendLoop(ctx context.Context, cancel context.CancelFunc, st *ad
 		st.queue = nil
 		var msgs [][]byte
 		for _, it := range items {
+			// The builders return typed nil pointers when nothing is to be
+			// sent; test them before they become a non-nil proto.Message.
 			var m proto.Message
 			if st.delta {
-				m = c.deltaRequestLocked(st, it)
+				r := c.deltaRequestLocked(st, it)
+				if r == nil {
+					continue
+				}
+				m = r
 			} else {
-				m = c.sotwRequestLocked(st, it)
-			}
-			if m == nil {
-				continue
+				r := c.sotwRequestLocked(st, it)
+				if r == nil {
+					continue
+				}
+				m = r
 			}
 			b, err := proto.Marshal(m)
 			if err != nil {
@@ -209,13 +217,15 @@ func nackStatus(err error) *statuspb.Status {
 func (c *Client) sotwRequestLocked(st *adsStream, it sendItem) *discoveryv3.DiscoveryRequest {
 	ts := c.types[it.typeURL]
 	names := slices.Sorted(maps.Keys(ts.resources))
+	if ts.sent == nil && len(names) == 0 {
+		// Never subscribed on this stream: an empty first request would
+		// mean wildcard, even as the ACK of an unsolicited response.
+		return nil
+	}
 	req := &discoveryv3.DiscoveryRequest{TypeUrl: it.typeURL, ResourceNames: names}
 	if it.ack {
 		req.VersionInfo, req.ResponseNonce, req.ErrorDetail = it.version, it.nonce, nackStatus(it.nack)
 	} else {
-		if ts.sent == nil && len(names) == 0 {
-			return nil // never subscribed on this stream: an empty list would mean wildcard
-		}
 		if ts.sent != nil && len(ts.sent) == len(names) && !slices.ContainsFunc(names, func(n string) bool { return !ts.sent[n] }) {
 			return nil
 		}
@@ -236,8 +246,10 @@ func (c *Client) deltaRequestLocked(st *adsStream, it sendItem) *discoveryv3.Del
 	ts := c.types[it.typeURL]
 	req := &discoveryv3.DeltaDiscoveryRequest{TypeUrl: it.typeURL}
 	if ts.sent == nil {
-		if len(ts.resources) == 0 && !it.ack {
-			return nil // an empty first request would mean wildcard
+		if len(ts.resources) == 0 {
+			// An empty first request would mean wildcard, even as the ACK
+			// of an unsolicited response.
+			return nil
 		}
 		req.ResourceNamesSubscribe = slices.Sorted(maps.Keys(ts.resources))
 		for name, rs := range ts.resources {
@@ -329,11 +341,14 @@ func (c *Client) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse) 
 	}
 	ts.nonce = resp.GetNonce()
 	seen := map[string]bool{}
+	unnamed := false // a resource failed before its name was known
 	var errs []error
 	for _, a := range resp.GetResources() {
 		name, u, msg, err := ts.rt.decode(a)
 		if name != "" {
 			seen[name] = true
+		} else {
+			unnamed = true
 		}
 		rs := ts.resources[name]
 		if err != nil {
@@ -348,7 +363,10 @@ func (c *Client) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse) 
 		}
 		c.onUpdateLocked(rs, u, msg, a.GetValue(), resp.GetVersionInfo())
 	}
-	if ts.rt.fullState {
+	// A resource missing from a full-state response is deleted, unless a
+	// resource of the response could not even be named: it may be the
+	// missing one, and a NACK must not drop the last good version.
+	if ts.rt.fullState && !unnamed {
 		for name, rs := range ts.resources {
 			if !seen[name] && rs.value != nil {
 				c.onDeletedLocked(ts, rs, st.server.cfg)
@@ -408,7 +426,7 @@ func (c *Client) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryResp
 		if rs == nil {
 			continue
 		}
-		c.onUpdateLocked(rs, u, msg, r.GetResource().GetValue(), cmpOr(r.GetVersion(), resp.GetSystemVersionInfo()))
+		c.onUpdateLocked(rs, u, msg, r.GetResource().GetValue(), cmp.Or(r.GetVersion(), resp.GetSystemVersionInfo()))
 	}
 	for _, name := range resp.GetRemovedResources() {
 		rs := ts.resources[name]
@@ -430,11 +448,4 @@ func (c *Client) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryResp
 	}
 	c.logger.Debug("received delta response", "type", ts.rt.short, "resources", len(resp.GetResources()), "removed", len(resp.GetRemovedResources()))
 	st.enqueueLocked(sendItem{typeURL: ts.rt.typeURL, ack: true, nonce: resp.GetNonce(), nack: nack})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

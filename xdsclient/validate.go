@@ -19,7 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
-var rocketmqProxyTypeURL = "type.googleapis.com/" + string((&rocketmqv3.RocketmqProxy{}).ProtoReflect().Descriptor().FullName())
+// rocketmqProxyTypeURL is the type URL of the rocketmq_proxy filter config.
+const rocketmqProxyTypeURL = "type.googleapis.com/envoy.extensions.filters.network.rocketmq_proxy.v3.RocketmqProxy"
 
 // decodeListener validates a Listener carrying the rocketmq_proxy filter.
 func decodeListener(a *anypb.Any) (string, update, proto.Message, error) {

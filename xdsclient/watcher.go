@@ -58,6 +58,18 @@ type watcherEntry struct {
 	canceled atomic.Bool
 }
 
+// newWatcherEntry erases the type of w; a nil w ignores every callback.
+func newWatcherEntry[T update](w Watcher[T]) *watcherEntry {
+	if w == nil {
+		w = WatcherFuncs[T]{}
+	}
+	return &watcherEntry{
+		changed: func(u update) { w.ResourceChanged(u.(T)) },
+		resErr:  w.ResourceError,
+		ambErr:  w.AmbientError,
+	}
+}
+
 // serializer runs callbacks one at a time, in order, on its own goroutine.
 type serializer struct {
 	mu     sync.Mutex
@@ -98,12 +110,21 @@ func (s *serializer) run() {
 			return
 		}
 		for _, f := range q {
+			if s.isClosed() {
+				return // close drops what is still pending
+			}
 			f()
 		}
 		if len(q) == 0 {
 			<-s.wake
 		}
 	}
+}
+
+func (s *serializer) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // close drops pending callbacks and waits for the running one to return.
