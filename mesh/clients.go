@@ -185,6 +185,15 @@ func (m *Mesh) explainSendError(msgs []*primitive.Message, err error) error {
 	if snap == nil {
 		return fmt.Errorf("%w (client: %v)", m.noSnapshotError(topic), err)
 	}
+	if src, serr := snap.RouteSource(topic); serr == nil && src.Kind == routing.SourceNameserver {
+		// The route came from (or failed at) the nameservers: only the last
+		// forwarded query can explain it; synthesizing one from the nameserver
+		// cluster would blame it for holding no brokers.
+		if ferr, ok := m.forwardErrs.Load(topic); ok {
+			return fmt.Errorf("%w (client: %v)", ferr.(error), err)
+		}
+		return err
+	}
 	if _, rerr := snap.TopicRoute(topic, routing.RouteDataOptions{}); rerr != nil {
 		return fmt.Errorf("%w (client: %v)", rerr, err)
 	}

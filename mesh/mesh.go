@@ -42,6 +42,9 @@ type Mesh struct {
 	watch     *watchState   // xDS watches and the inputs of the next snapshot
 	clientSeq atomic.Uint64
 	opaque    atomic.Int32 // for requests the mesh sends to nameservers
+	// forwardErrs holds, per topic whose route queries are forwarded to
+	// nameservers, why the last one failed; a success removes the entry.
+	forwardErrs sync.Map // topic → error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,10 +144,12 @@ func (m *Mesh) Listener() string { return m.listener }
 func (m *Mesh) NameServerAddr() string { return m.ns.Addr() }
 
 // WaitReady blocks until the listener and every cluster it routes to have been
-// received (or reported as errors), or ctx ends.
+// received (or reported as errors) and the route table built from them is in
+// force, or ctx ends.
 func (m *Mesh) WaitReady(ctx context.Context) error {
+	var sw settleWait
 	for {
-		settled, changed := m.watch.settled()
+		settled, changed := m.watch.settled(&sw)
 		if settled {
 			return nil
 		}

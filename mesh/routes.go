@@ -17,8 +17,9 @@ var _ transport.RouteProvider = (*Mesh)(nil)
 // so a client started together with the mesh does not see a spurious "no route".
 func (m *Mesh) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
 	m.watch.touch(topic)
+	var sw settleWait
 	for {
-		settled, changed := m.watch.settledFor(topic)
+		settled, changed := m.watch.settledFor(topic, &sw)
 		if settled {
 			break
 		}
@@ -61,12 +62,15 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 	}
 	upstream, err := m.askNameServers(ctx, topic, src.Nameservers)
 	if err != nil {
+		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
 	r, err := snap.RewriteRoute(topic, fromWire(upstream), routing.RouteDataOptions{})
 	if err != nil {
+		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
+	m.forwardErrs.Delete(topic)
 	return toWire(r), nil
 }
 

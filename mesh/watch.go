@@ -42,6 +42,10 @@ type watchState struct {
 	topics         map[string]*topicWatch
 	changed        chan struct{} // closed and replaced when the snapshot or readiness changes
 	buildErr       error         // last snapshot build failure, for dumps
+	// gen counts the xDS answers recorded; pubGen is the gen of the inputs of the
+	// last snapshot published. An answer is in force only once pubGen reaches
+	// the gen that recorded it.
+	gen, pubGen uint64
 }
 
 type clusterWatch struct {
@@ -292,7 +296,9 @@ func (w *watchState) referencedClustersLocked() map[string]struct{} {
 // publish builds a snapshot from what has arrived and stores it.
 func (w *watchState) publish() {
 	w.mu.Lock()
+	gen := w.gen
 	if w.stopped || w.listener == nil {
+		w.pubGen = max(w.pubGen, gen) // the table is nil, as a listener error left it
 		w.notifyLocked()
 		w.mu.Unlock()
 		return
@@ -334,23 +340,46 @@ func (w *watchState) publish() {
 	} else if !w.stopped {
 		w.m.table.Store(snap)
 	}
+	// After a build error the last good table stays in force: waiting for
+	// another publish would not change what a query is answered from.
+	w.pubGen = max(w.pubGen, gen)
 	w.notifyLocked()
 }
 
-// settled reports whether every watched resource has answered at least once, and
-// returns a channel closed at the next change.
-func (w *watchState) settled() (bool, <-chan struct{}) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.settledLocked(""), w.changed
+// settleWait carries one wait for readiness across its wake-ups: the answers
+// are complete at gen, and the wait ends when a snapshot built from them (or
+// later ones) is in the table.
+type settleWait struct {
+	complete bool
+	gen      uint64
+}
+
+// settled reports whether every watched resource has answered at least once and
+// a snapshot built from those answers is in the table, and returns a channel
+// closed at the next change. Pass the same sw on every call of one wait.
+func (w *watchState) settled(sw *settleWait) (bool, <-chan struct{}) {
+	return w.settledFor("", sw)
 }
 
 // settledFor is settled, plus the topic's own route resource when the listener
 // serves routes on demand.
-func (w *watchState) settledFor(topic string) (bool, <-chan struct{}) {
+func (w *watchState) settledFor(topic string, sw *settleWait) (bool, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.settledLocked(topic), w.changed
+	if w.stopped {
+		return true, w.changed // nothing will be published any more
+	}
+	if !sw.complete {
+		if !w.settledLocked(topic) {
+			return false, w.changed
+		}
+		// Answers are recorded by the xDS callbacks but reach the table only
+		// when the reconcile goroutine publishes: without this a query could
+		// see its topic's route as arrived and still be answered from the
+		// snapshot before it.
+		sw.complete, sw.gen = true, w.gen
+	}
+	return w.pubGen >= sw.gen, w.changed
 }
 
 func (w *watchState) settledLocked(topic string) bool {
@@ -464,6 +493,7 @@ func (l *listenerWatcher) ResourceChanged(u *xdsclient.ListenerUpdate) {
 	w := l.w
 	w.mu.Lock()
 	w.listenerSeen, w.listener, w.listenerErr = true, u, nil
+	w.gen++
 	w.mu.Unlock()
 	w.kickNow()
 }
@@ -473,6 +503,7 @@ func (l *listenerWatcher) ResourceError(err error) {
 	w.m.log.Warn("listener unavailable", "err", err)
 	w.mu.Lock()
 	w.listenerSeen, w.listener, w.listenerErr = true, nil, err
+	w.gen++
 	w.m.table.Store(nil)
 	w.notifyLocked()
 	w.mu.Unlock()
@@ -493,6 +524,7 @@ func (c *clusterWatcher) set(u *xdsclient.ClusterUpdate, err error) {
 	w.mu.Lock()
 	if cw, ok := w.clusters[c.name]; ok {
 		cw.seen, cw.update, cw.err = true, u, err
+		w.gen++
 	}
 	w.mu.Unlock()
 	w.kickNow()
@@ -517,6 +549,7 @@ func (e *endpointsWatcher) set(u *xdsclient.EndpointsUpdate, err error) {
 	w.mu.Lock()
 	if cw, ok := w.clusters[e.cluster]; ok && cw.edsName == e.eds {
 		cw.epSeen, cw.endpoints, cw.epErr = true, u, err
+		w.gen++
 	}
 	w.mu.Unlock()
 	w.kickNow()
@@ -541,6 +574,7 @@ func (t *topicWatcher) set(u *xdsclient.RouteConfigUpdate, err error) {
 	w.mu.Lock()
 	if tw, ok := w.topics[t.topic]; ok {
 		tw.seen, tw.update, tw.err = true, u, err
+		w.gen++
 	}
 	w.mu.Unlock()
 	w.kickNow()

@@ -19,6 +19,8 @@ func OfficialClientGoroutines() []goleak.Option {
 		client + "primitive.WithRecover",
 		client + "internal.(*rmqClient).Start.func1",
 		client + "internal.(*rmqClient).Start.func1.1",
+		client + "internal.(*rmqClient).RebalanceImmediately",
+		client + "internal.(*rmqClient).RebalanceImmediately.func1",
 		client + "internal.(*traceDispatcher).process",
 		client + "internal/utils.(*Pool).monitor",
 		client + "consumer.(*statsItemSet).init",

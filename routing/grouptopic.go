@@ -28,6 +28,27 @@ func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*TopicR
 	if s == nil || KindOf(err) != KindNoRoute || !IsGroupTopic(topic) {
 		return r, err
 	}
+	entries := s.routedBrokers()
+	if len(entries) == 0 {
+		return nil, err
+	}
+	return buildRouteData("", entries, opts), nil
+}
+
+// RoutedBrokers returns every broker that some route of the snapshot leads to,
+// with the addresses a client may use (the master when writable, every readable
+// member), sorted by broker name. It answers "which brokers make up this mesh",
+// for cluster-info queries and dumps.
+func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []BrokerData {
+	if s == nil {
+		return nil
+	}
+	return buildRouteData("", s.routedBrokers(), opts).BrokerDatas
+}
+
+// routedBrokers merges the broker groups of every route's endpoint set, granting
+// each the read and write bits its endpoints allow.
+func (s *Snapshot) routedBrokers() map[string]*brokerEntry {
 	entries := make(map[string]*brokerEntry)
 	seen := make(map[*endpointSet]bool)
 	visit := func(rt *routeTable) {
@@ -72,8 +93,5 @@ func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*TopicR
 	for _, rt := range s.topics {
 		visit(rt)
 	}
-	if len(entries) == 0 {
-		return nil, err
-	}
-	return buildRouteData("", entries, opts), nil
+	return entries
 }

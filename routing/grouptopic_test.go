@@ -76,3 +76,28 @@ func TestRoute_ExactTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestSnapshot_RoutedBrokers(t *testing.T) {
+	s := mustSnapshot(t, Input{
+		RouteConfig: rc("rc", rt(t, exact("orders"), "c1", nil), rt(t, exact("payments"), "c2", nil), rt(t, exact("x"), "unknown", nil)),
+		Clusters:    map[string]*clusterv3.Cluster{"c1": edsCluster(t, "c1", "direct"), "c2": edsCluster(t, "c2", "direct")},
+		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{
+			"c1": cla(t, "c1", loc{eps: []ep{{addr: "10.0.0.1", broker: "broker-a", perm: 6}, {addr: "10.0.0.3", broker: "broker-a", id: 1, perm: 4}}}),
+			"c2": cla(t, "c2", loc{eps: []ep{{addr: "10.0.0.2", broker: "broker-b", perm: 4}}}),
+		},
+	})
+	got := s.RoutedBrokers(RouteDataOptions{})
+	if len(got) != 2 || got[0].BrokerName != "broker-a" || got[1].BrokerName != "broker-b" {
+		t.Fatalf("RoutedBrokers = %+v, want broker-a and broker-b in order", got)
+	}
+	if a := got[0].BrokerAddrs; a[0] != "10.0.0.1:10911" || a[1] != "10.0.0.3:10911" {
+		t.Errorf("broker-a addresses = %v, want master and replica", a)
+	}
+	if b := got[1].BrokerAddrs; len(b) != 1 || b[0] != "10.0.0.2:10911" {
+		t.Errorf("broker-b addresses = %v, want its read-only master", b)
+	}
+	var nilSnap *Snapshot
+	if nilSnap.RoutedBrokers(RouteDataOptions{}) != nil {
+		t.Error("nil snapshot returned brokers")
+	}
+}

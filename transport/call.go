@@ -2,8 +2,10 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -18,7 +20,7 @@ func Call(ctx context.Context, addr string, req *remoting.Command) (*remoting.Co
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("transport: dialing %q for %s: %w", addr, remoting.RequestCodeName(req.Code), err)
+		return nil, fmt.Errorf("transport: dialing %q for %s: %w", addr, remoting.RequestCodeName(req.Code), contextError(ctx, err))
 	}
 	defer c.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -29,18 +31,30 @@ func Call(ctx context.Context, addr string, req *remoting.Command) (*remoting.Co
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	if err := remoting.WriteCommand(c, req); err != nil {
-		return nil, fmt.Errorf("transport: %s to %q: %w", remoting.RequestCodeName(req.Code), addr, err)
+		return nil, fmt.Errorf("transport: %s to %q: %w", remoting.RequestCodeName(req.Code), addr, contextError(ctx, err))
 	}
 	for {
 		resp, err := remoting.ReadCommand(c, remoting.DefaultMaxFrameSize)
 		if err != nil {
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			return nil, fmt.Errorf("transport: awaiting %s response from %q: %w", remoting.RequestCodeName(req.Code), addr, err)
+			return nil, fmt.Errorf("transport: awaiting %s response from %q: %w", remoting.RequestCodeName(req.Code), addr, contextError(ctx, err))
 		}
 		if resp.IsResponse() && resp.Opaque == req.Opaque {
 			return resp, nil
 		}
 	}
+}
+
+// contextError returns ctx's error in place of err when ctx has ended. The
+// connection's deadline is the context's, so an i/o timeout at or after that
+// deadline is the context expiring even when its own timer has not fired yet.
+func contextError(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			return context.DeadlineExceeded
+		}
+	}
+	return err
 }

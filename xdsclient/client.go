@@ -109,6 +109,9 @@ func (s ResourceStatus) String() string {
 	return fmt.Sprintf("ResourceStatus(%d)", int(s))
 }
 
+// MarshalText makes dumps show the status by name.
+func (s ResourceStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // New creates a client for the servers in cfg. It returns at once; the
 // connection is made in the background, trying servers in bootstrap order.
 func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {

@@ -1,0 +1,136 @@
+package mesh_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/xdsclient"
+)
+
+func twoClusterSpec(c *meshtest.Cluster) meshtest.MeshSpec {
+	return meshtest.MeshSpec{
+		Listener: listenerName,
+		Routes: []meshtest.RouteSpec{
+			{Topic: "orders", Cluster: "cluster-a"},
+			{TopicPrefix: "pay", Cluster: "cluster-b"},
+		},
+		Clusters: []meshtest.ClusterSpec{
+			{Name: "cluster-a", DataPath: "direct", Endpoints: endpointsOf(c, "broker-a")},
+			{Name: "cluster-b", DataPath: "direct", Endpoints: endpointsOf(c, "broker-b")},
+		},
+	}
+}
+
+func TestMesh_ConfigDump(t *testing.T) {
+	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, spec: twoClusterSpec})
+	raw, err := h.mesh.ConfigDump()
+	if err != nil {
+		t.Fatalf("ConfigDump: %v", err)
+	}
+	if !json.Valid(raw) {
+		t.Fatalf("config dump is not valid JSON:\n%s", raw)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		t.Fatal(err)
+	}
+	var target, nsAddr, pending string
+	_ = json.Unmarshal(top["target"], &target)
+	_ = json.Unmarshal(top["nameServerEndpoint"], &nsAddr)
+	_ = json.Unmarshal(top["pending"], &pending)
+	if target != "xds:///"+listenerName || nsAddr != h.mesh.NameServerAddr() || pending != "nothing" {
+		t.Errorf("dump target %q, nameServerEndpoint %q, pending %q; want %q, %q, \"nothing\"", target, nsAddr, pending, "xds:///"+listenerName, h.mesh.NameServerAddr())
+	}
+
+	d := configDump(t, h.mesh)
+	if d.Listener != listenerName || d.RouteTable.Listener != listenerName {
+		t.Errorf("dump listener %q, route table listener %q, want %q", d.Listener, d.RouteTable.Listener, listenerName)
+	}
+
+	// Every resource in force, with the control plane's version.
+	version := h.cp.Version()
+	type key struct{ typeURL, name string }
+	got := map[key]string{}
+	for _, r := range d.Resources {
+		got[key{r.TypeURL, r.Name}] = r.Version
+	}
+	for _, k := range []key{
+		{xdsclient.ListenerTypeURL, listenerName},
+		{xdsclient.ClusterTypeURL, "cluster-a"},
+		{xdsclient.ClusterTypeURL, "cluster-b"},
+		{xdsclient.EndpointsTypeURL, "cluster-a"},
+		{xdsclient.EndpointsTypeURL, "cluster-b"},
+	} {
+		if v, ok := got[k]; !ok || v != version {
+			t.Errorf("resource %s %q: version %q (present %v), want %q", k.typeURL, k.name, v, ok, version)
+		}
+	}
+	for _, k := range []string{"listener/" + listenerName, "cluster/cluster-a", "cluster/cluster-b", "endpoints/cluster-a", "endpoints/cluster-b"} {
+		if v := d.RouteTable.Versions[k]; v != version {
+			t.Errorf("route table built from %s version %q, want %q", k, v, version)
+		}
+	}
+
+	// The route table names the routes' clusters and resolves both.
+	var routeClusters []string
+	for _, r := range d.RouteTable.RouteConfig.Routes {
+		routeClusters = append(routeClusters, r.Cluster)
+	}
+	if want := []string{"cluster-a", "cluster-b"}; !slices.Equal(routeClusters, want) {
+		t.Errorf("route table routes go to %q, want %q", routeClusters, want)
+	}
+	if d.RouteTable.RouteConfig.Name != listenerName+"-routes" {
+		t.Errorf("route config name %q, want %q", d.RouteTable.RouteConfig.Name, listenerName+"-routes")
+	}
+	var clusters []string
+	for _, c := range d.RouteTable.Clusters {
+		clusters = append(clusters, c.Name+":"+c.Type)
+	}
+	if want := []string{"cluster-a:brokers", "cluster-b:brokers"}; !slices.Equal(clusters, want) {
+		t.Errorf("route table clusters %q, want %q", clusters, want)
+	}
+
+	// An update shows up with its new version.
+	// A changed listener shows up with its new version, in the resources and in
+	// the route table built from it. (An update that changes nothing moves the
+	// resources' versions only: the xDS client does not report it.)
+	spec := twoClusterSpec(h.cluster)
+	spec.Routes = append(spec.Routes, meshtest.RouteSpec{TopicPrefix: "audit", Cluster: "cluster-a"})
+	h.apply(spec)
+	next := h.cp.Version()
+	waitFor(t, "route table built from listener version "+next, func() bool {
+		return configDump(t, h.mesh).RouteTable.Versions["listener/"+listenerName] == next
+	})
+	d = configDump(t, h.mesh)
+	for _, r := range d.Resources {
+		if r.Version != next {
+			t.Errorf("after the update, resource %s %q has version %q, want %q", r.TypeURL, r.Name, r.Version, next)
+		}
+	}
+	if n := len(d.RouteTable.RouteConfig.Routes); n != 3 {
+		t.Errorf("after the update the route table has %d routes, want 3", n)
+	}
+}
+
+func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
+	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	info, err := h.mesh.ClusterInfo(ctx)
+	if err != nil {
+		t.Fatalf("ClusterInfo: %v", err)
+	}
+	a := h.cluster.Broker("broker-a")
+	want := map[int64]string{0: a.Addr(), 1: a.Replica(1).Addr()}
+	if diff := cmp.Diff(info.BrokerAddrTable["broker-a"].BrokerAddrs, want); diff != "" {
+		t.Errorf("broker-a addresses (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(info.ClusterAddrTable[h.cluster.ClusterName()], []string{"broker-a", "broker-b"}); diff != "" {
+		t.Errorf("cluster members (-got +want):\n%s", diff)
+	}
+}
