@@ -18,6 +18,11 @@ func runExternal(ctx context.Context, out io.Writer, log *slog.Logger, target, t
 		return err
 	}
 	defer m.Close()
+	return demoAgainst(ctx, out, m, target, topic, n)
+}
+
+// demoAgainst sends n messages to topic through m and reads them back.
+func demoAgainst(ctx context.Context, out io.Writer, m *mesh.Mesh, target, topic string, n int) error {
 	if err := m.WaitReady(ctx); err != nil {
 		return err
 	}
