@@ -2,12 +2,17 @@ package mesh_test
 
 import (
 	"context"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // BenchmarkSend compares the bare official producer with the same producer built
@@ -75,4 +80,62 @@ func BenchmarkSend(b *testing.B) {
 func newBenchHarness(b *testing.B) *harness {
 	b.Helper()
 	return newHarness(b, harnessConfig{brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: allBrokers})
+}
+
+// BenchmarkConvergence measures how long a control-plane change takes to be in
+// force in the mesh: from ControlPlane.Update returning to the mesh answering
+// route queries with the new permissions. Each iteration flips broker-b between
+// read-write and read-only.
+//
+//	go test -run '^$' -bench Convergence -benchtime 200x ./mesh/
+func BenchmarkConvergence(b *testing.B) {
+	h := newBenchHarness(b)
+	specs := [2]meshtest.MeshSpec{allBrokers(h.cluster), allBrokers(h.cluster)}
+	for i := range specs[1].Clusters[0].Endpoints {
+		if e := &specs[1].Clusters[0].Endpoints[i]; e.BrokerName == "broker-b" {
+			e.Perm = 4
+		}
+	}
+	ctx := context.Background()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		spec := specs[(i+1)%2]
+		wantPerm := int32(6)
+		if (i+1)%2 == 1 {
+			wantPerm = 4
+		}
+		res, err := spec.Resources()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.cp.Update(ctx, res); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			r, err := h.mesh.TopicRoute(ctx, "orders")
+			if err == nil && permOf(r, "broker-b") == wantPerm {
+				break
+			}
+			if time.Since(start) > defaultTestTimeout {
+				b.Fatalf("update %d never took effect", i)
+			}
+			runtime.Gosched()
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+func permOf(r *remoting.TopicRouteData, broker string) int32 {
+	for _, q := range r.QueueDatas {
+		if q.BrokerName == broker {
+			return q.Perm
+		}
+	}
+	return -1
 }
