@@ -145,3 +145,24 @@ func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
 	}
 	wantAll(t, err, `"orders"`, `"`+listenerName+`"`)
 }
+
+// TestMesh_HostileButLegalInputsDoNotPanic covers inputs the public API accepts
+// that once panicked: a nanosecond topic idle timeout (the idle sweep's ticker),
+// and nil messages or queues handed to the mesh's QueueSelector and
+// AllocateStrategy.
+func TestMesh_HostileButLegalInputsDoNotPanic(t *testing.T) {
+	cp := meshtest.StartControlPlane(t)
+	m, err := mesh.New(context.Background(), "xds:///"+listenerName,
+		mesh.WithBootstrap(cp.Bootstrap()), mesh.WithTopicIdleTimeout(time.Nanosecond), nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer m.Close()
+	mqs := []*primitive.MessageQueue{{Topic: "orders", BrokerName: "broker-a", QueueId: 0}}
+	if q := m.QueueSelector(nil).Select(nil, mqs, ""); q != nil {
+		t.Errorf("QueueSelector chose %v for a nil message, want no queue", q)
+	}
+	if got := m.AllocateStrategy(nil)("g", "c1", []*primitive.MessageQueue{nil}, []string{"c1"}); len(got) > 1 {
+		t.Errorf("AllocateStrategy over one nil queue returned %d queues", len(got))
+	}
+}

@@ -139,3 +139,34 @@ func permOf(r *remoting.TopicRouteData, broker string) int32 {
 	}
 	return -1
 }
+
+// BenchmarkQueueSelector measures the mesh's QueueSelector alone, as the producer
+// calls it on every send, with and without a sharding key. It should not allocate:
+//
+//	go test -run '^$' -bench QueueSelector -benchmem ./mesh/
+func BenchmarkQueueSelector(b *testing.B) {
+	h := newBenchHarness(b)
+	var mqs []*primitive.MessageQueue
+	for _, broker := range []string{"broker-a", "broker-b"} {
+		for q := range 4 {
+			mqs = append(mqs, &primitive.MessageQueue{Topic: "orders", BrokerName: broker, QueueId: q})
+		}
+	}
+	sel := h.mesh.QueueSelector(nil)
+	plain := primitive.NewMessage("orders", []byte("x"))
+	keyed := primitive.NewMessage("orders", []byte("x"))
+	keyed.WithShardingKey("customer-42")
+	for _, bc := range []struct {
+		name string
+		msg  *primitive.Message
+	}{{"random", plain}, {"sharding-key", keyed}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if sel.Select(bc.msg, mqs, "") == nil {
+					b.Fatal("no queue selected")
+				}
+			}
+		})
+	}
+}

@@ -103,15 +103,18 @@ func TestMesh_ConfigDump(t *testing.T) {
 	spec.Routes = append(spec.Routes, meshtest.RouteSpec{TopicPrefix: "audit", Cluster: "cluster-a"})
 	h.apply(spec)
 	next := h.cp.Version()
-	waitFor(t, "route table built from listener version "+next, func() bool {
-		return configDump(t, h.mesh).RouteTable.Versions["listener/"+listenerName] == next
-	})
-	d = configDump(t, h.mesh)
-	for _, r := range d.Resources {
-		if r.Version != next {
-			t.Errorf("after the update, resource %s %q has version %q, want %q", r.TypeURL, r.Name, r.Version, next)
+	// xDS orders nothing across resource types: the listener can be in force
+	// while the endpoints' response for the same version is still on its way,
+	// so wait for every resource rather than for the listener alone.
+	waitFor(t, "every resource and the route table at version "+next, func() bool {
+		d = configDump(t, h.mesh)
+		for _, r := range d.Resources {
+			if r.Version != next {
+				return false
+			}
 		}
-	}
+		return len(d.Resources) > 0 && d.RouteTable.Versions["listener/"+listenerName] == next
+	})
 	if n := len(d.RouteTable.RouteConfig.Routes); n != 3 {
 		t.Errorf("after the update the route table has %d routes, want 3", n)
 	}

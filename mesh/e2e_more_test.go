@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,7 +169,24 @@ func TestMesh_TransactionsCommitRollbackAndCheck(t *testing.T) {
 				}
 				waitFor(t, tc.body+" visible", visible)
 			} else {
-				time.Sleep(100 * time.Millisecond) // give a wrong commit the chance to show
+				// END_TRANSACTION is oneway: wait for the broker to receive it
+				// rather than for a while, and check what it asks for, which is
+				// all the broker acts on.
+				var endTx []meshtest.Request
+				waitFor(t, "END_TRANSACTION from "+group, func() bool {
+					endTx = endTx[:0]
+					for _, r := range h.cluster.Broker("broker-a").Requests(remoting.CodeEndTransaction) {
+						if r.ExtFields["producerGroup"] == group {
+							endTx = append(endTx, r)
+						}
+					}
+					return len(endTx) > 0
+				})
+				for _, r := range endTx {
+					if got, want := r.ExtFields["commitOrRollback"], strconv.Itoa(int(remoting.SysFlagTransactionRollback)); got != want {
+						t.Errorf("END_TRANSACTION for %q: commitOrRollback %q, want %q (rollback)", tc.body, got, want)
+					}
+				}
 				if visible() {
 					t.Errorf("rolled back message %q is visible", tc.body)
 				}

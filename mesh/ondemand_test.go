@@ -416,3 +416,46 @@ func BenchmarkMesh_OnDemandHeldTopics(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestMesh_OnDemandQueryBeforeListenerArrives checks that a route query made
+// before the listener has arrived — a client started together with the mesh —
+// waits for its topic's own route configuration once the listener turns out to
+// serve routes on demand, instead of timing out and answering from the inline
+// routes.
+func TestMesh_OnDemandQueryBeforeListenerArrives(t *testing.T) {
+	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithBroker("broker-b", 0), meshtest.WithTopic("payments", 4))
+	cp := meshtest.StartControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(cp.Bootstrap()))
+	if err != nil {
+		t.Fatalf("mesh.New: %v", err)
+	}
+	defer m.Close()
+	type answer struct {
+		brokers []string
+		err     error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		r, err := m.TopicRoute(ctx, "payments")
+		var a answer
+		if a.err = err; err == nil {
+			for _, bd := range r.BrokerDatas {
+				a.brokers = append(a.brokers, bd.BrokerName)
+			}
+		}
+		got <- a
+	}()
+	res, err := onDemandSpec(cluster).Resources()
+	if err != nil {
+		t.Fatalf("building resources: %v", err)
+	}
+	if err := cp.Update(ctx, res); err != nil {
+		t.Fatalf("control plane update: %v", err)
+	}
+	a := <-got
+	if a.err != nil || !slices.Equal(a.brokers, []string{"broker-b"}) {
+		t.Errorf("payments asked before the listener arrived: brokers %q, error %v; want broker-b from its own route configuration", a.brokers, a.err)
+	}
+}

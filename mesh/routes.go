@@ -16,9 +16,12 @@ var _ transport.RouteProvider = (*Mesh)(nil)
 // waits, bounded by ctx, until the xDS resources the topic depends on have arrived,
 // so a client started together with the mesh does not see a spurious "no route".
 func (m *Mesh) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
-	m.watch.touch(topic)
 	var sw settleWait
 	for {
+		// Touch on every wake-up, not once: a query that arrives before the
+		// listener does cannot know yet whether it serves routes on demand, and
+		// a topic not registered once it does would never settle.
+		m.watch.touch(topic)
 		settled, changed := m.watch.settledFor(topic, &sw)
 		if settled {
 			break
@@ -60,7 +63,7 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 		}
 		return toWire(r), nil
 	}
-	upstream, err := m.askNameServers(ctx, topic, src.Nameservers)
+	upstream, err := m.askNameServers(ctx, topic, src.Cluster, src.Nameservers)
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
@@ -94,7 +97,10 @@ func (m *Mesh) noSnapshotError(topic string) error {
 
 // askNameServers forwards a route query to the real nameservers of a cluster, in
 // order, and returns the first answer.
-func (m *Mesh) askNameServers(ctx context.Context, topic string, addrs []string) (*remoting.TopicRouteData, error) {
+func (m *Mesh) askNameServers(ctx context.Context, topic, cluster string, addrs []string) (*remoting.TopicRouteData, error) {
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("rmqmesh: topic %q: nameserver cluster %q of listener %q has no endpoint to ask", topic, cluster, m.listener)
+	}
 	var errs []error
 	for _, addr := range addrs {
 		req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
@@ -118,7 +124,7 @@ func (m *Mesh) askNameServers(ctx context.Context, topic string, addrs []string)
 		}
 		return r, nil
 	}
-	return nil, fmt.Errorf("rmqmesh: topic %q: no nameserver of listener %q answered: %w", topic, m.listener, errors.Join(errs...))
+	return nil, fmt.Errorf("rmqmesh: topic %q: no nameserver of cluster %q (listener %q) answered: %w", topic, cluster, m.listener, errors.Join(errs...))
 }
 
 func (m *Mesh) nextOpaque() int32 { return m.opaque.Add(1) }

@@ -18,7 +18,7 @@ import (
 // Messages with a sharding key pick the broker by the key's hash rather than at
 // random, so ordered messages keep going to one broker while weights are unchanged.
 // On a retry (lastBrokerName set) the failed broker is avoided when another is
-// writable.
+// writable. A nil message selects no queue.
 func (m *Mesh) QueueSelector(next producer.QueueSelector) producer.QueueSelector {
 	if next == nil {
 		next = producer.NewRoundRobinQueueSelector()
@@ -50,6 +50,9 @@ func (s *queueSelector) split(topic string, mqs []*primitive.MessageQueue) *queu
 	}
 	qs := &queueSplit{first: mqs[0], n: len(mqs), byBroker: make(map[string][]*primitive.MessageQueue)}
 	for _, q := range mqs {
+		if q == nil {
+			continue
+		}
 		qs.byBroker[q.BrokerName] = append(qs.byBroker[q.BrokerName], q)
 	}
 	s.byTopic.Store(topic, qs)
@@ -58,6 +61,11 @@ func (s *queueSelector) split(topic string, mqs []*primitive.MessageQueue) *queu
 
 // Select implements producer.QueueSelector.
 func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQueue, lastBrokerName string) *primitive.MessageQueue {
+	if msg == nil {
+		// Nothing to route, and every selector of the official client would
+		// panic on it; the client reports a nil queue as "route info not found".
+		return nil
+	}
 	snap := s.m.table.Load()
 	if snap == nil || len(mqs) == 0 {
 		return s.next.Select(msg, mqs, lastBrokerName)
@@ -95,7 +103,7 @@ func (m *Mesh) AllocateStrategy(next consumer.AllocateStrategy) consumer.Allocat
 	}
 	return func(group, currentCID string, mqAll []*primitive.MessageQueue, cidAll []string) []*primitive.MessageQueue {
 		snap := m.table.Load()
-		if snap == nil || len(mqAll) == 0 {
+		if snap == nil || len(mqAll) == 0 || mqAll[0] == nil {
 			return next(group, currentCID, mqAll, cidAll)
 		}
 		readable, err := snap.ReadableBrokers(mqAll[0].Topic)
@@ -108,7 +116,7 @@ func (m *Mesh) AllocateStrategy(next consumer.AllocateStrategy) consumer.Allocat
 		}
 		kept := make([]*primitive.MessageQueue, 0, len(mqAll))
 		for _, q := range mqAll {
-			if allowed[q.BrokerName] {
+			if q != nil && allowed[q.BrokerName] {
 				kept = append(kept, q)
 			}
 		}

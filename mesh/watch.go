@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,7 +130,9 @@ func (w *watchState) notifyLocked() {
 
 func (w *watchState) reconcileLoop() {
 	defer w.wg.Done()
-	sweep := time.NewTicker(w.m.topicIdle / 4)
+	// A quarter of the idle timeout bounds how long an idle topic outlives it;
+	// the floor keeps a tiny timeout from making the ticker panic or spin.
+	sweep := time.NewTicker(max(w.m.topicIdle/4, 10*time.Millisecond))
 	defer sweep.Stop()
 	for {
 		select {
@@ -197,10 +200,22 @@ func (w *watchState) reconcile() {
 			delete(w.topics, topic)
 			continue
 		}
-		if t.cancel == nil && t.resource == "" {
-			t.resource = xdsclient.OnDemandRouteName(w.listener.RouteConfigName, topic)
-			toStart = append(toStart, pendingWatch{topic, 2})
+		name := xdsclient.OnDemandRouteName(w.listener.RouteConfigName, topic)
+		if t.resource == name {
+			continue
 		}
+		if t.resource != "" {
+			// The listener now names another route configuration: what the old
+			// resource said no longer applies, and its watcher must not write
+			// into the new entry.
+			toCancel = append(toCancel, t.cancel)
+			nt := &topicWatch{}
+			nt.lastUsed.Store(t.lastUsed.Load())
+			t = nt
+			w.topics[topic] = t
+		}
+		t.resource = name
+		toStart = append(toStart, pendingWatch{topic, 2})
 	}
 	w.mu.Unlock()
 
@@ -259,7 +274,7 @@ func (w *watchState) startWatch(name string, kind int) {
 		if !ok {
 			return
 		}
-		cancel := x.WatchRouteConfig(res, &topicWatcher{w: w, topic: name})
+		cancel := x.WatchRouteConfig(res, &topicWatcher{w: w, topic: name, tw: t})
 		w.mu.Lock()
 		if t2, ok := w.topics[name]; ok && t2 == t && !w.stopped && t.cancel == nil {
 			t.cancel, cancel = cancel, nil
@@ -298,7 +313,12 @@ func (w *watchState) publish() {
 	w.mu.Lock()
 	gen := w.gen
 	if w.stopped || w.listener == nil {
-		w.pubGen = max(w.pubGen, gen) // the table is nil, as a listener error left it
+		if !w.stopped {
+			// A listener error cleared the table; clear it again in case a
+			// build that started before the error stored its snapshot since.
+			w.m.table.Store(nil)
+		}
+		w.pubGen = max(w.pubGen, gen)
 		w.notifyLocked()
 		w.mu.Unlock()
 		return
@@ -337,7 +357,9 @@ func (w *watchState) publish() {
 	w.buildErr = err
 	if err != nil {
 		w.m.log.Warn("route table not updated: keeping the last good one", "err", err)
-	} else if !w.stopped {
+	} else if !w.stopped && w.listener != nil {
+		// A listener that errored while the snapshot was built stays errored:
+		// storing the snapshot would serve routes of a listener that is gone.
 		w.m.table.Store(snap)
 	}
 	// After a build error the last good table stays in force: waiting for
@@ -395,11 +417,12 @@ func (w *watchState) settledLocked(topic string) bool {
 			return false
 		}
 	}
-	if len(w.referencedClustersLocked()) != len(w.clusters) {
-		return false // a reconcile is about to start watches
-	}
-	for _, c := range w.clusters {
-		if !c.seen || (c.update != nil && !c.epSeen) {
+	// Only the clusters referenced now count: one the listener just stopped
+	// naming is about to be cancelled, and one it just started naming has no
+	// watch until the next reconcile and must not be mistaken for settled.
+	for name := range w.referencedClustersLocked() {
+		c, ok := w.clusters[name]
+		if !ok || !c.seen || (c.update != nil && !c.epSeen) {
 			return false
 		}
 	}
@@ -411,18 +434,18 @@ func (w *watchState) pendingNames() string {
 	defer w.mu.Unlock()
 	var p []string
 	if !w.listenerSeen {
-		p = append(p, "listener "+quote(w.m.listener))
+		p = append(p, "listener "+strconv.Quote(w.m.listener))
 	}
 	for name, c := range w.clusters {
 		if !c.seen {
-			p = append(p, "cluster "+quote(name))
+			p = append(p, "cluster "+strconv.Quote(name))
 		} else if c.update != nil && !c.epSeen {
-			p = append(p, "endpoints "+quote(c.edsName))
+			p = append(p, "endpoints "+strconv.Quote(c.edsName))
 		}
 	}
 	for topic, t := range w.topics {
 		if !t.seen {
-			p = append(p, "route "+quote(t.resource+" (topic "+topic+")"))
+			p = append(p, "route "+strconv.Quote(t.resource)+" (topic "+strconv.Quote(topic)+")")
 		}
 	}
 	sort.Strings(p)
@@ -481,8 +504,6 @@ func (w *watchState) heldTopics() []string {
 	defer w.mu.Unlock()
 	return slices.Sorted(maps.Keys(w.topics))
 }
-
-func quote(s string) string { return `"` + s + `"` }
 
 // The watcher adapters record what arrives and kick reconcile; they never call back
 // into the xDS client.
@@ -567,12 +588,15 @@ func (e *endpointsWatcher) AmbientError(err error) {
 type topicWatcher struct {
 	w     *watchState
 	topic string
+	tw    *topicWatch // the entry this watch was started for
 }
 
 func (t *topicWatcher) set(u *xdsclient.RouteConfigUpdate, err error) {
 	w := t.w
 	w.mu.Lock()
-	if tw, ok := w.topics[t.topic]; ok {
+	// A topic released and asked for again, or moved to another resource, has a
+	// new entry; a late answer to the cancelled watch must not fill it in.
+	if tw, ok := w.topics[t.topic]; ok && tw == t.tw {
 		tw.seen, tw.update, tw.err = true, u, err
 		w.gen++
 	}

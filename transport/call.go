@@ -17,6 +17,9 @@ import (
 // in bookkeeping than it saves. Requests from the server side of the connection are
 // skipped.
 func Call(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+	if req == nil {
+		return nil, fmt.Errorf("transport: call to %q: nil request", addr)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

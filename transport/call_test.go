@@ -210,3 +210,12 @@ func TestCall_AgainstNameServerEndpoint(t *testing.T) {
 		t.Errorf("route names broker %q, want broker-orders", got)
 	}
 }
+
+func TestCall_NilRequest(t *testing.T) {
+	addr := loopbackServer(t, func(c net.Conn, _ *remoting.Command) { holdOpen(c) })
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if _, err := transport.Call(ctx, addr, nil); err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "nil request") {
+		t.Errorf("Call with a nil request: %v, want an error naming %s and the nil request", err, addr)
+	}
+}

@@ -223,6 +223,11 @@ func (n *NameServer) handleRoute(ctx context.Context, req *remoting.Command) *re
 		// its own error text generic; the remark is still there for wire-level tools.
 		return remoting.NewResponse(req, remoting.TopicNotExist, err.Error())
 	}
+	if route == nil {
+		// A provider bug, answered rather than allowed to panic the process from
+		// this connection's goroutine.
+		return remoting.NewResponse(req, remoting.SystemError, fmt.Sprintf("rmqmesh nameserver endpoint: topic %q: route provider returned neither a route nor an error", topic))
+	}
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = route.Encode(remoting.RouteKeyStyleFor(req))
 	return resp
@@ -237,6 +242,9 @@ func (n *NameServer) handleClusterInfo(ctx context.Context, req *remoting.Comman
 	info, err := p.ClusterInfo(ctx)
 	if err != nil {
 		return remoting.NewResponse(req, remoting.SystemError, err.Error())
+	}
+	if info == nil {
+		return remoting.NewResponse(req, remoting.SystemError, "rmqmesh nameserver endpoint: cluster info provider returned neither cluster info nor an error")
 	}
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = info.Encode()

@@ -213,6 +213,22 @@ func TestNameServer_ProviderErrorIsTopicNotExistWithRemark(t *testing.T) {
 	}
 }
 
+func TestNameServer_NilAnswersFromProvidersAreSystemErrors(t *testing.T) {
+	p := clusterInfoProvider{fakeProvider: &fakeProvider{route: func(context.Context, string) (*remoting.TopicRouteData, error) {
+		return nil, nil
+	}}}
+	ns := startNameServer(t, p)
+	w := dialWire(t, ns.Addr())
+	if resp := w.roundTrip(routeRequest("orders")); resp.Code != remoting.SystemError || !strings.Contains(resp.Remark, `"orders"`) {
+		t.Errorf("nil route: code %d remark %q, want SystemError naming the topic", resp.Code, resp.Remark)
+	}
+	req := remoting.NewRequest(remoting.CodeGetBrokerClusterInfo, nil, nil)
+	req.Opaque = opaqueSeq.Add(1)
+	if resp := w.roundTrip(req); resp.Code != remoting.SystemError || !strings.Contains(resp.Remark, "cluster info") {
+		t.Errorf("nil cluster info: code %d remark %q, want SystemError naming cluster info", resp.Code, resp.Remark)
+	}
+}
+
 func TestNameServer_RouteQueryWithoutTopicIsSystemError(t *testing.T) {
 	p := staticProvider()
 	ns := startNameServer(t, p)

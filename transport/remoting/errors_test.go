@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -117,6 +118,9 @@ func TestEncodeFrame_Errors(t *testing.T) {
 		{"code beyond int16", &Command{Code: CodePopMessage, Language: "JAVA", SerializeType: SerializeRocketMQ}, ErrBadHeader, "200050"},
 		{"unknown language", &Command{Code: 1, Language: "COBOL", SerializeType: SerializeRocketMQ}, ErrBadHeader, `"COBOL"`},
 		{"unknown serialize type", &Command{Code: 1, SerializeType: 7}, ErrUnknownSerializeType, "7"},
+		// Java reads the key length as a signed short.
+		{"extFields key beyond int16", &Command{Code: 1, Language: "JAVA", SerializeType: SerializeRocketMQ,
+			ExtFields: map[string]string{strings.Repeat("k", math.MaxInt16+1): "v"}}, ErrBadHeader, "32768 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

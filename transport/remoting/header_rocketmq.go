@@ -99,8 +99,10 @@ func (c *Command) appendRocketMQHeader(dst []byte) ([]byte, error) {
 		slices.Sort(keys)
 	}
 	for _, k := range keys {
-		if len(k) > math.MaxUint16 {
-			return dst, fmt.Errorf("remoting: extFields key of %d bytes does not fit int16: %w", len(k), ErrBadHeader)
+		// Apache RocketMQ reads the key length as a signed short: a longer key
+		// would come out negative and fail the whole request there.
+		if len(k) > math.MaxInt16 {
+			return dst, fmt.Errorf("remoting: extFields key %.32q... of %d bytes does not fit the ROCKETMQ header's int16: %w", k, len(k), ErrBadHeader)
 		}
 		v := c.ExtFields[k]
 		dst = binary.BigEndian.AppendUint16(dst, uint16(len(k)))

@@ -216,4 +216,3 @@ func (v jsonValue) asInt(path string, bits int, bad bodyErrorf) (int64, error) {
 	}
 	return 0, bad(path, "want an integer, got a %s", v.kind)
 }
-
