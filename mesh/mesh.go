@@ -126,15 +126,22 @@ func parseTarget(target string) (string, error) {
 	return name, nil
 }
 
+// panicHandlerOnce keeps meshes created concurrently from racing on the official
+// client's process-wide primitive.PanicHandler. It is this package's only global,
+// and exists because the variable it guards is one.
+var panicHandlerOnce sync.Once
+
 // installPanicHandler sets the official client's process-wide panic handler when
 // nobody has: without one a SendAsync timeout panics in a client goroutine and
 // takes the process down.
 func installPanicHandler(log *slog.Logger) {
-	if primitive.PanicHandler == nil {
-		primitive.PanicHandler = func(r interface{}) {
-			log.Error("rocketmq client goroutine panicked; recovered by rmqmesh", "panic", fmt.Sprint(r))
+	panicHandlerOnce.Do(func() {
+		if primitive.PanicHandler == nil {
+			primitive.PanicHandler = func(r interface{}) {
+				log.Error("rocketmq client goroutine panicked; recovered by rmqmesh", "panic", fmt.Sprint(r))
+			}
 		}
-	}
+	})
 }
 
 // Listener returns the name of the xDS listener this mesh follows.
