@@ -204,4 +204,3 @@ func (b *Broker) newBrokerRequest(code int32, ext map[string]string, body []byte
 		Style:         remoting.StyleJava,
 	}
 }
-

@@ -715,4 +715,3 @@ func TestCluster_ACLWithOfficialClient(t *testing.T) {
 	}
 	c.CheckBodies(t, "TopicTest", "signed")
 }
-

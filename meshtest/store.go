@@ -384,4 +384,3 @@ func (s *store) deliverScheduled(now time.Time) {
 		s.wake(sm)
 	}
 }
-

@@ -114,7 +114,7 @@ func newFakeBuilder() *fakeBuilder {
 }
 
 func (b *fakeBuilder) Build(*bootstrap.ServerConfig) (transport.Transport, error) { return b, nil }
-func (b *fakeBuilder) Close() error                                                { return nil }
+func (b *fakeBuilder) Close() error                                               { return nil }
 func (b *fakeBuilder) NewStream(ctx context.Context, _ string) (transport.Stream, error) {
 	return &fakeStream{ctx: ctx, b: b}, nil
 }
