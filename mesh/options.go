@@ -48,6 +48,8 @@ func WithBootstrapConfig(b *bootstrap.Config) Option {
 }
 
 // WithXDSClient shares an xDS client between meshes. The mesh does not close it.
+// Without a bootstrap of its own the mesh does not know the node's locality, so
+// writes are not steered to the node's zone.
 func WithXDSClient(x *xdsclient.Client) Option {
 	return optionFunc(func(c *config) { c.xds = x })
 }
