@@ -213,7 +213,7 @@ func TestMesh_AckAffinity(t *testing.T) {
 		mu      sync.Mutex
 		retried = map[string]string{} // body → broker it came from on first delivery
 	)
-	col, c := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -228,7 +228,6 @@ func TestMesh_AckAffinity(t *testing.T) {
 	waitFor(t, "first deliveries", func() bool { return col.count() >= 36 })
 	h.cluster.FastForward(time.Minute) // release the delayed retries
 	waitFor(t, "all 40 consumed, retries included", func() bool { return col.count() == 40 })
-	_ = c.Shutdown() // persists offsets
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -246,16 +245,28 @@ func TestMesh_AckAffinity(t *testing.T) {
 			t.Errorf("send-back of %q stored on %q, want %q (the broker that served it)", body, found, broker)
 		}
 	}
-	for _, b := range []string{"broker-a", "broker-b"} {
-		committed := int64(0)
+	// The client commits offsets every 5 s and on shutdown, each with a oneway
+	// request, so wait for them to land rather than trust one moment.
+	committed := func(b string) int64 {
+		sum := int64(0)
 		for q := 0; q < 4; q++ {
 			if off, ok := h.cluster.Broker(b).ConsumerOffset(group, "orders", q); ok {
-				committed += off
+				sum += off
 			}
 		}
-		if committed != int64(got[b]) {
-			t.Errorf("%s: committed offsets sum to %d, want %d (the messages it stored)", b, committed, got[b])
+		return sum
+	}
+	deadline := time.Now().Add(defaultTestTimeout)
+	for committed("broker-a") != int64(got["broker-a"]) || committed("broker-b") != int64(got["broker-b"]) {
+		if time.Now().After(deadline) {
+			for _, b := range []string{"broker-a", "broker-b"} {
+				if n := committed(b); n != int64(got[b]) {
+					t.Errorf("%s: committed offsets sum to %d, want %d (the messages it stored)", b, n, got[b])
+				}
+			}
+			return
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
