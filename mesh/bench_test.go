@@ -90,12 +90,7 @@ func newBenchHarness(b *testing.B) *harness {
 //	go test -run '^$' -bench Convergence -benchtime 200x ./mesh/
 func BenchmarkConvergence(b *testing.B) {
 	h := newBenchHarness(b)
-	specs := [2]meshtest.MeshSpec{allBrokers(h.cluster), allBrokers(h.cluster)}
-	for i := range specs[1].Clusters[0].Endpoints {
-		if e := &specs[1].Clusters[0].Endpoints[i]; e.BrokerName == "broker-b" {
-			e.Perm = 4
-		}
-	}
+	specs := [2]meshtest.MeshSpec{allBrokers(h.cluster), allBrokersWith(readOnly("broker-b"))(h.cluster)}
 	ctx := context.Background()
 	var lat []time.Duration
 	b.ResetTimer()

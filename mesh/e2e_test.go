@@ -110,20 +110,12 @@ func TestMesh_WeightedSplit(t *testing.T) {
 	h := newHarness(t, harnessConfig{
 		brokers: []string{"broker-a", "broker-b"},
 		topics:  []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
-			eps := c.BrokerEndpoints(4)
-			for i := range eps {
-				eps[i].Weight = 80
-				if eps[i].BrokerName == "broker-b" {
-					eps[i].Weight = 20
-				}
+		spec: allBrokersWith(func(e *meshtest.EndpointSpec) {
+			e.Weight = 80
+			if e.BrokerName == "broker-b" {
+				e.Weight = 20
 			}
-			return meshtest.MeshSpec{
-				Listener: listenerName,
-				Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
-				Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: eps}},
-			}
-		},
+		}),
 	})
 	const n = 2000
 	got := h.sendN(h.producer(), "orders", n)
@@ -141,19 +133,7 @@ func TestMesh_ReadOnlyBrokerGetsNoWritesAndIsConsumed(t *testing.T) {
 	h := newHarness(t, harnessConfig{
 		brokers: []string{"broker-a", "broker-b"},
 		topics:  []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
-			eps := c.BrokerEndpoints(4)
-			for i := range eps {
-				if eps[i].BrokerName == "broker-b" {
-					eps[i].Perm = 4
-				}
-			}
-			return meshtest.MeshSpec{
-				Listener: listenerName,
-				Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
-				Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: eps}},
-			}
-		},
+		spec:    allBrokersWith(readOnly("broker-b")),
 	})
 	seed := h.plainProducer()
 	for i := 0; i < 10; i++ {

@@ -245,6 +245,27 @@ func allBrokers(c *meshtest.Cluster) meshtest.MeshSpec {
 	}
 }
 
+// allBrokersWith is allBrokers with edit applied to every broker endpoint: the
+// way tests give brokers weights, permissions or subset keys.
+func allBrokersWith(edit func(*meshtest.EndpointSpec)) func(*meshtest.Cluster) meshtest.MeshSpec {
+	return func(c *meshtest.Cluster) meshtest.MeshSpec {
+		spec := allBrokers(c)
+		for i := range spec.Clusters[0].Endpoints {
+			edit(&spec.Clusters[0].Endpoints[i])
+		}
+		return spec
+	}
+}
+
+// readOnly makes broker's endpoints read-only (perm 4).
+func readOnly(broker string) func(*meshtest.EndpointSpec) {
+	return func(e *meshtest.EndpointSpec) {
+		if e.BrokerName == broker {
+			e.Perm = 4
+		}
+	}
+}
+
 func endpointsOf(c *meshtest.Cluster, brokerName string) []meshtest.EndpointSpec {
 	var out []meshtest.EndpointSpec
 	for _, e := range c.BrokerEndpoints(4) {

@@ -34,18 +34,8 @@ func queuesOf(brokers ...string) []*primitive.MessageQueue {
 	return out
 }
 
-func readOnlyB(c *meshtest.Cluster) meshtest.MeshSpec {
-	spec := allBrokers(c)
-	for i := range spec.Clusters[0].Endpoints {
-		if e := &spec.Clusters[0].Endpoints[i]; e.BrokerName == "broker-b" {
-			e.Perm = 4
-		}
-	}
-	return spec
-}
-
 func TestQueueSelector_NarrowsThenDelegatesToCallersSelector(t *testing.T) {
-	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: readOnlyB})
+	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: allBrokersWith(readOnly("broker-b"))})
 	own := &recordingSelector{}
 	sel := h.mesh.QueueSelector(own)
 	// The client's queue list may still hold broker-b's queues (its route is
