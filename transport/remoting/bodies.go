@@ -3,6 +3,7 @@ package remoting
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -81,7 +82,7 @@ func (s *SubscriptionData) UnmarshalJSON(b []byte) error {
 		}
 		n, err := strconv.ParseInt(text, 10, 64)
 		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
-			return fmt.Errorf("codeSet member %s is not a 32-bit integer", raw)
+			return &bodyValueError{detail: fmt.Sprintf("codeSet member %s is not a 32-bit integer", raw)}
 		}
 		s.CodeSet = append(s.CodeSet, int32(n))
 	}
@@ -144,10 +145,24 @@ type ConsumerListBody struct {
 // [ErrBadBody] and name the target type.
 func DecodeJSONBody(b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("remoting: JSON body into %T: %v: %w", v, err, ErrBadBody)
+		detail := err.Error()
+		if e, ok := errors.AsType[*bodyValueError](err); ok {
+			detail = e.detail
+		}
+		return fmt.Errorf("remoting: JSON body into %T: %s: %w", v, detail, ErrBadBody)
 	}
 	return nil
 }
+
+// bodyValueError is what the UnmarshalJSON methods of the body types return.
+// encoding/json hands it to its caller unchanged, so its message carries the
+// package prefix itself; DecodeJSONBody, which names the body type, takes only
+// the detail so that the prefix is not repeated.
+type bodyValueError struct{ detail string }
+
+func (e *bodyValueError) Error() string { return "remoting: " + e.detail + ": " + ErrBadBody.Error() }
+
+func (e *bodyValueError) Unwrap() error { return ErrBadBody }
 
 // EncodeJSONBody encodes v as compact JSON. It panics only if v cannot be marshalled
 // at all (channels, functions, cyclic values), which is a programming error for the

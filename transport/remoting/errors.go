@@ -3,7 +3,10 @@ package remoting
 import "errors"
 
 // Sentinel errors for malformed input. Decoders wrap them with the detail of what was
-// wrong, so callers branch with [errors.Is] and log the message.
+// wrong, so callers branch with [errors.Is] and log the message. Every error the
+// package returns starts with "remoting: "; the sentinels' own text has no prefix
+// because they are only returned wrapped in such a message, which would otherwise
+// carry the prefix twice.
 var (
 	// ErrTruncated means the input ended before a length it announced.
 	ErrTruncated = errors.New("truncated")

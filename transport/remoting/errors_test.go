@@ -3,9 +3,15 @@ package remoting
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"math"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -252,4 +258,78 @@ func TestTypedHeaders_Errors(t *testing.T) {
 	checkErr(t, err, []error{ErrBadBody}, "*remoting.HeartbeatData")
 	_, err = DecodeHeartbeat([]byte(`{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":["x"]}]}]}`))
 	checkErr(t, err, []error{ErrBadBody}, "codeSet")
+}
+
+// TestSubscriptionData_UnmarshalError covers the one error of the package that
+// reaches a caller of encoding/json directly, not through DecodeJSONBody.
+func TestSubscriptionData_UnmarshalError(t *testing.T) {
+	var s SubscriptionData
+	err := json.Unmarshal([]byte(`{"topic":"T","codeSet":["x"]}`), &s)
+	checkErr(t, err, []error{ErrBadBody}, "codeSet", `"x"`, "32-bit")
+
+	_, err = DecodeHeartbeat([]byte(`{"consumerDataSet":[{"subscriptionDataSet":[{"codeSet":[1e99]}]}]}`))
+	checkErr(t, err, []error{ErrBadBody}, "*remoting.HeartbeatData", "codeSet", "1e99")
+	if n := strings.Count(err.Error(), "remoting:"); n != 1 {
+		t.Errorf("error %q carries the package prefix %d times", err, n)
+	}
+}
+
+// TestErrorMessages_Prefix reads the package's source and fails on an error or
+// panic message that does not start with "remoting: ", so that the prefix cannot
+// drift the way it did in other packages. The sentinels in errors.go are exempt:
+// they are only returned wrapped in a message that has it.
+func TestErrorMessages_Prefix(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	checked := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") || name == "errors.go" {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			switch fn := callName(call); fn {
+			case "fmt.Errorf", "errors.New", "panic":
+				arg := call.Args[0]
+				if inner, ok := arg.(*ast.CallExpr); ok && fn == "panic" && callName(inner) == "fmt.Sprintf" {
+					arg = inner.Args[0]
+				}
+				lit, ok := arg.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Errorf("%s: %s with a message that is not a string literal", fset.Position(call.Pos()), fn)
+					return true
+				}
+				if s, _ := strconv.Unquote(lit.Value); !strings.HasPrefix(s, "remoting: ") {
+					t.Errorf("%s: %s message %s lacks the \"remoting: \" prefix", fset.Position(call.Pos()), fn, lit.Value)
+				}
+				checked++
+			}
+			return true
+		})
+	}
+	if checked < 40 {
+		t.Errorf("checked only %d messages; is the test reading the package?", checked)
+	}
+}
+
+func callName(call *ast.CallExpr) string {
+	switch fn := call.Fun.(type) {
+	case *ast.Ident:
+		return fn.Name
+	case *ast.SelectorExpr:
+		if x, ok := fn.X.(*ast.Ident); ok {
+			return x.Name + "." + fn.Sel.Name
+		}
+	}
+	return ""
 }

@@ -3,7 +3,9 @@ package remoting
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -224,6 +226,67 @@ func FuzzDecodeBatch(f *testing.F) {
 		}
 		if !bytes.Equal(out, data) {
 			t.Fatalf("re-encoded batch differs:\n got %x\nwant %x", out, data)
+		}
+	})
+}
+
+// FuzzTypedHeaders decodes the extFields of a frame with every typed header, as a
+// relay or meshtest does with what a client sent. An error names the header and
+// wraps ErrBadField; a decoded header encodes to extFields that decode to the same
+// header and encode to the same map, and keeps every key it does not know verbatim.
+func FuzzTypedHeaders(f *testing.F) {
+	for _, g := range loadGolden(f) {
+		if len(g.Header) > 0 {
+			f.Add(g.raw)
+		}
+	}
+	// Headers the capture has no frame for, and keys the types do not know.
+	for _, ext := range []map[string]string{
+		{"consumerGroup": "g", "topic": "T", "queueId": "-1", "maxMsgNums": "32", "invisibleTime": "60000", "pollTime": "15000", "bornTime": "1", "initMode": "0", "expType": "TAG", "exp": "*", "order": "false", "attemptId": "a"},
+		{"consumerGroup": "g", "topic": "T", "queueId": "0", "extraInfo": "0 1 2", "offset": "9", "bname": "broker-a"},
+		{"topic": "T", "group": "g", "timestamp": "1", "isForce": "TRUE"},
+		{"consumerGroup": "g", "clientId": "c", "msgId": "m", "brokerName": "b", "jstackEnable": "false"},
+		{"a": "p", "b": "T", "c": "TBW102", "d": "4", "e": "-1", "f": "0", "g": "1", "h": "0", "l": "16", "m": "true", "x-mesh": "1"},
+	} {
+		frame, err := NewRequest(CodeSendMessageV2, ext, nil).EncodeFrame()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(frame)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cmd, err := DecodeFrame(data)
+		if err != nil {
+			return
+		}
+		for _, h := range generatedHeaders {
+			enc, dec, err := h.codec(cmd.ExtFields)
+			if err != nil {
+				if !errors.Is(err, ErrBadField) || !strings.HasPrefix(err.Error(), "remoting: "+h.name+": ") {
+					t.Fatalf("%s: error %q does not name the header or wrap ErrBadField", h.name, err)
+				}
+				continue
+			}
+			for k, v := range cmd.ExtFields {
+				if got, ok := enc[k]; !h.isKey(k) && (!ok || got != v) {
+					t.Fatalf("%s: unknown key %q = %q encoded as %q, %t", h.name, k, v, got, ok)
+				}
+			}
+			for k := range enc {
+				if _, ok := cmd.ExtFields[k]; !ok && !h.isKey(k) {
+					t.Fatalf("%s: encoding added unknown key %q", h.name, k)
+				}
+			}
+			enc2, again, err := h.codec(enc)
+			if err != nil {
+				t.Fatalf("%s: re-decoding %v: %v", h.name, enc, err)
+			}
+			if diff := cmp.Diff(again, dec, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("%s: decode→encode→decode (-got +want):\n%s", h.name, diff)
+			}
+			if diff := cmp.Diff(enc2, enc); diff != "" {
+				t.Fatalf("%s: encoding is not stable (-got +want):\n%s", h.name, diff)
+			}
 		}
 	})
 }
