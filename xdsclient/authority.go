@@ -300,6 +300,9 @@ func (c *Client) onUpdateLocked(rs *resourceState, u update, msg proto.Message, 
 	if unchanged && !wasNacked {
 		return
 	}
+	if f := unimplementedOf(u); len(f) > 0 {
+		c.logger.Warn("accepted settings that are not implemented yet; they have no effect", "name", rs.name, "version", version, "settings", f)
+	}
 	c.notifyChangedLocked(rs)
 }
 
