@@ -540,6 +540,29 @@ func unwrapSotW(a *anypb.Any) (heartbeat string, res *anypb.Any, err error) {
 	return "", r.GetResource(), nil
 }
 
+// applyLocked applies one decoded resource (or its decode error) to the
+// cache when this server is the one it must come from, and returns the
+// error for the NACK, if any.
+func (ch *channel) applyLocked(ct *chanType, name string, u update, msg proto.Message, raw []byte, version string, decodeErr error) error {
+	rt := ct.rt
+	var nack error
+	if decodeErr != nil {
+		nack = fmt.Errorf("%s %q: %w", rt.short, name, decodeErr)
+	}
+	if !ct.subs[name] {
+		return nack // not subscribed
+	}
+	_, rs := ch.c.servesLocked(ch, rt, name)
+	switch {
+	case rs == nil:
+	case decodeErr != nil:
+		ch.c.onInvalidLocked(rt, rs, decodeErr)
+	default:
+		ch.c.onUpdateLocked(rs, u, msg, raw, version)
+	}
+	return nack
+}
+
 func (ch *channel) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse) {
 	c := ch.c
 	c.mu.Lock()
@@ -571,21 +594,9 @@ func (ch *channel) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse
 		} else {
 			unnamed = true
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %w", rt.short, name, err))
+		if err := ch.applyLocked(ct, name, u, msg, res.GetValue(), resp.GetVersionInfo(), err); err != nil {
+			errs = append(errs, err)
 		}
-		if !ct.subs[name] {
-			continue // not subscribed
-		}
-		_, rs := c.servesLocked(ch, rt, name)
-		if rs == nil {
-			continue
-		}
-		if err != nil {
-			c.onInvalidLocked(rt, rs, err)
-			continue
-		}
-		c.onUpdateLocked(rs, u, msg, res.GetValue(), resp.GetVersionInfo())
 	}
 	// A resource missing from a full-state response is deleted, unless a
 	// resource of the response could not even be named: it may be the
@@ -634,21 +645,9 @@ func (ch *channel) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryRe
 		if r.GetName() != "" {
 			name = r.GetName()
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %w", rt.short, name, err))
+		if err := ch.applyLocked(ct, name, u, msg, r.GetResource().GetValue(), cmp.Or(r.GetVersion(), resp.GetSystemVersionInfo()), err); err != nil {
+			errs = append(errs, err)
 		}
-		if !ct.subs[name] {
-			continue
-		}
-		_, rs := c.servesLocked(ch, rt, name)
-		if rs == nil {
-			continue
-		}
-		if err != nil {
-			c.onInvalidLocked(rt, rs, err)
-			continue
-		}
-		c.onUpdateLocked(rs, u, msg, r.GetResource().GetValue(), cmp.Or(r.GetVersion(), resp.GetSystemVersionInfo()))
 	}
 	for _, name := range resp.GetRemovedResources() {
 		if !ct.subs[name] {

@@ -48,7 +48,6 @@ type fakeServer struct {
 	mu       sync.Mutex
 	down     bool          // NewStream fails
 	sendGate chan struct{} // when set, Send on new streams blocks until it is closed
-	attempts int           // NewStream calls
 }
 
 // setDown makes new streams fail (true) or succeed (false).
@@ -73,12 +72,6 @@ func (s *fakeServer) holdSends() (release func()) {
 	})
 }
 
-func (s *fakeServer) attemptCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.attempts
-}
-
 // nextStream waits for the client to open a stream.
 func (s *fakeServer) nextStream(t *testing.T, ctx context.Context) *fakeStreamConn {
 	t.Helper()
@@ -97,7 +90,6 @@ func (t *fakeTransport) Close() error { return nil }
 
 func (t *fakeTransport) NewStream(ctx context.Context, method string) (transport.Stream, error) {
 	t.s.mu.Lock()
-	t.s.attempts++
 	down, gate := t.s.down, t.s.sendGate
 	t.s.mu.Unlock()
 	if down {

@@ -84,12 +84,7 @@ func TestDecode_Errors(t *testing.T) {
 		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataKey: {Fields: map[string]*structpb.Value{DataPathField: v}}}}
 	}
 
-	tests := []struct {
-		name string
-		rt   *resourceType
-		msg  proto.Message
-		want string
-	}{
+	tests := []decodeErrorCase{
 		{"listener without filter", listenerType, &listenerv3.Listener{Name: "l"}, `no "envoy.filters.network.rocketmq_proxy" network filter`},
 		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
 		{"listener undecodable typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: rocketmqProxyTypeURL, Value: []byte{0xff}}}}, nil), "cannot decode typed_config"},
@@ -139,17 +134,7 @@ func TestDecode_Errors(t *testing.T) {
 		{"priority gap", endpointsType, &endpointv3.ClusterLoadAssignment{ClusterName: "c", Endpoints: []*endpointv3.LocalityLbEndpoints{{Priority: 1, LbEndpoints: []*endpointv3.LbEndpoint{ep(good, nil, nil)}}}}, "priority 0 is missing"},
 		{"wrong type url", endpointsType, &clusterv3.Cluster{Name: "c"}, `resource has type "type.googleapis.com/envoy.config.cluster.v3.Cluster"`},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, u, _, err := tc.rt.decode(mustAny(t, tc.msg))
-			if err == nil {
-				t.Fatalf("decode() = %+v, want error containing %q", u, tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("decode() error = %q, want it to contain %q", err, tc.want)
-			}
-		})
-	}
+	checkDecodeErrors(t, tests)
 }
 
 func TestDecode_Nameserver(t *testing.T) {
@@ -207,12 +192,7 @@ func TestDecode_EnvoyRejects(t *testing.T) {
 	noStatPrefix := &listenerv3.Listener{Name: "l", FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
 		Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rc"}})},
 	}}}}}
-	tests := []struct {
-		name string
-		rt   *resourceType
-		msg  proto.Message
-		want string
-	}{
+	tests := []decodeErrorCase{
 		{"proxy without stat_prefix", listenerType, noStatPrefix, "RocketmqProxy.StatPrefix: value length must be at least 1 runes"},
 		{"connect_timeout zero", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.ConnectTimeout = durationpb.New(0) }), "Cluster.ConnectTimeout: value must be greater than 0s"},
 		{"lb_policy undefined", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = 99 }), "Cluster.LbPolicy: value must be one of the defined enum values"},
@@ -244,17 +224,7 @@ func TestDecode_EnvoyRejects(t *testing.T) {
 		{"locality weights overflow per priority", endpointsType, claWithLocalities(locality("a", wrapperspb.UInt32(3_000_000_000), 1), locality("bb", wrapperspb.UInt32(3_000_000_000), 1)), "priority 0: locality weights sum to more than 4294967295"},
 		{"endpoint weights overflow per locality", endpointsType, claWithLocalities(locality("a", nil, 3_000_000_000, 3_000_000_000)), "endpoint weights sum to more than 4294967295"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, u, _, err := tc.rt.decode(mustAny(t, tc.msg))
-			if err == nil {
-				t.Fatalf("decode() = %+v, want error containing %q", u, tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("decode() error = %q, want it to contain %q", err, tc.want)
-			}
-		})
-	}
+	checkDecodeErrors(t, tests)
 }
 
 // Item 15: what Envoy accepts is accepted.
@@ -309,5 +279,27 @@ func TestDecode_ClusterFields(t *testing.T) {
 	}
 	if cu := u.(*ClusterUpdate); cu.ConnectTimeout != DefaultConnectTimeout || cu.LBPolicy != LBPolicyRoundRobin || len(cu.Unimplemented()) != 0 {
 		t.Errorf("defaults = timeout %v, lb %q, unimplemented %q", cu.ConnectTimeout, cu.LBPolicy, cu.Unimplemented())
+	}
+}
+
+type decodeErrorCase struct {
+	name string
+	rt   *resourceType
+	msg  proto.Message
+	want string
+}
+
+func checkDecodeErrors(t *testing.T, tests []decodeErrorCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, u, _, err := tc.rt.decode(mustAny(t, tc.msg))
+			if err == nil {
+				t.Fatalf("decode() = %+v, want error containing %q", u, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("decode() error = %q, want it to contain %q", err, tc.want)
+			}
+		})
 	}
 }
