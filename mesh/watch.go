@@ -508,6 +508,11 @@ func (w *watchState) heldTopics() []string {
 // The watcher adapters record what arrives and kick reconcile; they never call back
 // into the xDS client.
 
+// unreachable reports a resource error that only says no xDS server answered yet
+// (the xDS client reports it on every failed connection attempt, as grpc-go does):
+// it settles nothing, the watch stays pending until a real answer comes.
+func unreachable(err error) bool { return xdsclient.KindOf(err) == xdsclient.KindConnection }
+
 type listenerWatcher struct{ w *watchState }
 
 func (l *listenerWatcher) ResourceChanged(u *xdsclient.ListenerUpdate) {
@@ -522,6 +527,9 @@ func (l *listenerWatcher) ResourceChanged(u *xdsclient.ListenerUpdate) {
 func (l *listenerWatcher) ResourceError(err error) {
 	w := l.w
 	w.m.log.Warn("listener unavailable", "err", err)
+	if unreachable(err) {
+		return
+	}
 	w.mu.Lock()
 	w.listenerSeen, w.listener, w.listenerErr = true, nil, err
 	w.gen++
@@ -554,7 +562,9 @@ func (c *clusterWatcher) set(u *xdsclient.ClusterUpdate, err error) {
 func (c *clusterWatcher) ResourceChanged(u *xdsclient.ClusterUpdate) { c.set(u, nil) }
 func (c *clusterWatcher) ResourceError(err error) {
 	c.w.m.log.Warn("cluster unavailable", "cluster", c.name, "err", err)
-	c.set(nil, err)
+	if !unreachable(err) {
+		c.set(nil, err)
+	}
 }
 func (c *clusterWatcher) AmbientError(err error) {
 	c.w.m.log.Warn("xDS trouble; serving the last good cluster", "cluster", c.name, "err", err)
@@ -579,7 +589,9 @@ func (e *endpointsWatcher) set(u *xdsclient.EndpointsUpdate, err error) {
 func (e *endpointsWatcher) ResourceChanged(u *xdsclient.EndpointsUpdate) { e.set(u, nil) }
 func (e *endpointsWatcher) ResourceError(err error) {
 	e.w.m.log.Warn("endpoints unavailable", "cluster", e.cluster, "err", err)
-	e.set(nil, err)
+	if !unreachable(err) {
+		e.set(nil, err)
+	}
 }
 func (e *endpointsWatcher) AmbientError(err error) {
 	e.w.m.log.Warn("xDS trouble; serving the last good endpoints", "cluster", e.cluster, "err", err)
@@ -609,6 +621,10 @@ func (t *topicWatcher) ResourceChanged(u *xdsclient.RouteConfigUpdate) { t.set(u
 // ResourceError for an on-demand topic usually means the control plane has no
 // resource for it; the listener's inline routes then apply.
 func (t *topicWatcher) ResourceError(err error) {
+	if unreachable(err) {
+		t.w.m.log.Debug("per-topic route pending: no xDS server reachable", "topic", t.topic, "err", err)
+		return
+	}
 	t.w.m.log.Debug("no per-topic route; using the listener's routes", "topic", t.topic, "err", err)
 	t.set(nil, err)
 }

@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rmqmesh/rmqmesh/xdsclient"
@@ -40,6 +42,7 @@ type ControlPlane struct {
 	snapshots cachev3.SnapshotCache
 	topics    *cachev3.LinearCache
 	server    serverv3.Server
+	tls       *tls.Config
 	ctx       context.Context
 	cancel    context.CancelFunc
 
@@ -91,6 +94,7 @@ type ControlPlaneOption func(*cpOptions)
 type cpOptions struct {
 	logger *slog.Logger
 	addr   string
+	tls    *tls.Config
 }
 
 // WithControlPlaneLogger sets the logger (default: discard).
@@ -101,6 +105,12 @@ func WithControlPlaneLogger(l *slog.Logger) ControlPlaneOption {
 // WithControlPlaneAddress sets the listen address (default 127.0.0.1:0).
 func WithControlPlaneAddress(addr string) ControlPlaneOption {
 	return func(o *cpOptions) { o.addr = addr }
+}
+
+// WithControlPlaneTLS serves over TLS with cfg (default: plaintext). Use
+// cfg.GetConfigForClient to rotate certificates while the server runs.
+func WithControlPlaneTLS(cfg *tls.Config) ControlPlaneOption {
+	return func(o *cpOptions) { o.tls = cfg }
 }
 
 // nodeKey is the single snapshot key: every node sees the same resources.
@@ -137,6 +147,7 @@ func NewControlPlane(opts ...ControlPlaneOption) (*ControlPlane, error) {
 		logger:  o.logger.With("component", "meshtest.controlplane"),
 		streams: map[int64]*cpStream{},
 		changed: make(chan struct{}),
+		tls:     o.tls,
 	}
 	gcpLog := gcpLogger{cp.logger}
 	cp.snapshots = cachev3.NewSnapshotCache(false, constHash{}, gcpLog)
@@ -171,7 +182,11 @@ func (cp *ControlPlane) listen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("meshtest: control plane: %w", err)
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(math.MaxInt32))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(math.MaxInt32)}
+	if cp.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cp.tls)))
+	}
+	gs := grpc.NewServer(opts...)
 	discoveryv3.RegisterAggregatedDiscoveryServiceServer(gs, cp.server)
 	done := make(chan error, 1)
 	cp.mu.Lock()

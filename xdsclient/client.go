@@ -1,9 +1,7 @@
 package xdsclient
 
 import (
-	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,18 +12,19 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 	"github.com/rmqmesh/rmqmesh/xdsclient/grpctransport"
-	"github.com/rmqmesh/rmqmesh/xdsclient/transport"
 )
 
 var allTypes = []*resourceType{listenerType, routeConfigType, clusterType, endpointsType}
 
-// Client is an ADS client. It keeps one stream to the first reachable
-// management server, subscribes to what is watched and caches the last
-// valid version of every watched resource. It is safe for concurrent use.
+// Client is an ADS client. Resource names are grouped by authority (gRFC
+// A47): old-style names belong to the top-level xds_servers, xdstp:// names
+// to the servers of their authority. Each authority talks to the first
+// reachable of its servers (gRFC A71) and caches the last valid version of
+// every watched resource. Authorities with the same server share one ADS
+// stream to it. A Client is safe for concurrent use.
 type Client struct {
 	// Immutable after New.
 	cfg      *bootstrap.Config
@@ -34,48 +33,15 @@ type Client struct {
 	protocol bootstrap.Protocol
 	timeout  time.Duration
 	backoff  func(int) time.Duration
-	servers  []*serverEntry
 	ser      *serializer
-	ctx      context.Context
-	cancel   context.CancelFunc
-	done     chan struct{}
+	defAuth  *authority            // old-style (non-xdstp) names
+	auths    map[string]*authority // by authority name
+	channels []*channel            // one per distinct server config
+	wg       sync.WaitGroup        // channel goroutines
 
 	// Guarded by mu.
-	mu      sync.Mutex
-	closed  bool
-	types   map[string]*typeState
-	stream  *adsStream // the open stream, nil when disconnected
-	connErr error      // why the last stream attempt failed
-}
-
-type serverEntry struct {
-	cfg *bootstrap.ServerConfig
-	tr  transport.Transport
-}
-
-// typeState is the cache of one resource type. Guarded by Client.mu.
-type typeState struct {
-	rt        *resourceType
-	resources map[string]*resourceState
-	// version is the last accepted SotW version_info.
-	version string
-	// Scoped to the current stream.
-	nonce string          // last nonce received
-	sent  map[string]bool // names in the last request sent; nil when none sent
-}
-
-// resourceState is one subscribed resource. Guarded by Client.mu.
-type resourceState struct {
-	name     string
-	watchers map[*watcherEntry]struct{}
-	value    update        // last valid version, nil if none
-	msg      proto.Message // the proto of value
-	raw      []byte        // serialized value, to skip unchanged updates
-	version  string
-	status   ResourceStatus
-	err      error // last error, if any
-	timer    *time.Timer
-	timerGen int
+	mu     sync.Mutex
+	closed bool
 }
 
 // ResourceStatus is the client-side state of a subscribed resource.
@@ -112,15 +78,21 @@ func (s ResourceStatus) String() string {
 // MarshalText makes dumps show the status by name.
 func (s ResourceStatus) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// New creates a client for the servers in cfg. It returns at once; the
-// connection is made in the background, trying servers in bootstrap order.
+// New creates a client for the servers in cfg. It returns at once; a
+// server is contacted when the first resource it serves is watched.
 func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 	if cfg == nil || len(cfg.XDSServers) == 0 {
 		return nil, errors.New("xdsclient: bootstrap config has no xds_servers")
 	}
-	for i, sc := range cfg.XDSServers {
-		if sc == nil || sc.ServerURI == "" {
-			return nil, fmt.Errorf("xdsclient: bootstrap config: xds_servers[%d] has no server_uri", i)
+	if err := checkServers(cfg.XDSServers, "xds_servers"); err != nil {
+		return nil, err
+	}
+	for name, a := range cfg.Authorities {
+		if a == nil {
+			return nil, fmt.Errorf("xdsclient: bootstrap config: authorities[%q] is nil", name)
+		}
+		if err := checkServers(a.XDSServers, fmt.Sprintf("authorities[%q].xds_servers", name)); err != nil {
+			return nil, err
 		}
 	}
 	var o options
@@ -154,30 +126,82 @@ func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 		protocol: o.protocol,
 		timeout:  o.resourceTimeout,
 		backoff:  o.backoff,
-		types:    make(map[string]*typeState, len(allTypes)),
-		done:     make(chan struct{}),
+		auths:    make(map[string]*authority, len(cfg.Authorities)),
 	}
-	for _, sc := range cfg.XDSServers {
+	// Transports are built up front so a bad server config (credentials,
+	// unreadable files) fails New; streams open only when needed.
+	byKey := map[string]*channel{}
+	chanFor := func(sc *bootstrap.ServerConfig) (*channel, error) {
+		key := serverKey(sc)
+		if ch := byKey[key]; ch != nil {
+			return ch, nil
+		}
 		tr, err := o.transport.Build(sc)
 		if err != nil {
-			for _, s := range c.servers {
-				s.tr.Close()
-			}
 			return nil, fmt.Errorf("xdsclient: %w", err)
 		}
-		c.servers = append(c.servers, &serverEntry{cfg: sc, tr: tr})
+		ch := newChannel(c, sc, tr)
+		byKey[key] = ch
+		c.channels = append(c.channels, ch)
+		return ch, nil
 	}
-	for _, rt := range allTypes {
-		c.types[rt.typeURL] = &typeState{rt: rt, resources: map[string]*resourceState{}}
+	newAuth := func(name string, servers []*bootstrap.ServerConfig) (*authority, error) {
+		a := newAuthority(name, servers)
+		for i, sc := range servers {
+			ch, err := chanFor(sc)
+			if err != nil {
+				return nil, err
+			}
+			a.candidates[i] = ch
+		}
+		return a, nil
+	}
+	var err error
+	if c.defAuth, err = newAuth("", cfg.XDSServers); err != nil {
+		c.closeTransports()
+		return nil, err
+	}
+	for name, ac := range cfg.Authorities {
+		servers := ac.XDSServers
+		if len(servers) == 0 {
+			servers = cfg.XDSServers
+		}
+		if c.auths[name], err = newAuth(name, servers); err != nil {
+			c.closeTransports()
+			return nil, err
+		}
 	}
 	c.ser = newSerializer()
-	c.ctx, c.cancel = context.WithCancel(context.Background())
-	go c.run()
 	return c, nil
 }
 
-// Close stops the client: the stream ends, pending callbacks are dropped
-// and no callback runs after Close returns. It must not be called from a
+func checkServers(servers []*bootstrap.ServerConfig, where string) error {
+	for i, sc := range servers {
+		if sc == nil || sc.ServerURI == "" {
+			return fmt.Errorf("xdsclient: bootstrap config: %s[%d] has no server_uri", where, i)
+		}
+	}
+	return nil
+}
+
+// serverKey identifies a server config: authorities whose servers have the
+// same key share a stream, as in grpc-go.
+func serverKey(sc *bootstrap.ServerConfig) string {
+	return fmt.Sprintf("%s|%s|%s|%q", sc.ServerURI, sc.ChannelCreds.Type, sc.ChannelCreds.Config, sc.ServerFeatures)
+}
+
+func (c *Client) closeTransports() []error {
+	var errs []error
+	for _, ch := range c.channels {
+		if err := ch.tr.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Close stops the client: streams end, pending callbacks are dropped and
+// no callback runs after Close returns. It must not be called from a
 // watcher callback. Close is idempotent.
 func (c *Client) Close() error {
 	c.mu.Lock()
@@ -186,22 +210,28 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	for _, ts := range c.types {
-		for _, rs := range ts.resources {
+	for _, a := range c.authorities() {
+		for _, rs := range a.allResources() {
 			rs.stopTimerLocked()
 		}
 	}
-	c.mu.Unlock()
-	c.cancel()
-	<-c.done
-	var errs []error
-	for _, s := range c.servers {
-		if err := s.tr.Close(); err != nil {
-			errs = append(errs, err)
-		}
+	for _, ch := range c.channels {
+		ch.stopLocked()
 	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	errs := c.closeTransports()
 	c.ser.close()
 	return errors.Join(errs...)
+}
+
+// authorities returns every authority, the default one first.
+func (c *Client) authorities() []*authority {
+	out := []*authority{c.defAuth}
+	for _, name := range slices.Sorted(mapsKeys(c.auths)) {
+		out = append(out, c.auths[name])
+	}
+	return out
 }
 
 // WatchListener watches the Listener name. The returned cancel func is safe
@@ -228,29 +258,26 @@ func (c *Client) WatchEndpoints(name string, w Watcher[*EndpointsUpdate]) (cance
 }
 
 // watch subscribes e to name. Watching on a closed client does nothing;
-// an empty name or the xDS wildcard "*" is never subscribed (the server
-// would read it as "every resource") and the watcher gets a resource error.
+// an empty name, the xDS wildcard "*" and an xdstp:// name of an authority
+// the bootstrap does not list are never subscribed: the watcher gets a
+// resource error at once.
 func (c *Client) watch(rt *resourceType, name string, e *watcherEntry) func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return func() {}
 	}
-	if name == "" || name == "*" {
-		err := &Error{Kind: KindResourceNotFound, TypeURL: rt.typeURL, Name: name, Err: errors.New("invalid resource name: empty or the wildcard \"*\"")}
+	a, err := c.authorityFor(name)
+	if err != nil {
+		err := &Error{Kind: KindResourceNotFound, TypeURL: rt.typeURL, Name: name, Err: err}
 		c.deliver(e, func() { e.resErr(err) })
 		return sync.OnceFunc(func() { e.canceled.Store(true) })
 	}
-	ts := c.types[rt.typeURL]
-	rs := ts.resources[name]
+	rs := a.resource(rt, name)
 	if rs == nil {
-		rs = &resourceState{name: name, watchers: map[*watcherEntry]struct{}{}}
-		ts.resources[name] = rs
-		c.startTimerLocked(ts, rs)
-		if c.stream != nil {
-			c.stream.enqueueLocked(sendItem{typeURL: rt.typeURL})
-		}
-		c.logger.Debug("subscribe", "type", rt.short, "name", name)
+		rs = a.addResource(rt, name)
+		c.subscribeLocked(a, rt, name)
+		c.logger.Debug("subscribe", "type", rt.short, "name", name, "authority", a.name)
 	}
 	rs.watchers[e] = struct{}{}
 	switch {
@@ -271,15 +298,13 @@ func (c *Client) watch(rt *resourceType, name string, e *watcherEntry) func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		delete(rs.watchers, e)
-		if len(rs.watchers) > 0 || ts.resources[name] != rs {
+		if len(rs.watchers) > 0 || a.resource(rt, name) != rs || c.closed {
 			return
 		}
 		rs.stopTimerLocked()
-		delete(ts.resources, name)
-		if c.stream != nil && !c.closed {
-			c.stream.enqueueLocked(sendItem{typeURL: rt.typeURL})
-		}
-		c.logger.Debug("unsubscribe", "type", rt.short, "name", name)
+		a.removeResource(rt, name)
+		c.unsubscribeLocked(a, rt, name)
+		c.logger.Debug("unsubscribe", "type", rt.short, "name", name, "authority", a.name)
 	})
 }
 
@@ -311,85 +336,6 @@ func (c *Client) notifyAmbientErrorLocked(rs *resourceState, err error) {
 	}
 }
 
-func (rs *resourceState) stopTimerLocked() {
-	rs.timerGen++
-	if rs.timer != nil {
-		rs.timer.Stop()
-		rs.timer = nil
-	}
-}
-
-// startTimerLocked (re)starts the does-not-exist timer of rs.
-func (c *Client) startTimerLocked(ts *typeState, rs *resourceState) {
-	rs.stopTimerLocked()
-	gen := rs.timerGen
-	rs.timer = time.AfterFunc(c.timeout, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.closed || rs.timerGen != gen || ts.resources[rs.name] != rs || rs.value != nil || rs.status != StatusRequested {
-			return
-		}
-		rs.timer = nil
-		rs.status = StatusDoesNotExist
-		if c.stream != nil {
-			rs.err = &Error{Kind: KindResourceNotFound, TypeURL: ts.rt.typeURL, Name: rs.name,
-				Err: fmt.Errorf("does not exist: no response within %v", c.timeout)}
-		} else {
-			cause := c.connErr
-			if cause == nil {
-				cause = errors.New("not connected")
-			}
-			rs.err = &Error{Kind: KindConnection, TypeURL: ts.rt.typeURL, Name: rs.name,
-				Err: fmt.Errorf("no xDS server reachable within %v: %w", c.timeout, cause)}
-		}
-		c.logger.Debug("resource timeout", "type", ts.rt.short, "name", rs.name, "error", rs.err)
-		c.notifyResourceErrorLocked(rs, rs.err)
-	})
-}
-
-// onUpdateLocked stores a valid version of rs and notifies its watchers.
-// An update whose bytes equal the cached ones is not delivered again, but
-// the cached value takes the new version so a later watcher sees it.
-func (c *Client) onUpdateLocked(rs *resourceState, u update, msg proto.Message, raw []byte, version string) {
-	rs.stopTimerLocked()
-	unchanged := rs.value != nil && bytes.Equal(rs.raw, raw)
-	wasNacked := rs.status == StatusNacked
-	rs.status = StatusAcked
-	rs.err = nil
-	u.setVersion(version)
-	rs.value, rs.msg, rs.raw, rs.version = u, msg, raw, version
-	if unchanged && !wasNacked {
-		return
-	}
-	c.notifyChangedLocked(rs)
-}
-
-// onInvalidLocked records a rejected version of rs; the last valid version
-// stays in force.
-func (c *Client) onInvalidLocked(ts *typeState, rs *resourceState, cause error) {
-	rs.stopTimerLocked()
-	rs.status = StatusNacked
-	rs.err = &Error{Kind: KindNACKed, TypeURL: ts.rt.typeURL, Name: rs.name, Err: cause}
-	if rs.value != nil {
-		c.notifyAmbientErrorLocked(rs, rs.err)
-	} else {
-		c.notifyResourceErrorLocked(rs, rs.err)
-	}
-}
-
-// onDeletedLocked handles a resource the server removed.
-func (c *Client) onDeletedLocked(ts *typeState, rs *resourceState, server *bootstrap.ServerConfig) {
-	if server.IgnoreResourceDeletion && rs.value != nil {
-		c.logger.Warn("ignoring resource deletion (ignore_resource_deletion)", "type", ts.rt.short, "name", rs.name, "server", server.ServerURI)
-		return
-	}
-	rs.stopTimerLocked()
-	rs.value, rs.msg, rs.raw, rs.version = nil, nil, nil, ""
-	rs.status = StatusDoesNotExist
-	rs.err = &Error{Kind: KindResourceNotFound, TypeURL: ts.rt.typeURL, Name: rs.name, Err: errors.New("deleted by the management server")}
-	c.notifyResourceErrorLocked(rs, rs.err)
-}
-
 // ResourceDump describes one cached resource, for a CSDS-like config dump.
 type ResourceDump struct {
 	TypeURL, Name, Version string
@@ -407,16 +353,18 @@ func (c *Client) Dump() []ResourceDump {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []ResourceDump
-	for _, ts := range c.types {
-		for _, rs := range ts.resources {
-			d := ResourceDump{TypeURL: ts.rt.typeURL, Name: rs.name, Version: rs.version, Status: rs.status, Watchers: len(rs.watchers)}
-			if rs.err != nil {
-				d.Error = rs.err.Error()
+	for _, a := range c.authorities() {
+		for _, tc := range a.types {
+			for _, rs := range tc.resources {
+				d := ResourceDump{TypeURL: tc.rt.typeURL, Name: rs.name, Version: rs.version, Status: rs.status, Watchers: len(rs.watchers)}
+				if rs.err != nil {
+					d.Error = rs.err.Error()
+				}
+				if rs.msg != nil {
+					d.JSON, _ = protojson.Marshal(rs.msg)
+				}
+				out = append(out, d)
 			}
-			if rs.msg != nil {
-				d.JSON, _ = protojson.Marshal(rs.msg)
-			}
-			out = append(out, d)
 		}
 	}
 	slices.SortFunc(out, func(a, b ResourceDump) int {
@@ -429,8 +377,11 @@ func (c *Client) Dump() []ResourceDump {
 func (c *Client) CacheSize(typeURL string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ts := c.types[typeURL]; ts != nil {
-		return len(ts.resources)
+	n := 0
+	for _, a := range c.authorities() {
+		if tc := a.types[typeURL]; tc != nil {
+			n += len(tc.resources)
+		}
 	}
-	return 0
+	return n
 }

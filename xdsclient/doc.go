@@ -17,22 +17,48 @@
 // The client speaks state-of-the-world or incremental (delta) ADS, chosen by
 // the bootstrap's "rmqmesh": {"protocol": ...} or [WithProtocol]. It
 // subscribes lazily on the first watch of a name and unsubscribes when the
-// last watcher cancels, dropping the cached entry. Every response is ACKed
-// with its version and nonce; resources that fail validation are NACKed with
-// an error_detail naming each bad resource and the rule it breaks, while the
-// valid resources of the same response apply and the last good version of a
-// bad one stays in force.
+// last watcher cancels, dropping the cached entry; every subscription change
+// is its own request, so a cancel followed at once by a re-watch reaches the
+// server as both. Every response is ACKed with its version and nonce;
+// resources that fail validation are NACKed with an error_detail naming each
+// bad resource and the rule it breaks, while the valid resources of the same
+// response apply and the last good version of a bad one stays in force. SotW
+// resources wrapped in envoy.service.discovery.v3.Resource are unwrapped; a
+// wrapper or delta resource without a body is a TTL heartbeat and keeps the
+// cached version (resources do not expire here).
 //
 // A subscribed resource that does not arrive within the resource timeout
-// (default 15s, [WithResourceTimeout]) is reported with a resource error of
-// kind [KindResourceNotFound], or [KindConnection] when no server was
-// reachable. When the stream breaks the client reconnects with exponential
-// backoff and jitter, trying the servers in bootstrap order (fallback),
-// re-subscribing to everything watched (delta: with
-// initial_resource_versions); cached resources stay in force meanwhile and
-// their watchers get an ambient error. A Listener or Cluster missing from a
-// SotW response, or any resource removed in a delta response, is deleted —
-// unless the server has the "ignore_resource_deletion" feature.
+// (default 15s, [WithResourceTimeout]) after its request went out on a
+// stream is reported with a resource error of kind [KindResourceNotFound];
+// the timer stops when the stream breaks and starts again when the next
+// stream sends the request, and "does not exist" is remembered across
+// reconnects. A Listener or Cluster missing from a SotW response, or any
+// resource removed in a delta response, is deleted — unless the server has
+// the "ignore_resource_deletion" feature.
+//
+// # Servers, authorities and fallback
+//
+// Names are grouped by authority (gRFC A47): an xdstp://AUTHORITY/... name
+// is fetched from that authority's xds_servers (the top-level ones when it
+// lists none), every other name from the top-level xds_servers. A name under
+// an authority the bootstrap does not list fails at once with a resource
+// error and is never requested. Authorities listing the same server share
+// one stream to it.
+//
+// Each authority uses the first of its servers and falls back to the next
+// (gRFC A71) only when a connection attempt fails while something it
+// watches has no cached value ("does not exist" counts as cached). It keeps
+// retrying the higher-priority server with backoff and returns to it as soon
+// as it answers, closing the fallback stream. A stream that ends after a
+// response (a server closing streams at max age) is reopened silently (gRFC
+// A57); a failed attempt is reported to the watchers of the active server: a
+// resource error of kind [KindConnection] where nothing is cached, an
+// ambient error where something is.
+//
+// Channel credentials are "insecure", "google_default", or "tls" with CA,
+// certificate and key files read again every refresh_interval (gRFC A65;
+// see package certprovider), so a rotation on disk is used by the next
+// connection.
 //
 // # Watchers
 //
@@ -70,11 +96,62 @@
 // does not exist. Any go-control-plane server can serve the family from a
 // linear cache for that type URL; delta ADS sends only the subscribed topics.
 //
+// # Validation
+//
+// Every resource passes rmqmesh's checks and Envoy's proto rules
+// (go-control-plane's generated ValidateAll), so what Envoy rejects is
+// NACKed and what it accepts is not. Clusters also pass grpc-go's checks:
+// EDS only, with eds_config ADS or self; lb_policy ROUND_ROBIN, RING_HASH
+// or LEAST_REQUEST, or the first supported load_balancing_policy entry.
+// Cluster settings rmqmesh does not implement yet are handled per field:
+//
+//	transport_socket    NACKed. It must be envoy.transport_sockets.tls with a valid
+//	                    UpstreamTlsContext (parsed into ClusterUpdate.UpstreamTLS), but
+//	                    until upstream TLS exists an ACK would mean plaintext where the
+//	                    control plane asked for TLS.
+//	outlier_detection   accepted, validated, logged as not implemented, exposed as
+//	                    ClusterUpdate.OutlierDetection: no host is ejected.
+//	circuit_breakers    accepted, validated, logged, exposed as
+//	                    ClusterUpdate.CircuitBreakers: no limit is enforced.
+//	lb_policy           RING_HASH and LEAST_REQUEST accepted and logged; traffic is
+//	                    balanced by endpoint and locality weights (round robin).
+//	connect_timeout     exposed as ClusterUpdate.ConnectTimeout (default 5s).
+//
+// Other Envoy-only cluster fields (health_checks, common_lb_config, …)
+// are ignored, as grpc-go ignores them. See [ClusterUpdate.Unimplemented].
+//
+// # Conformance
+//
+// What this client does like grpc-go (and Envoy, for validation):
+//
+//	gRFC / source        behaviour                                              status
+//	A27 bootstrap        xds_servers, node, certificate_providers, authorities  yes
+//	A27 channel_creds    first supported of insecure, tls, google_default       yes
+//	A65                  tls creds with files, reloaded per refresh_interval    yes
+//	A47 federation       xdstp:// names to their authority's xds_servers         yes
+//	A47                  unknown authority fails the watch at once              yes
+//	A47                  default listener template per authority                yes (bootstrap)
+//	A47                  xdstp context-parameter normalization                  no
+//	A71 fallback         fall back only for uncached watched resources          yes
+//	A71                  return to the primary when it answers again            yes
+//	A57                  stream ended after a response is not an error          yes
+//	A57                  connection failure to watchers: resource/ambient error yes
+//	A53                  ignore_resource_deletion                               yes
+//	xDS protocol         one request per subscription change                    yes
+//	xDS protocol         watch expiry timer only while the request is sent      yes
+//	xDS protocol         "does not exist" kept across reconnects                yes
+//	xDS protocol         SotW Resource wrappers unwrapped                       yes
+//	xDS protocol         TTL heartbeats (no body) keep the cached version       yes
+//	xDS protocol         TTL expiry of resources                                no (as grpc-go)
+//	xDS protocol         delta ADS                                              yes (grpc-go: no)
+//	Envoy validation     generated proto rules (ValidateAll) on every resource  yes
+//	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes
+//	A40 CSDS             config dump data ([Client.Dump]), no CSDS service       partial
+//	LRS                  load reporting                                         no
+//
 // # What it does not do
 //
-// Per-authority xds_servers are parsed by the bootstrap package but every
-// resource is fetched from the top-level servers; the client does not
-// report load (LRS) and does not serve CSDS itself ([Client.Dump] returns
-// the data for it). Cross-resource checks (a route naming an unknown
-// cluster) belong to the routing package.
+// The client does not report load (LRS) and does not serve CSDS itself
+// ([Client.Dump] returns the data for it). Cross-resource checks (a route
+// naming an unknown cluster) belong to the routing package.
 package xdsclient

@@ -3,11 +3,13 @@ package xdsclient
 import (
 	"fmt"
 	"net/url"
+	"time"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -75,6 +77,22 @@ type ClusterUpdate struct {
 	EDSServiceName string
 	// DataPath is the cluster's filter_metadata["rmqmesh"]["data_path"].
 	DataPath string
+
+	// ConnectTimeout is connect_timeout, DefaultConnectTimeout when unset.
+	ConnectTimeout time.Duration
+	// LBPolicy is LBPolicyRoundRobin, LBPolicyRingHash or
+	// LBPolicyLeastRequest, from load_balancing_policy or lb_policy.
+	LBPolicy string
+	// OutlierDetection is outlier_detection as received (validated), nil
+	// when unset. Accepted but not acted on yet (see the package doc).
+	OutlierDetection *clusterv3.OutlierDetection
+	// CircuitBreakers is circuit_breakers as received (validated), nil
+	// when unset. Accepted but not acted on yet.
+	CircuitBreakers *clusterv3.CircuitBreakers
+	// UpstreamTLS is the transport_socket's UpstreamTlsContext. A cluster
+	// that sets one is NACKed until upstream TLS is implemented, so today
+	// it is nil in every update.
+	UpstreamTLS *tlsv3.UpstreamTlsContext
 }
 
 // EndpointsUpdate is a validated ClusterLoadAssignment.

@@ -32,6 +32,9 @@ func decodeListener(a *anypb.Any) (string, update, proto.Message, error) {
 	if name == "" {
 		return "", nil, nil, errors.New("listener has no name")
 	}
+	if err := l.ValidateAll(); err != nil {
+		return name, nil, nil, err
+	}
 	proxy, err := findRocketMQFilter(l)
 	if err != nil {
 		return name, nil, nil, err
@@ -41,6 +44,10 @@ func decodeListener(a *anypb.Any) (string, update, proto.Message, error) {
 		if err := validateRouteConfig(rc); err != nil {
 			return name, nil, nil, fmt.Errorf("inline route_config: %w", err)
 		}
+	}
+	// After the inline routes, whose own checks name the route.
+	if err := proxy.ValidateAll(); err != nil {
+		return name, nil, nil, fmt.Errorf("%s filter: %w", RocketMQFilterName, err)
 	}
 	if v, ok := l.GetMetadata().GetFilterMetadata()[MetadataKey].GetFields()[OnDemandRoutesField]; ok {
 		b, isBool := v.GetKind().(*structpb.Value_BoolValue)
@@ -103,7 +110,7 @@ func validateRouteConfig(rc *rocketmqv3.RouteConfiguration) error {
 			return fmt.Errorf("routes[%d]: %w", i, err)
 		}
 	}
-	return nil
+	return rc.ValidateAll()
 }
 
 func validateRoute(r *rocketmqv3.Route) error {
@@ -153,11 +160,12 @@ func validateRegex(r *matcherv3.RegexMatcher) error {
 	return nil
 }
 
-var headerNameRE = regexp.MustCompile(`^:?[0-9a-zA-Z!#$%&'*+\-.^_|~` + "`" + `]+$`)
-
+// validateHeaderMatcher applies Envoy's rules: the name is any non-empty
+// string without NUL, CR or LF (Envoy does not require an HTTP token), and
+// patterns must compile.
 func validateHeaderMatcher(h *routev3.HeaderMatcher) error {
-	if !headerNameRE.MatchString(h.GetName()) {
-		return fmt.Errorf("invalid header name %q", h.GetName())
+	if err := h.ValidateAll(); err != nil {
+		return err
 	}
 	switch s := h.GetHeaderMatchSpecifier().(type) {
 	case nil, *routev3.HeaderMatcher_ExactMatch, *routev3.HeaderMatcher_PresentMatch:
@@ -208,9 +216,15 @@ func decodeCluster(a *anypb.Any) (string, update, proto.Message, error) {
 	if _, ok := c.GetClusterDiscoveryType().(*clusterv3.Cluster_Type); !ok || c.GetType() != clusterv3.Cluster_EDS {
 		return name, nil, nil, fmt.Errorf("discovery type %v is not supported (want EDS)", c.GetClusterDiscoveryType())
 	}
+	if err := validateClusterProto(c); err != nil {
+		return name, nil, nil, err
+	}
 	u := &ClusterUpdate{Name: name, Cluster: c, EDSServiceName: c.GetEdsClusterConfig().GetServiceName()}
 	if u.EDSServiceName == "" {
 		u.EDSServiceName = name
+	}
+	if err := parseClusterFields(c, u); err != nil {
+		return name, nil, nil, err
 	}
 	if v, ok := c.GetMetadata().GetFilterMetadata()[MetadataKey].GetFields()[DataPathField]; ok {
 		s, isStr := v.GetKind().(*structpb.Value_StringValue)
@@ -240,6 +254,9 @@ func decodeEndpoints(a *anypb.Any) (string, update, proto.Message, error) {
 	if err := validateAssignment(cla); err != nil {
 		return name, nil, nil, err
 	}
+	if err := cla.ValidateAll(); err != nil {
+		return name, nil, nil, err
+	}
 	return name, &EndpointsUpdate{Name: name, Assignment: cla}, cla, nil
 }
 
@@ -248,34 +265,24 @@ type brokerKey struct {
 	id   int64
 }
 
-type weightSum struct {
-	localitySet, endpointSet bool
-	localitySum, endpointSum uint64
-}
-
+// validateAssignment checks what Envoy's proto rules cannot: one endpoint
+// per broker, contiguous priorities, and Envoy's weight limits — the
+// endpoint weights of a locality, and the locality weights of a priority,
+// each sum to at most 2^32-1. (The proto rules already reject a zero
+// weight.)
 func validateAssignment(cla *endpointv3.ClusterLoadAssignment) error {
 	brokers := map[brokerKey]string{}
-	sums := map[uint32]*weightSum{}
+	localitySums := map[uint32]uint64{}
 	for i, loc := range cla.GetEndpoints() {
-		ws := sums[loc.GetPriority()]
-		if ws == nil {
-			ws = &weightSum{}
-			sums[loc.GetPriority()] = ws
-		}
-		if w := loc.GetLoadBalancingWeight(); w != nil {
-			ws.localitySet = true
-			ws.localitySum += uint64(w.GetValue())
-		}
+		localitySums[loc.GetPriority()] += uint64(loc.GetLoadBalancingWeight().GetValue())
+		var endpointSum uint64
 		for j, ep := range loc.GetLbEndpoints() {
 			where := fmt.Sprintf("endpoints[%d].lb_endpoints[%d]", i, j)
 			addr, err := validateAddress(ep.GetEndpoint().GetAddress())
 			if err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
-			if w := ep.GetLoadBalancingWeight(); w != nil {
-				ws.endpointSet = true
-				ws.endpointSum += uint64(w.GetValue())
-			}
+			endpointSum += uint64(ep.GetLoadBalancingWeight().GetValue())
 			key, isBroker, err := validateBrokerMetadata(ep.GetMetadata())
 			if err != nil {
 				return fmt.Errorf("%s (%s): %w", where, addr, err)
@@ -287,20 +294,17 @@ func validateAssignment(cla *endpointv3.ClusterLoadAssignment) error {
 				brokers[key] = addr
 			}
 		}
+		if endpointSum > math.MaxUint32 {
+			return fmt.Errorf("endpoints[%d]: endpoint weights sum to more than %d", i, uint32(math.MaxUint32))
+		}
 	}
-	for p := range uint32(len(sums)) {
-		ws, ok := sums[p]
+	for p := range uint32(len(localitySums)) {
+		sum, ok := localitySums[p]
 		if !ok {
 			return fmt.Errorf("priorities are not contiguous: priority %d is missing", p)
 		}
-		if ws.localitySet && ws.localitySum == 0 {
-			return fmt.Errorf("priority %d: locality weights sum to zero", p)
-		}
-		if ws.endpointSet && ws.endpointSum == 0 {
-			return fmt.Errorf("priority %d: endpoint weights sum to zero", p)
-		}
-		if ws.localitySum > math.MaxUint32 || ws.endpointSum > math.MaxUint32 {
-			return fmt.Errorf("priority %d: weights overflow uint32", p)
+		if sum > math.MaxUint32 {
+			return fmt.Errorf("priority %d: locality weights sum to more than %d", p, uint32(math.MaxUint32))
 		}
 	}
 	return nil

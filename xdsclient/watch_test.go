@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -190,7 +189,7 @@ func TestClient_SotWUnnamedNACKKeepsLastGood(t *testing.T) {
 	if req := fb.nextRequest(t, ctx); req.GetTypeUrl() != xdsclient.ClusterTypeURL || len(req.GetResourceNames()) != 1 {
 		t.Fatalf("first request = %v", req)
 	}
-	good := &clusterv3.Cluster{Name: "brokers", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}}
+	good := edsCluster("brokers")
 	fb.respond(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "a", Resources: []*anypb.Any{mustAny(t, good)}})
 	cw.waitUpdate(t, "cluster", nil)
 	if req := fb.nextRequest(t, ctx); req.GetVersionInfo() != "1" || req.GetResponseNonce() != "a" || req.GetErrorDetail() != nil {

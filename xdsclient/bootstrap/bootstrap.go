@@ -37,6 +37,8 @@ import (
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -66,6 +68,10 @@ const (
 const (
 	CredsInsecure = "insecure"
 	CredsTLS      = "tls"
+	// CredsGoogleDefault is gRPC's google_default: ALTS on Google Cloud
+	// where available, TLS otherwise, with application default
+	// credentials. Traffic Director bootstraps use it.
+	CredsGoogleDefault = "google_default"
 )
 
 // Protocol selects the ADS variant.
@@ -78,6 +84,10 @@ const (
 	// ProtocolDelta is the incremental protocol.
 	ProtocolDelta Protocol = "delta"
 )
+
+// DefaultRefreshInterval is how often certificate files are read again
+// when the bootstrap does not say (gRPC's file_watcher default).
+const DefaultRefreshInterval = 10 * time.Minute
 
 // DefaultResourceTimeout is the does-not-exist timeout used when the
 // bootstrap does not set rmqmesh.resource_timeout.
@@ -115,7 +125,8 @@ type Config struct {
 type ServerConfig struct {
 	// ServerURI is the gRPC target of the server.
 	ServerURI string
-	// ChannelCreds is the first supported entry of channel_creds.
+	// ChannelCreds is the first supported entry of channel_creds, as gRPC
+	// picks it.
 	ChannelCreds ChannelCreds
 	// ServerFeatures lists the server_features as given.
 	ServerFeatures []string
@@ -126,7 +137,7 @@ type ServerConfig struct {
 
 // ChannelCreds is the selected channel credentials of a server.
 type ChannelCreds struct {
-	// Type is CredsInsecure or CredsTLS.
+	// Type is CredsInsecure, CredsTLS or CredsGoogleDefault.
 	Type string
 	// Config is the raw JSON config object, or nil.
 	Config json.RawMessage
@@ -140,6 +151,9 @@ type TLSConfig struct {
 	CACertificateFile string
 	CertificateFile   string
 	PrivateKeyFile    string
+	// RefreshInterval is how often the files are read again (gRFC A65),
+	// 10 minutes by default.
+	RefreshInterval time.Duration
 }
 
 // NodeConfig is the bootstrap "node" object.
@@ -171,14 +185,16 @@ type FileWatcherConfig struct {
 	CertificateFile   string
 	PrivateKeyFile    string
 	CACertificateFile string
-	// RefreshInterval defaults to 10 minutes.
+	// RefreshInterval is how often the files are read again,
+	// DefaultRefreshInterval when not set.
 	RefreshInterval time.Duration
 }
 
 // Authority is one entry of authorities.
 type Authority struct {
 	// ClientListenerResourceNameTemplate is the template for listener names
-	// in this authority.
+	// in this authority; without one in the bootstrap it is gRFC A47's
+	// "xdstp://<authority>/envoy.config.listener.v3.Listener/%s".
 	ClientListenerResourceNameTemplate string
 	// XDSServers overrides the top-level servers for this authority when
 	// not empty.
@@ -432,11 +448,12 @@ func (p *parser) creds(raw json.RawMessage, where string, parent json.RawMessage
 			}
 			cc.Config = c
 		}
+		// gRPC uses the first type it supports and ignores the others.
 		switch typ {
-		case CredsInsecure:
+		case CredsInsecure, CredsGoogleDefault:
 			return cc, nil
 		case CredsTLS:
-			t := &TLSConfig{}
+			t := &TLSConfig{RefreshInterval: DefaultRefreshInterval}
 			if cc.Config != nil {
 				cobj, _ := p.object("config", cwhere, cc.Config, craw)
 				cfgWhere := cwhere + ".config"
@@ -452,12 +469,15 @@ func (p *parser) creds(raw json.RawMessage, where string, parent json.RawMessage
 				if (t.CertificateFile == "") != (t.PrivateKeyFile == "") {
 					return ChannelCreds{}, p.errorf("certificate_file", cfgWhere, craw, "and \"private_key_file\" must be set together")
 				}
+				if t.RefreshInterval, err = p.refreshInterval(cobj, cfgWhere, craw); err != nil {
+					return ChannelCreds{}, err
+				}
 			}
 			cc.TLS = t
 			return cc, nil
 		}
 	}
-	return ChannelCreds{}, p.errorf("channel_creds", where, parent, "has no supported type (want %q or %q, got %q)", CredsInsecure, CredsTLS, types)
+	return ChannelCreds{}, p.errorf("channel_creds", where, parent, "has no supported type (want %q, %q or %q, got %q)", CredsGoogleDefault, CredsInsecure, CredsTLS, types)
 }
 
 func (p *parser) node(raw json.RawMessage) (NodeConfig, error) {
@@ -537,7 +557,7 @@ func (p *parser) certProviders(raw json.RawMessage) (map[string]*CertProviderCon
 }
 
 func (p *parser) fileWatcher(raw json.RawMessage, where string, parent json.RawMessage) (*FileWatcherConfig, error) {
-	fw := &FileWatcherConfig{RefreshInterval: 10 * time.Minute}
+	fw := &FileWatcherConfig{RefreshInterval: DefaultRefreshInterval}
 	if raw == nil {
 		return nil, p.errorf("config", strings.TrimSuffix(where, ".config"), parent, "is required for plugin \"file_watcher\"")
 	}
@@ -558,18 +578,25 @@ func (p *parser) fileWatcher(raw json.RawMessage, where string, parent json.RawM
 	if fw.CertificateFile == "" && fw.CACertificateFile == "" {
 		return nil, p.errorf("config", strings.TrimSuffix(where, ".config"), parent, "must set \"certificate_file\" or \"ca_certificate_file\"")
 	}
-	ri, err := p.str(obj, "refresh_interval", where, parent)
-	if err != nil {
+	if fw.RefreshInterval, err = p.refreshInterval(obj, where, parent); err != nil {
 		return nil, err
 	}
-	if ri != "" {
-		d, err := time.ParseDuration(ri)
-		if err != nil || d <= 0 {
-			return nil, p.errorf("refresh_interval", where, parent, "must be a positive duration such as \"600s\"")
-		}
-		fw.RefreshInterval = d
-	}
 	return fw, nil
+}
+
+// refreshInterval parses the optional "refresh_interval" of obj: a
+// protobuf JSON duration ("600s", "0.5s") as gRPC requires, positive,
+// DefaultRefreshInterval when absent.
+func (p *parser) refreshInterval(obj map[string]json.RawMessage, where string, parent json.RawMessage) (time.Duration, error) {
+	raw, ok := obj["refresh_interval"]
+	if !ok || string(raw) == "null" {
+		return DefaultRefreshInterval, nil
+	}
+	var d durationpb.Duration
+	if err := protojson.Unmarshal(raw, &d); err != nil || d.CheckValid() != nil || d.AsDuration() <= 0 {
+		return 0, p.errorf("refresh_interval", where, parent, "must be a positive protobuf JSON duration such as \"600s\"")
+	}
+	return d.AsDuration(), nil
 }
 
 func (p *parser) authorities(raw json.RawMessage) (map[string]*Authority, error) {
@@ -590,6 +617,10 @@ func (p *parser) authorities(raw json.RawMessage) (map[string]*Authority, error)
 		}
 		if t := a.ClientListenerResourceNameTemplate; t != "" && !strings.HasPrefix(t, "xdstp://"+name+"/") {
 			return nil, p.errorf("client_listener_resource_name_template", where, araw, "must start with %q", "xdstp://"+name+"/")
+		}
+		if a.ClientListenerResourceNameTemplate == "" {
+			// gRFC A47's default for an authority without a template.
+			a.ClientListenerResourceNameTemplate = "xdstp://" + name + "/envoy.config.listener.v3.Listener/%s"
 		}
 		if sraw, ok := aobj["xds_servers"]; ok && string(sraw) != "null" {
 			if a.XDSServers, err = p.servers(sraw, where+"."); err != nil {

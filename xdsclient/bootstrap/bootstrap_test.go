@@ -33,10 +33,10 @@ func TestParse_Good(t *testing.T) {
 		t.Fatalf("len(XDSServers) = %d, want %d", got, want)
 	}
 	s0, s1 := cfg.XDSServers[0], cfg.XDSServers[1]
-	if s0.ServerURI != "primary:15010" || s0.ChannelCreds.Type != CredsInsecure || !s0.IgnoreResourceDeletion {
-		t.Errorf("server 0 = %+v, want primary, insecure, ignore_resource_deletion", s0)
+	if s0.ServerURI != "primary:15010" || s0.ChannelCreds.Type != CredsGoogleDefault || !s0.IgnoreResourceDeletion {
+		t.Errorf("server 0 = %+v, want primary, google_default, ignore_resource_deletion", s0)
 	}
-	wantTLS := &TLSConfig{CACertificateFile: "/ca.pem", CertificateFile: "/c.pem", PrivateKeyFile: "/k.pem"}
+	wantTLS := &TLSConfig{CACertificateFile: "/ca.pem", CertificateFile: "/c.pem", PrivateKeyFile: "/k.pem", RefreshInterval: 10 * time.Minute}
 	if diff := cmp.Diff(s1.ChannelCreds.TLS, wantTLS); diff != "" || s1.IgnoreResourceDeletion {
 		t.Errorf("server 1 TLS (-got +want):\n%s", diff)
 	}
@@ -99,7 +99,8 @@ func TestParse_Errors(t *testing.T) {
 		{"cred not object", `{"xds_servers":[{"server_uri":"x","channel_creds":[1]}]}`, `"xds_servers[0].channel_creds[0]" must be a JSON object: 1`},
 		{"cred no type", `{"xds_servers":[{"server_uri":"x","channel_creds":[{}]}]}`, `"type" in xds_servers[0].channel_creds[0] cannot be empty: {}`},
 		{"cred config not object", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"tls","config":1}]}]}`, `"config" in xds_servers[0].channel_creds[0] must be a JSON object`},
-		{"unsupported creds", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"google_default"}]}]}`, `"channel_creds" in xds_servers[0] has no supported type (want "insecure" or "tls", got ["google_default"])`},
+		{"unsupported creds", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"fancy"},{"type":"fancier"}]}]}`, `"channel_creds" in xds_servers[0] has no supported type (want "google_default", "insecure" or "tls", got ["fancy" "fancier"])`},
+		{"tls bad interval", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"tls","config":{"refresh_interval":"10m"}}]}]}`, `"refresh_interval" in xds_servers[0].channel_creds[0].config must be a positive protobuf JSON duration such as "600s"`},
 		{"tls cert without key", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"tls","config":{"certificate_file":"c"}}]}]}`, `"certificate_file" in xds_servers[0].channel_creds[0].config and "private_key_file" must be set together`},
 		{"tls bad field", `{"xds_servers":[{"server_uri":"x","channel_creds":[{"type":"tls","config":{"ca_certificate_file":1}}]}]}`, `"ca_certificate_file" in xds_servers[0].channel_creds[0].config must be a string`},
 		{"features not strings", `{"xds_servers":[{"server_uri":"x",` + ins + `,"server_features":[1]}]}`, `"server_features" in xds_servers[0] must be an array of strings`},
@@ -118,7 +119,9 @@ func TestParse_Errors(t *testing.T) {
 		{"file_watcher no config", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher"}}}`, `"config" in certificate_providers["p"] is required for plugin "file_watcher"`},
 		{"file_watcher nothing", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{}}}}`, `"config" in certificate_providers["p"] must set "certificate_file" or "ca_certificate_file"`},
 		{"file_watcher key only", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"private_key_file":"k"}}}}`, `"certificate_file" in certificate_providers["p"].config and "private_key_file" must be set together`},
-		{"file_watcher bad interval", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":"c","refresh_interval":"soon"}}}}`, `"refresh_interval" in certificate_providers["p"].config must be a positive duration`},
+		{"file_watcher bad interval", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":"c","refresh_interval":"soon"}}}}`, `"refresh_interval" in certificate_providers["p"].config must be a positive protobuf JSON duration such as "600s"`},
+		{"file_watcher go duration", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":"c","refresh_interval":"10m"}}}}`, `"refresh_interval" in certificate_providers["p"].config must be a positive protobuf JSON duration`},
+		{"file_watcher zero interval", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":"c","refresh_interval":"0s"}}}}`, `"refresh_interval" in certificate_providers["p"].config must be a positive protobuf JSON duration`},
 		{"file_watcher field type", srv + `,"certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":3}}}}`, `"ca_certificate_file" in certificate_providers["p"].config must be a string`},
 		{"template not string", srv + `,"client_default_listener_resource_name_template":1}`, `"client_default_listener_resource_name_template" must be a string`},
 		{"authorities not object", srv + `,"authorities":1}`, `"authorities" must be a JSON object: 1`},
@@ -218,5 +221,48 @@ func TestFromEnv_Unset(t *testing.T) {
 	}
 	if _, err := FromEnv(); !errors.Is(err, ErrNoBootstrap) {
 		t.Errorf("FromEnv() error = %v, want ErrNoBootstrap", err)
+	}
+}
+
+// Item 12: gRPC uses the first channel_creds type it supports, and
+// google_default is one of them.
+func TestParse_ChannelCredsFirstSupported(t *testing.T) {
+	tests := []struct{ creds, want string }{
+		{`[{"type":"google_default"}]`, CredsGoogleDefault},
+		{`[{"type":"google_default"},{"type":"insecure"}]`, CredsGoogleDefault},
+		{`[{"type":"insecure"},{"type":"google_default"}]`, CredsInsecure},
+		{`[{"type":"fancy"},{"type":"tls"},{"type":"insecure"}]`, CredsTLS},
+	}
+	for _, tc := range tests {
+		cfg, err := Parse([]byte(`{"xds_servers":[{"server_uri":"x","channel_creds":`+tc.creds+`}]}`), "test")
+		if err != nil {
+			t.Errorf("Parse(channel_creds %s) failed: %v", tc.creds, err)
+			continue
+		}
+		if got := cfg.XDSServers[0].ChannelCreds.Type; got != tc.want {
+			t.Errorf("channel_creds %s: picked %q, want %q", tc.creds, got, tc.want)
+		}
+	}
+}
+
+// Item 13: an authority without a template gets gRPC's default, and
+// refresh intervals are protobuf JSON durations.
+func TestParse_AuthorityTemplateAndDurations(t *testing.T) {
+	cfg, err := Parse([]byte(`{
+	  "xds_servers":[{"server_uri":"x","channel_creds":[{"type":"tls","config":{"ca_certificate_file":"/ca.pem","refresh_interval":"0.250s"}}]}],
+	  "certificate_providers":{"p":{"plugin_name":"file_watcher","config":{"ca_certificate_file":"c","refresh_interval":"600s"}}},
+	  "authorities":{"mesh.example":{}}
+	}`), "test")
+	if err != nil {
+		t.Fatalf("Parse() failed: %v", err)
+	}
+	if got, want := cfg.Authorities["mesh.example"].ClientListenerResourceNameTemplate, "xdstp://mesh.example/envoy.config.listener.v3.Listener/%s"; got != want {
+		t.Errorf("default template = %q, want %q", got, want)
+	}
+	if got := cfg.XDSServers[0].ChannelCreds.TLS.RefreshInterval; got != 250*time.Millisecond {
+		t.Errorf("tls refresh_interval = %v, want 250ms", got)
+	}
+	if got := cfg.CertificateProviders["p"].FileWatcher.RefreshInterval; got != 10*time.Minute {
+		t.Errorf("file_watcher refresh_interval = %v, want 10m", got)
 	}
 }

@@ -1,25 +1,27 @@
 // Package grpctransport implements the xdsclient transport over gRPC.
 //
-// Channel credentials come from the bootstrap server entry: "insecure" or
-// "tls" (with optional CA, certificate and key files). Extra dial options are
-// appended after the defaults, so they win.
+// Channel credentials come from the bootstrap server entry: "insecure",
+// "google_default" (gRPC's Google default credentials), or "tls" with
+// optional CA, certificate and key files that are read again every
+// refresh_interval (gRFC A65), so a rotated certificate is used by the next
+// connection. Extra dial options are appended after the defaults, so they
+// win.
 package grpctransport
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/google"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
+	"github.com/rmqmesh/rmqmesh/xdsclient/certprovider"
 	"github.com/rmqmesh/rmqmesh/xdsclient/transport"
 )
 
@@ -27,18 +29,20 @@ import (
 type Builder struct {
 	// DialOptions are appended to the defaults.
 	DialOptions []grpc.DialOption
+	// Logger reports failed certificate reloads (default: discard).
+	Logger *slog.Logger
 }
 
 var _ transport.Builder = (*Builder)(nil)
 
 // Build creates a gRPC client for server. It does not connect.
 func (b *Builder) Build(server *bootstrap.ServerConfig) (transport.Transport, error) {
-	creds, err := credsFor(server)
+	creds, err := credsFor(server, b.Logger)
 	if err != nil {
 		return nil, err
 	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
+		creds,
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
 			MinConnectTimeout: 5 * time.Second,
@@ -55,33 +59,28 @@ func (b *Builder) Build(server *bootstrap.ServerConfig) (transport.Transport, er
 	return &grpcTransport{cc: cc}, nil
 }
 
-func credsFor(server *bootstrap.ServerConfig) (credentials.TransportCredentials, error) {
+func credsFor(server *bootstrap.ServerConfig, logger *slog.Logger) (grpc.DialOption, error) {
 	switch server.ChannelCreds.Type {
 	case bootstrap.CredsInsecure, "":
-		return insecure.NewCredentials(), nil
+		return grpc.WithTransportCredentials(insecure.NewCredentials()), nil
+	case bootstrap.CredsGoogleDefault:
+		return grpc.WithCredentialsBundle(google.NewDefaultCredentials()), nil
 	case bootstrap.CredsTLS:
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		var files certprovider.Files
 		if t := server.ChannelCreds.TLS; t != nil {
-			if t.CACertificateFile != "" {
-				pem, err := os.ReadFile(t.CACertificateFile)
-				if err != nil {
-					return nil, fmt.Errorf("grpctransport: server %q: %w", server.ServerURI, err)
-				}
-				pool := x509.NewCertPool()
-				if !pool.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("grpctransport: server %q: no certificates in %q", server.ServerURI, t.CACertificateFile)
-				}
-				cfg.RootCAs = pool
-			}
-			if t.CertificateFile != "" {
-				cert, err := tls.LoadX509KeyPair(t.CertificateFile, t.PrivateKeyFile)
-				if err != nil {
-					return nil, fmt.Errorf("grpctransport: server %q: %w", server.ServerURI, err)
-				}
-				cfg.Certificates = []tls.Certificate{cert}
+			files = certprovider.Files{
+				CertificateFile: t.CertificateFile, PrivateKeyFile: t.PrivateKeyFile,
+				CACertificateFile: t.CACertificateFile, RefreshInterval: t.RefreshInterval,
 			}
 		}
-		return credentials.NewTLS(cfg), nil
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		fw, err := certprovider.NewFileWatcher(files, certprovider.WithLogger(logger.With("server", server.ServerURI)))
+		if err != nil {
+			return nil, fmt.Errorf("grpctransport: server %q: %w", server.ServerURI, err)
+		}
+		return grpc.WithTransportCredentials(&reloadingTLS{files: fw}), nil
 	default:
 		return nil, fmt.Errorf("grpctransport: server %q: unsupported channel credentials %q", server.ServerURI, server.ChannelCreds.Type)
 	}
