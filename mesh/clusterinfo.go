@@ -28,7 +28,7 @@ func (m *Mesh) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
 		ClusterAddrTable: map[string][]string{},
 	}
 	for _, b := range snap.RoutedBrokers(routing.RouteDataOptions{}) {
-		info.BrokerAddrTable[b.BrokerName] = remoting.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: b.BrokerAddrs}
+		info.BrokerAddrTable[b.BrokerName] = b
 		info.ClusterAddrTable[b.Cluster] = append(info.ClusterAddrTable[b.Cluster], b.BrokerName)
 	}
 	for _, names := range info.ClusterAddrTable {

@@ -44,7 +44,7 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 	if snap == nil {
 		return nil, m.noSnapshotError(topic)
 	}
-	if topic == defaultTopicKey {
+	if topic == remoting.AutoCreateTopicKey {
 		// The official producer asks for this topic when its own has no route and
 		// then sends there with auto-creation: answering it from a catch-all route
 		// would let every unrouted or broken topic bypass routing.
@@ -57,29 +57,21 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 		return nil, err
 	}
 	if src.Kind != routing.SourceNameserver {
-		r, err := snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return toWire(r), nil
+		return snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
 	}
 	upstream, err := m.askNameServers(ctx, topic, src.Cluster, src.Nameservers)
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
-	r, err := snap.RewriteRoute(topic, fromWire(upstream), routing.RouteDataOptions{})
+	r, err := snap.RewriteRoute(topic, upstream, routing.RouteDataOptions{})
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
 	m.forwardErrs.Delete(topic)
-	return toWire(r), nil
+	return r, nil
 }
-
-// defaultTopicKey is the official producer's CreateTopicKey default, the topic
-// whose route it borrows for topics without one.
-const defaultTopicKey = "TBW102"
 
 func isExactTopicRoute(r *routing.Route, topic string) bool {
 	return r != nil && r.ExactTopic() == topic
@@ -128,50 +120,3 @@ func (m *Mesh) askNameServers(ctx context.Context, topic, cluster string, addrs 
 }
 
 func (m *Mesh) nextOpaque() int32 { return m.opaque.Add(1) }
-
-func toWire(r *routing.TopicRouteData) *remoting.TopicRouteData {
-	out := &remoting.TopicRouteData{
-		OrderTopicConf:    r.OrderTopicConf,
-		QueueDatas:        make([]remoting.QueueData, 0, len(r.QueueDatas)),
-		BrokerDatas:       make([]remoting.BrokerData, 0, len(r.BrokerDatas)),
-		FilterServerTable: map[string][]string{},
-	}
-	for _, q := range r.QueueDatas {
-		out.QueueDatas = append(out.QueueDatas, remoting.QueueData{
-			BrokerName:     q.BrokerName,
-			ReadQueueNums:  int32(q.ReadQueueNums),
-			WriteQueueNums: int32(q.WriteQueueNums),
-			Perm:           int32(q.Perm),
-			TopicSysFlag:   int32(q.TopicSysFlag),
-		})
-	}
-	for _, b := range r.BrokerDatas {
-		addrs := make(map[int64]string, len(b.BrokerAddrs))
-		for id, a := range b.BrokerAddrs {
-			addrs[id] = a
-		}
-		out.BrokerDatas = append(out.BrokerDatas, remoting.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: addrs})
-	}
-	return out
-}
-
-func fromWire(r *remoting.TopicRouteData) *routing.TopicRouteData {
-	out := &routing.TopicRouteData{OrderTopicConf: r.OrderTopicConf}
-	for _, q := range r.QueueDatas {
-		out.QueueDatas = append(out.QueueDatas, routing.QueueData{
-			BrokerName:     q.BrokerName,
-			ReadQueueNums:  int(q.ReadQueueNums),
-			WriteQueueNums: int(q.WriteQueueNums),
-			Perm:           int(q.Perm),
-			TopicSysFlag:   int(q.TopicSysFlag),
-		})
-	}
-	for _, b := range r.BrokerDatas {
-		addrs := make(map[int64]string, len(b.BrokerAddrs))
-		for id, a := range b.BrokerAddrs {
-			addrs[id] = a
-		}
-		out.BrokerDatas = append(out.BrokerDatas, routing.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: addrs})
-	}
-	return out
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -60,8 +61,8 @@ func TestClient_FullChain(t *testing.T) {
 		cw := newRecorder[*xdsclient.ClusterUpdate]()
 		defer c.WatchCluster(cluster, cw)()
 		cu := cw.waitUpdate(t, "cluster", nil)
-		if cu.EDSServiceName != "brokers" || cu.DataPath != "direct" {
-			t.Fatalf("cluster update = %+v", cu)
+		if dp, err := wellknown.ParseDataPath(cu.Cluster.GetMetadata()); cu.EDSServiceName != "brokers" || dp != wellknown.DataPathDirect || err != nil {
+			t.Fatalf("cluster update = %+v (data path %q, %v)", cu, dp, err)
 		}
 
 		ew := newRecorder[*xdsclient.EndpointsUpdate]()
@@ -71,7 +72,7 @@ func TestClient_FullChain(t *testing.T) {
 			t.Fatalf("endpoints = %d, want %d", got, want)
 		}
 		md := eu.Assignment.GetEndpoints()[0].GetLbEndpoints()[0].GetMetadata().GetFilterMetadata()
-		if md[xdsclient.RocketMQFilterName].GetFields()["broker_name"].GetStringValue() != "broker-a" ||
+		if md[wellknown.BrokerMetadataNamespace].GetFields()["broker_name"].GetStringValue() != "broker-a" ||
 			md["envoy.lb"].GetFields()["broker_name"].GetStringValue() != "broker-a" {
 			t.Errorf("broker metadata = %v", md)
 		}

@@ -152,7 +152,7 @@ func (e extEncoder) boolean(key string, v, always bool) {
 type SendMessageRequestHeader struct {
 	ProducerGroup string
 	Topic         string
-	// DefaultTopic is the template topic for auto-creation, "TBW102".
+	// DefaultTopic is the template topic for auto-creation, [AutoCreateTopicKey].
 	DefaultTopic          string
 	DefaultTopicQueueNums int32
 	// QueueID is the queue the producer chose; -1 lets the broker choose.
