@@ -26,7 +26,10 @@
 // A subscribed resource that does not arrive within the resource timeout
 // (default 15s, [WithResourceTimeout]) is reported with a resource error of
 // kind [KindResourceNotFound], or [KindConnection] when no server was
-// reachable. When the stream breaks the client reconnects with exponential
+// reachable. When a round over every server reaches none, the watchers of
+// resources with nothing cached get a [KindConnection] resource error at
+// once, without waiting for that timeout (gRFC A57), once until a stream
+// opens again. When the stream breaks the client reconnects with exponential
 // backoff and jitter, trying the servers in bootstrap order (fallback),
 // re-subscribing to everything watched (delta: with
 // initial_resource_versions); cached resources stay in force meanwhile and

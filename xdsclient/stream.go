@@ -78,7 +78,7 @@ func (c *Client) run() {
 		}
 		c.mu.Lock()
 		err := &Error{Kind: KindConnection, Err: fmt.Errorf("no xDS server reachable: %w", c.connErr)}
-		c.notifyAllCachedLocked(err)
+		c.notifyUnreachableLocked(err)
 		c.mu.Unlock()
 		d := c.backoff(retries)
 		retries++
@@ -100,6 +100,25 @@ func (c *Client) notifyAllCachedLocked(err error) {
 		for _, rs := range ts.resources {
 			if rs.value != nil {
 				c.notifyAmbientErrorLocked(rs, err)
+			}
+		}
+	}
+}
+
+// notifyUnreachableLocked reports that no server could be reached (gRFC A57:
+// a connectivity error goes to every watcher): the watchers of a cached
+// resource get err as an ambient error, those of a resource with nothing
+// cached a resource error naming it, once until a stream opens again, so they
+// learn now that nothing is coming instead of at the resource timeout.
+func (c *Client) notifyUnreachableLocked(err *Error) {
+	for _, ts := range c.types {
+		for _, rs := range ts.resources {
+			switch {
+			case rs.value != nil:
+				c.notifyAmbientErrorLocked(rs, err)
+			case rs.err == nil: // not already reported missing, NACKed or unreachable
+				rs.err = &Error{Kind: KindConnection, TypeURL: ts.rt.typeURL, Name: rs.name, Err: err.Err}
+				c.notifyResourceErrorLocked(rs, rs.err)
 			}
 		}
 	}
