@@ -15,13 +15,17 @@ var _ transport.ClusterInfoProvider = (*Mesh)(nil)
 // ClusterInfo answers GET_BROKER_CLUSTER_INFO (106), which admin tools send, with
 // the brokers this mesh's routes lead to: the cluster as the application sees it
 // through the mesh, not every broker the control plane knows.
+//
+// A listener that routes to some clusters that are missing still answers with
+// the brokers of the others.
 func (m *Mesh) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
-	if err := m.WaitReady(ctx); err != nil {
-		return nil, err
-	}
+	m.awaitConfig(ctx, "", false)
 	snap := m.table.Load()
 	if snap == nil {
-		return nil, fmt.Errorf("rmqmesh: cluster info: no configuration for listener %q", m.listener)
+		if lerr := m.watch.listenerError(); lerr != nil {
+			return nil, fmt.Errorf("mesh: cluster info: listener %q unavailable: %w", m.listener, lerr)
+		}
+		return nil, fmt.Errorf("mesh: cluster info: no configuration for listener %q yet (waiting for %s)", m.listener, m.watch.pendingNames())
 	}
 	info := &remoting.ClusterInfo{
 		BrokerAddrTable:  map[string]remoting.BrokerData{},
