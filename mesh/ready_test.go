@@ -27,12 +27,28 @@ func newBareMesh(t *testing.T, boot []byte, opts ...mesh.Option) *mesh.Mesh {
 	return m
 }
 
-// officialProducer is an official producer built with the mesh's options but
-// not wrapped by it: what an application that builds its clients itself
-// runs, and the way to see the client's own route queries at work.
+// officialProducer is a started official producer built with the mesh's
+// options but not wrapped by it: what an application that builds its
+// clients itself runs, and the way to see the client's own route queries at
+// work.
 func officialProducer(t *testing.T, m *mesh.Mesh) rocketmq.Producer {
 	t.Helper()
-	p, err := rocketmq.NewProducer(append([]producer.Option{producer.WithGroupName(uniqueName("pg")), producer.WithRetry(2)}, m.ProducerOptions()...)...)
+	return startProducer(t, func(opts ...producer.Option) (rocketmq.Producer, error) {
+		return rocketmq.NewProducer(append(opts, m.ProducerOptions()...)...)
+	})
+}
+
+// startedProducer is a started producer of the mesh.
+func startedProducer(t *testing.T, m *mesh.Mesh) rocketmq.Producer {
+	t.Helper()
+	return startProducer(t, m.NewProducer)
+}
+
+// startProducer builds a producer with newProducer, starts it and shuts it
+// down at the end of the test.
+func startProducer(t *testing.T, newProducer func(...producer.Option) (rocketmq.Producer, error)) rocketmq.Producer {
+	t.Helper()
+	p, err := newProducer(producer.WithGroupName(uniqueName("pg")), producer.WithRetry(2))
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
 	}
@@ -41,6 +57,28 @@ func officialProducer(t *testing.T, m *mesh.Mesh) rocketmq.Producer {
 	}
 	t.Cleanup(func() { _ = p.Shutdown() })
 	return p
+}
+
+// controlPlaneServing starts a control plane serving the test listener with
+// routes and one cluster, "brokers", holding broker-a at an address nothing
+// listens on: enough for readiness and route queries, not for sends.
+func controlPlaneServing(t *testing.T, routes ...meshtest.RouteSpec) *meshtest.ControlPlane {
+	t.Helper()
+	cp := meshtest.StartControlPlane(t)
+	res, err := meshtest.MeshSpec{
+		Listener: listenerName,
+		Routes:   routes,
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}}},
+	}.Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if err := cp.Update(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }
 
 // timedSend sends one message to "orders" and returns the error and how long
@@ -89,24 +127,13 @@ func TestMesh_WaitReadyListenerAbsent(t *testing.T) {
 }
 
 func TestMesh_WaitReadyClusterAbsent(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
-	res, err := meshtest.MeshSpec{
-		Listener: listenerName,
-		Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "orders-brokers"}, {Cluster: "brokers"}},
-		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}}},
-	}.Resources()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := controlPlaneServing(t, meshtest.RouteSpec{Topic: "orders", Cluster: "orders-brokers"}, meshtest.RouteSpec{Cluster: "brokers"})
+	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	if err := cp.Update(ctx, res); err != nil {
-		t.Fatal(err)
-	}
-	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond))
 
 	m := newBareMesh(t, boot)
-	err = m.WaitReady(ctx)
+	err := m.WaitReady(ctx)
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || xdsclient.KindOf(err) != xdsclient.KindResourceNotFound {
 		t.Fatalf("WaitReady = %v, want the cluster reported missing", err)
 	}
@@ -143,20 +170,9 @@ func TestMesh_WaitReadyDeadline(t *testing.T) {
 // control plane is down: without fail fast WaitReady outlives the report that
 // no server is reachable and returns nil once the control plane serves.
 func TestMesh_WithoutFailFastWaitsForTheControlPlane(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
-	res, err := meshtest.MeshSpec{
-		Listener: listenerName,
-		Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
-		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}}},
-	}.Resources()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := controlPlaneServing(t, meshtest.RouteSpec{Cluster: "brokers"})
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	if err := cp.Update(ctx, res); err != nil {
-		t.Fatal(err)
-	}
 	cp.Stop()
 	m := newBareMesh(t, cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut)),
 		mesh.WithFailFast(false),
@@ -204,15 +220,7 @@ func TestMesh_SendWithoutConfigurationWaitsOneRouteTimeout(t *testing.T) {
 	})
 	t.Run("mesh producer", func(t *testing.T) {
 		m := newBareMesh(t, boot)
-		p, err := m.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithRetry(2))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer p.Shutdown()
-		took, err := timedSend(context.Background(), p)
+		took, err := timedSend(context.Background(), startedProducer(t, m))
 		t.Logf("mesh producer SendSync without configuration: %v after %v", err, took)
 		if err == nil {
 			t.Fatal("send without configuration succeeded")
@@ -224,18 +232,10 @@ func TestMesh_SendWithoutConfigurationWaitsOneRouteTimeout(t *testing.T) {
 	})
 	t.Run("caller's deadline first", func(t *testing.T) {
 		m := newBareMesh(t, boot, mesh.WithRouteTimeout(time.Minute))
-		p, err := m.NewProducer(producer.WithGroupName(uniqueName("pg")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer p.Shutdown()
 		const deadline = 300 * time.Millisecond
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
-		took, err := timedSend(ctx, p)
+		took, err := timedSend(ctx, startedProducer(t, m))
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("SendSync = %v, want the caller's deadline", err)
 		}
@@ -281,15 +281,7 @@ func TestMesh_SendFailsFastWhenConfigurationCannotCome(t *testing.T) {
 			if took >= routeTimeout {
 				t.Errorf("official client SendSync took %v, want it to fail fast (route timeout %v)", took, routeTimeout)
 			}
-			p, err := m.NewProducer(producer.WithGroupName(uniqueName("pg")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := p.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer p.Shutdown()
-			took, err = timedSend(ctx, p)
+			took, err = timedSend(ctx, startedProducer(t, m))
 			if xdsclient.KindOf(err) != tc.kind {
 				t.Fatalf("mesh producer SendSync = %v, want kind %v", err, tc.kind)
 			}

@@ -129,54 +129,64 @@ func (w *watchState) startWatch(p pendingWatch) {
 	switch p.kind {
 	case watchCluster:
 		cancel := x.WatchCluster(p.name, &clusterWatcher{w: w, name: p.name})
-		w.mu.Lock()
-		if c, ok := w.clusters[p.name]; ok && !w.stopped && c.cancel == nil {
-			c.cancel, cancel = cancel, nil
-		}
-		w.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
+		w.adoptCancel(cancel, func() bool {
+			c, ok := w.clusters[p.name]
+			if !ok || c.cancel != nil {
+				return false
+			}
+			c.cancel = cancel
+			return true
+		})
 	case watchEndpoints:
 		w.mu.Lock()
-		c, ok := w.clusters[p.name]
 		var eds string
-		if ok {
+		if c, ok := w.clusters[p.name]; ok {
 			eds = c.edsName
 		}
 		w.mu.Unlock()
-		if !ok || eds == "" {
+		if eds == "" {
 			return
 		}
 		cancel := x.WatchEndpoints(eds, &endpointsWatcher{w: w, cluster: p.name, eds: eds})
-		w.mu.Lock()
-		if c, ok := w.clusters[p.name]; ok && !w.stopped && c.edsName == eds && c.epCancel == nil {
-			c.epCancel, cancel = cancel, nil
-		}
-		w.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
+		w.adoptCancel(cancel, func() bool {
+			c, ok := w.clusters[p.name]
+			if !ok || c.edsName != eds || c.epCancel != nil {
+				return false
+			}
+			c.epCancel = cancel
+			return true
+		})
 	case watchTopic:
 		w.mu.Lock()
-		t, ok := w.topics[p.name]
+		t := w.topics[p.name]
 		var res string
-		if ok {
+		if t != nil {
 			res = t.resource
 		}
 		w.mu.Unlock()
-		if !ok {
+		if t == nil {
 			return
 		}
 		cancel := x.WatchRouteConfig(res, &topicWatcher{w: w, topic: p.name, tw: t})
-		w.mu.Lock()
-		if t2, ok := w.topics[p.name]; ok && t2 == t && !w.stopped && t.cancel == nil {
-			t.cancel, cancel = cancel, nil
-		}
-		w.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
+		w.adoptCancel(cancel, func() bool {
+			if w.topics[p.name] != t || t.cancel != nil {
+				return false
+			}
+			t.cancel = cancel
+			return true
+		})
+	}
+}
+
+// adoptCancel hands a started watch's cancel func to record, which runs under
+// the lock and reports whether the entry the watch was started for still
+// wants it; when it does not, or the state is stopped, the watch is cancelled.
+func (w *watchState) adoptCancel(cancel func(), record func() bool) {
+	w.mu.Lock()
+	kept := !w.stopped && record()
+	w.mu.Unlock()
+	if !kept {
+		cancel()
 	}
 }
 

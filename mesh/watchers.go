@@ -5,6 +5,18 @@ import "github.com/rmqmesh/rmqmesh/xdsclient"
 // The watcher adapters record what arrives and kick reconcile; they never call back
 // into the xDS client.
 
+// record runs apply under the lock; when apply recorded an answer (the entry
+// it was for still exists) the answer counts for readiness. Reconcile is
+// kicked either way.
+func (w *watchState) record(apply func() bool) {
+	w.mu.Lock()
+	if apply() {
+		w.gen++
+	}
+	w.mu.Unlock()
+	w.kickNow()
+}
+
 type listenerWatcher struct{ w *watchState }
 
 func (l *listenerWatcher) ResourceChanged(u *xdsclient.ListenerUpdate) {
@@ -38,14 +50,13 @@ type clusterWatcher struct {
 }
 
 func (c *clusterWatcher) set(u *xdsclient.ClusterUpdate, err error) {
-	w := c.w
-	w.mu.Lock()
-	if cw, ok := w.clusters[c.name]; ok {
-		cw.seen, cw.update, cw.err = true, u, err
-		w.gen++
-	}
-	w.mu.Unlock()
-	w.kickNow()
+	c.w.record(func() bool {
+		cw, ok := c.w.clusters[c.name]
+		if ok {
+			cw.seen, cw.update, cw.err = true, u, err
+		}
+		return ok
+	})
 }
 
 func (c *clusterWatcher) ResourceChanged(u *xdsclient.ClusterUpdate) { c.set(u, nil) }
@@ -63,14 +74,13 @@ type endpointsWatcher struct {
 }
 
 func (e *endpointsWatcher) set(u *xdsclient.EndpointsUpdate, err error) {
-	w := e.w
-	w.mu.Lock()
-	if cw, ok := w.clusters[e.cluster]; ok && cw.edsName == e.eds {
-		cw.epSeen, cw.endpoints, cw.epErr = true, u, err
-		w.gen++
-	}
-	w.mu.Unlock()
-	w.kickNow()
+	e.w.record(func() bool {
+		cw, ok := e.w.clusters[e.cluster]
+		if ok = ok && cw.edsName == e.eds; ok {
+			cw.epSeen, cw.endpoints, cw.epErr = true, u, err
+		}
+		return ok
+	})
 }
 
 func (e *endpointsWatcher) ResourceChanged(u *xdsclient.EndpointsUpdate) { e.set(u, nil) }
@@ -89,16 +99,16 @@ type topicWatcher struct {
 }
 
 func (t *topicWatcher) set(u *xdsclient.RouteConfigUpdate, err error) {
-	w := t.w
-	w.mu.Lock()
-	// A topic released and asked for again, or moved to another resource, has a
-	// new entry; a late answer to the cancelled watch must not fill it in.
-	if tw, ok := w.topics[t.topic]; ok && tw == t.tw {
-		tw.seen, tw.update, tw.err = true, u, err
-		w.gen++
-	}
-	w.mu.Unlock()
-	w.kickNow()
+	t.w.record(func() bool {
+		// A topic released and asked for again, or moved to another resource,
+		// has a new entry; a late answer to the cancelled watch must not fill
+		// it in.
+		tw, ok := t.w.topics[t.topic]
+		if ok = ok && tw == t.tw; ok {
+			tw.seen, tw.update, tw.err = true, u, err
+		}
+		return ok
+	})
 }
 
 func (t *topicWatcher) ResourceChanged(u *xdsclient.RouteConfigUpdate) { t.set(u, nil) }
