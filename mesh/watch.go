@@ -26,8 +26,9 @@ import (
 //	idle.go       on-demand topics asked for and released
 //	watchers.go   the xDS watcher adapters that record what arrives
 //
-// The rest of the mesh reads it through methods (readiness, listenerError,
-// buildError, pendingNames, heldTopics) and never takes mu.
+// The rest of the mesh goes through methods (start, stop, touch, readiness,
+// routeWaitDeadline, unavailable, listenerError, buildError, pendingNames,
+// heldTopics) and never takes mu.
 type watchState struct {
 	// immutable after newWatchState
 	m    *Mesh
