@@ -20,6 +20,7 @@ func (w *watchState) publish() {
 			w.m.table.Store(nil)
 		}
 		w.pubGen = max(w.pubGen, gen)
+		w.endAnsweredWaitsLocked()
 		w.notifyLocked()
 		w.mu.Unlock()
 		return
@@ -70,5 +71,6 @@ func (w *watchState) publish() {
 	// After a build error the last good table stays in force: waiting for
 	// another publish would not change what a query is answered from.
 	w.pubGen = max(w.pubGen, gen)
+	w.endAnsweredWaitsLocked()
 	w.notifyLocked()
 }

@@ -32,8 +32,9 @@ type readiness struct {
 	// built, or that the mesh is closed.
 	problem error
 	// key names what a wait that is not done waits for, for the route
-	// timeout budget: "" while the listener's own configuration is
-	// incomplete (every topic waits for it), else the topic's own route.
+	// timeout budget: the topic while only its own route is missing, else ""
+	// (the listener's configuration, or its publication, which every topic
+	// waits for alike).
 	key string
 	// changed is closed at the next change.
 	changed <-chan struct{}
@@ -53,11 +54,6 @@ func (w *watchState) readiness(topic string, sw *settleWait) readiness {
 	}
 	if !sw.complete {
 		complete, key := w.answeredLocked(topic)
-		if complete || key != "" {
-			// The listener's configuration is complete: whoever waits for it
-			// next gets a budget of its own.
-			delete(w.routeWaits, "")
-		}
 		if !complete {
 			r.key = key
 			return r
@@ -69,10 +65,9 @@ func (w *watchState) readiness(topic string, sw *settleWait) readiness {
 		sw.complete, sw.gen = true, w.gen
 	}
 	if w.pubGen < sw.gen {
-		r.key = topic
+		r.key = "" // waiting for the reconcile goroutine, as every topic does
 		return r
 	}
-	delete(w.routeWaits, topic)
 	r.done, r.problem = true, w.problemLocked()
 	return r
 }
@@ -138,6 +133,17 @@ func (w *watchState) problemLocked() error {
 		return w.buildErr
 	}
 	return nil
+}
+
+// endAnsweredWaitsLocked drops the route timeout budgets of the waits whose
+// resources have all answered, after a publish: a budget lasts while what it
+// waits for is pending, and the next time that is pending it gets its own.
+func (w *watchState) endAnsweredWaitsLocked() {
+	for key := range w.routeWaits {
+		if complete, _ := w.answeredLocked(key); complete {
+			delete(w.routeWaits, key)
+		}
+	}
 }
 
 // unavailable returns what the listener's configuration needs that is

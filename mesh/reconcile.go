@@ -90,6 +90,7 @@ func (w *watchState) reconcile() {
 		if !onDemand {
 			toCancel = append(toCancel, t.cancel)
 			delete(w.topics, topic)
+			delete(w.routeWaits, topic)
 			continue
 		}
 		name := xdsclient.OnDemandRouteName(w.listener.RouteConfigName, topic)
