@@ -142,24 +142,16 @@ func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
 // served, not what is asked for: without the relay every cluster is served
 // direct, whatever its data_path knob requests.
 func TestMesh_ConfigDumpShowsDataPathInForce(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
-	broker := []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}
-	res, err := meshtest.MeshSpec{
+	cp := controlPlaneWith(t, meshtest.MeshSpec{
 		Listener: listenerName,
 		Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "wants-intercept"}, {Cluster: "no-knob"}},
 		Clusters: []meshtest.ClusterSpec{
-			{Name: "wants-intercept", DataPath: "intercept", Endpoints: broker},
-			{Name: "no-knob", Endpoints: broker},
+			{Name: "wants-intercept", DataPath: "intercept", Endpoints: fakeBrokerA},
+			{Name: "no-knob", Endpoints: fakeBrokerA},
 		},
-	}.Resources()
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	if err := cp.Update(ctx, res); err != nil {
-		t.Fatal(err)
-	}
 	m := newBareMesh(t, cp.Bootstrap())
 	if err := m.WaitReady(ctx); err != nil {
 		t.Fatalf("WaitReady: %v", err)

@@ -64,12 +64,21 @@ func startProducer(t *testing.T, newProducer func(...producer.Option) (rocketmq.
 // listens on: enough for readiness and route queries, not for sends.
 func controlPlaneServing(t *testing.T, routes ...meshtest.RouteSpec) *meshtest.ControlPlane {
 	t.Helper()
-	cp := meshtest.StartControlPlane(t)
-	res, err := meshtest.MeshSpec{
+	return controlPlaneWith(t, meshtest.MeshSpec{
 		Listener: listenerName,
 		Routes:   routes,
-		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}}},
-	}.Resources()
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: fakeBrokerA}},
+	})
+}
+
+// fakeBrokerA is broker-a at an address nothing listens on.
+var fakeBrokerA = []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerName: "broker-a"}}
+
+// controlPlaneWith starts a control plane serving spec.
+func controlPlaneWith(t *testing.T, spec meshtest.MeshSpec) *meshtest.ControlPlane {
+	t.Helper()
+	cp := meshtest.StartControlPlane(t)
+	res, err := spec.Resources()
 	if err != nil {
 		t.Fatal(err)
 	}
