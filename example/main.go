@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+
+	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
 func main() {
@@ -51,10 +54,11 @@ func main() {
 	defer cancel()
 
 	var err error
-	if bootstrapInEnvironment() {
-		err = runExternal(ctx, out, log, *target, *topic, *n)
-	} else {
+	if embedded() {
 		err = runEmbedded(ctx, out, log, *topic, *n, *quiet)
+	} else {
+		// A bootstrap that is set but does not load is reported by mesh.New.
+		err = runExternal(ctx, out, log, *target, *topic, *n)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
@@ -62,11 +66,10 @@ func main() {
 	}
 }
 
-func bootstrapInEnvironment() bool {
-	for _, v := range []string{"ROCKETMQ_XDS_BOOTSTRAP", "ROCKETMQ_XDS_BOOTSTRAP_CONFIG", "GRPC_XDS_BOOTSTRAP", "GRPC_XDS_BOOTSTRAP_CONFIG"} {
-		if os.Getenv(v) != "" {
-			return true
-		}
-	}
-	return false
+// embedded reports whether the demo runs everything in process: only when no
+// xDS bootstrap is configured at all, by any of the variables bootstrap.FromEnv
+// reads.
+func embedded() bool {
+	_, err := bootstrap.FromEnv()
+	return errors.Is(err, bootstrap.ErrNoBootstrap)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +53,26 @@ func warmInstance(t *testing.T, m *mesh.Mesh) {
 
 // TestRunExternal runs the demo's bootstrap path against a control plane it has
 // never seen, as a user with a real one would.
+// TestEmbeddedOnlyWithoutBootstrap checks that the demo picks the embedded
+// mode exactly when none of the bootstrap variables is set, and the external
+// one, which reports a bootstrap that does not load, otherwise.
+func TestEmbeddedOnlyWithoutBootstrap(t *testing.T) {
+	vars := []string{bootstrap.EnvRocketMQFile, bootstrap.EnvRocketMQConfig, bootstrap.EnvGRPCFile, bootstrap.EnvGRPCConfig}
+	for _, v := range vars {
+		t.Setenv(v, "")
+	}
+	if !embedded() {
+		t.Fatal("embedded() = false with no bootstrap variable set")
+	}
+	for _, v := range vars {
+		t.Setenv(v, "/nonexistent/bootstrap.json")
+		if embedded() {
+			t.Errorf("embedded() = true with %s set", v)
+		}
+		t.Setenv(v, "")
+	}
+}
+
 func TestRunExternal(t *testing.T) {
 	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithTopic("orders", 4))
 	cp := meshtest.StartControlPlane(t)
@@ -69,7 +90,7 @@ func TestRunExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("ROCKETMQ_XDS_BOOTSTRAP_CONFIG", string(cp.Bootstrap()))
-	if !bootstrapInEnvironment() {
+	if embedded() {
 		t.Fatal("bootstrap in the environment not detected")
 	}
 	m, err := mesh.New(ctx, "xds:///rocketmq")

@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
 func TestNew_RejectsBadTargetsAndBootstraps(t *testing.T) {
@@ -91,6 +93,7 @@ func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
 		},
 		meshOpts:  []mesh.Option{mesh.WithRouteTimeout(500 * time.Millisecond)},
 		bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond)},
+		notReady:  `cluster "missing": does not exist`,
 	})
 	wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"missing"`)
 	// Other topics keep working.
@@ -111,15 +114,18 @@ func TestMesh_ListenerThatNeverComes(t *testing.T) {
 	defer m.Close()
 	wctx, cancel := context.WithTimeout(ctx, defaultTestTimeout)
 	defer cancel()
-	// The does-not-exist timer settles the wait with an error instead of a hang.
-	if err := m.WaitReady(wctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
+	// The does-not-exist timer ends the wait with an error naming the
+	// listener and the reason, instead of a hang or a nil that hides it.
+	err = m.WaitReady(wctx)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || xdsclient.KindOf(err) != xdsclient.KindResourceNotFound {
+		t.Fatalf("WaitReady = %v, want the listener reported missing", err)
 	}
+	wantAll(t, err, `listener "absent"`, "does not exist")
 	_, err = m.TopicRoute(wctx, "orders")
 	if err == nil {
 		t.Fatal("route for a listener that does not exist")
 	}
-	wantAll(t, err, `"orders"`, `"absent"`)
+	wantAll(t, err, `"orders"`, `"absent"`, "does not exist")
 }
 
 func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {

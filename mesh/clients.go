@@ -152,15 +152,24 @@ type meshProducer struct {
 }
 
 func (p *meshProducer) SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error) {
+	if err := p.m.awaitFirstConfig(ctx, msgs); err != nil {
+		return nil, err
+	}
 	r, err := p.Producer.SendSync(ctx, msgs...)
 	return r, p.m.explainSendError(msgs, err)
 }
 
 func (p *meshProducer) SendAsync(ctx context.Context, f func(context.Context, *primitive.SendResult, error), msgs ...*primitive.Message) error {
+	if err := p.m.awaitFirstConfig(ctx, msgs); err != nil {
+		return err
+	}
 	return p.m.explainSendError(msgs, p.Producer.SendAsync(ctx, f, msgs...))
 }
 
 func (p *meshProducer) SendOneWay(ctx context.Context, msgs ...*primitive.Message) error {
+	if err := p.m.awaitFirstConfig(ctx, msgs); err != nil {
+		return err
+	}
 	return p.m.explainSendError(msgs, p.Producer.SendOneWay(ctx, msgs...))
 }
 
@@ -170,8 +179,33 @@ type meshTransactionProducer struct {
 }
 
 func (p *meshTransactionProducer) SendMessageInTransaction(ctx context.Context, msg *primitive.Message) (*primitive.TransactionSendResult, error) {
+	if err := p.m.awaitFirstConfig(ctx, []*primitive.Message{msg}); err != nil {
+		return nil, err
+	}
 	r, err := p.TransactionProducer.SendMessageInTransaction(ctx, msg)
 	return r, p.m.explainSendError([]*primitive.Message{msg}, err)
+}
+
+// awaitFirstConfig holds a send while the mesh has never had a configuration.
+// The official client would ask for the topic's route up to six times with
+// deadlines of its own, ignoring ctx; here the send waits for the topic's
+// configuration bounded by ctx and the route timeout (shared with the
+// client's queries), and fails with the mesh's reason when none comes. Once
+// the mesh has had a configuration it costs one atomic load, and a later
+// outage is left to the client, which keeps the routes it has.
+func (m *Mesh) awaitFirstConfig(ctx context.Context, msgs []*primitive.Message) error {
+	if m.configured.Load() || len(msgs) == 0 || msgs[0] == nil {
+		return nil
+	}
+	topic := msgs[0].Topic
+	m.awaitConfig(ctx, topic, true)
+	if m.table.Load() != nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mesh: topic %q: %w before the configuration of listener %q arrived (waiting for %s)", topic, err, m.listener, m.watch.pendingNames())
+	}
+	return m.noSnapshotError(topic)
 }
 
 // explainSendError wraps a failed send's error with the routing error for its

@@ -7,6 +7,7 @@
 //	m, err := mesh.New(ctx, "xds:///rocketmq-prod") // bootstrap from ROCKETMQ_XDS_BOOTSTRAP
 //	if err != nil { ... }
 //	defer m.Close()
+//	if err := m.WaitReady(ctx); err != nil { ... } // names what is missing or unreachable
 //	p, err := m.NewProducer(producer.WithGroupName("orders")) // was rocketmq.NewProducer(...)
 //
 // The returned values are the official interfaces, so the rest of the application is

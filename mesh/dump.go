@@ -26,11 +26,9 @@ func (m *Mesh) ConfigDump() ([]byte, error) {
 		HeldTopics: m.watch.heldTopics(),
 		Resources:  m.xds.Dump(),
 	}
-	m.watch.mu.Lock()
-	if m.watch.buildErr != nil {
-		dump.BuildError = m.watch.buildErr.Error()
+	if err := m.watch.buildError(); err != nil {
+		dump.BuildError = err.Error()
 	}
-	m.watch.mu.Unlock()
 	if snap := m.table.Load(); snap != nil {
 		dump.RouteTable = snap.Dump()
 	}

@@ -137,3 +137,52 @@ func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
 		t.Errorf("cluster members (-got +want):\n%s", diff)
 	}
 }
+
+// TestMesh_ConfigDumpShowsDataPathInForce checks that the dump says what is
+// served, not what is asked for: without the relay every cluster is served
+// direct, whatever its data_path knob requests.
+func TestMesh_ConfigDumpShowsDataPathInForce(t *testing.T) {
+	cp := controlPlaneWith(t, meshtest.MeshSpec{
+		Listener: listenerName,
+		Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "wants-intercept"}, {Cluster: "no-knob"}},
+		Clusters: []meshtest.ClusterSpec{
+			{Name: "wants-intercept", DataPath: "intercept", Endpoints: fakeBrokerA},
+			{Name: "no-knob", Endpoints: fakeBrokerA},
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	m := newBareMesh(t, cp.Bootstrap())
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	raw, err := m.ConfigDump()
+	if err != nil {
+		t.Fatalf("ConfigDump: %v", err)
+	}
+	var d struct {
+		RouteTable struct {
+			Clusters []struct {
+				Name      string `json:"name"`
+				InForce   string `json:"data_path"`
+				Requested string `json:"requested_data_path"`
+			} `json:"clusters"`
+		} `json:"routeTable"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range d.RouteTable.Clusters {
+		got[c.Name] = c.InForce + " (requested " + c.Requested + ")"
+	}
+	want := map[string]string{"wants-intercept": "direct (requested intercept)", "no-knob": "direct (requested unset)"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("data paths in the dump (-got +want):\n%s", diff)
+	}
+	// And it is what the client gets: the real broker address.
+	r, err := m.TopicRoute(ctx, "orders")
+	if err != nil || len(r.BrokerDatas) != 1 || r.BrokerDatas[0].BrokerAddrs[0] != "127.0.0.1:10911" {
+		t.Errorf("TopicRoute(orders) = %+v, %v; want broker-a at its real address", r, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,6 +46,9 @@ type harnessConfig struct {
 	spec      func(c *meshtest.Cluster) meshtest.MeshSpec
 	meshOpts  []mesh.Option
 	bootstrap []meshtest.BootstrapOption
+	// notReady, when set, is what WaitReady must report missing (a spec
+	// that routes to a cluster the control plane does not serve).
+	notReady string
 }
 
 func newHarness(t testing.TB, hc harnessConfig) *harness {
@@ -73,8 +77,12 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 			t.Errorf("mesh.Close: %v", err)
 		}
 	})
-	if err := m.WaitReady(ctx); err != nil {
+	err = m.WaitReady(ctx)
+	switch {
+	case hc.notReady == "" && err != nil:
 		t.Fatalf("WaitReady: %v", err)
+	case hc.notReady != "" && (err == nil || !strings.Contains(err.Error(), hc.notReady)):
+		t.Fatalf("WaitReady = %v, want an error naming %s", err, hc.notReady)
 	}
 	h.mesh = m
 	return h

@@ -37,11 +37,17 @@ type Mesh struct {
 	prefix    string
 	meshID    string
 	locality  *corev3.Locality
+	failFast  bool
+	// routeTimeout is the nameserver endpoint's: how long clients' route
+	// queries for one topic wait together.
+	routeTimeout time.Duration
 
-	table     routing.Table // current snapshot; lock-free reads
-	watch     *watchState   // xDS watches and the inputs of the next snapshot
-	clientSeq atomic.Uint64
-	opaque    atomic.Int32 // for requests the mesh sends to nameservers
+	// safe for concurrent use on their own
+	table      routing.Table // current snapshot; lock-free reads
+	configured atomic.Bool   // a snapshot has been stored at least once
+	watch      *watchState   // xDS watches and the inputs of the next snapshot
+	clientSeq  atomic.Uint64
+	opaque     atomic.Int32 // for requests the mesh sends to nameservers
 	// forwardErrs holds, per topic whose route queries are forwarded to
 	// nameservers, why the last one failed; a success removes the entry.
 	forwardErrs sync.Map // topic → error
@@ -55,7 +61,7 @@ type Mesh struct {
 // for the control plane: route queries wait for it (bounded by
 // [WithRouteTimeout]) and [Mesh.WaitReady] waits explicitly.
 func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
-	cfg := config{log: slog.Default(), topicIdle: DefaultTopicIdleTimeout, instancePrefix: "rmqmesh"}
+	cfg := config{log: slog.Default(), topicIdle: DefaultTopicIdleTimeout, instancePrefix: "rmqmesh", failFast: true}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&cfg)
@@ -63,6 +69,9 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 	}
 	if cfg.topicIdle <= 0 {
 		cfg.topicIdle = DefaultTopicIdleTimeout
+	}
+	if cfg.routeTimeout <= 0 {
+		cfg.routeTimeout = transport.DefaultRouteTimeout
 	}
 	listener, err := parseTarget(target)
 	if err != nil {
@@ -77,6 +86,9 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 		topicIdle: cfg.topicIdle,
 		prefix:    cfg.instancePrefix,
 		meshID:    newMeshID(),
+
+		failFast:     cfg.failFast,
+		routeTimeout: cfg.routeTimeout,
 	}
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
 
@@ -103,7 +115,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 	m.xds = xc
 	m.watch = newWatchState(m)
 
-	m.ns, err = transport.NewNameServer(m, transport.WithLogger(cfg.log), transport.WithRouteTimeout(cfg.routeTimeout))
+	m.ns, err = transport.NewNameServer(clientQueries{m}, transport.WithLogger(cfg.log), transport.WithRouteTimeout(cfg.routeTimeout))
 	if err != nil {
 		if m.ownsXDS {
 			xc.Close()
@@ -150,20 +162,42 @@ func (m *Mesh) Listener() string { return m.listener }
 // NameServerAddr returns the in-process nameserver endpoint the mesh's clients use.
 func (m *Mesh) NameServerAddr() string { return m.ns.Addr() }
 
-// WaitReady blocks until the listener and every cluster it routes to have been
-// received (or reported as errors) and the route table built from them is in
-// force, or ctx ends.
+// WaitReady blocks until the listener and every cluster it routes to, with
+// their endpoints, have arrived and the route table built from them is in
+// force, and returns nil then.
+//
+// It returns an error naming the listener, and the resource and the reason,
+// as soon as something it waits for is reported unavailable: the listener or
+// a cluster does not exist (the control plane says so, or did not send it
+// within the xDS resource timeout), was rejected, or no xDS server is
+// reachable. [xdsclient.KindOf] of the error tells which ([xdsclient.KindConnection],
+// [xdsclient.KindResourceNotFound], [xdsclient.KindNACKed]). When ctx ends first,
+// the error wraps ctx's and names what is still pending. With
+// [WithFailFast](false), reports of unavailability do not end the wait:
+// WaitReady waits for the configuration until ctx ends.
+//
+// An error changes nothing for the mesh: it keeps watching and serves the
+// configuration when it arrives. An application that prefers to start anyway
+// logs the error and goes on; until then its clients' route queries fail fast
+// with the same reason, and the clients pick routes up at their next route
+// poll (30 s).
 func (m *Mesh) WaitReady(ctx context.Context) error {
 	var sw settleWait
 	for {
-		settled, changed := m.watch.settled(&sw)
-		if settled {
+		r := m.watch.readiness("", &sw)
+		if r.done {
+			if r.problem != nil {
+				return fmt.Errorf("mesh: listener %q not ready: %w", m.listener, r.problem)
+			}
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			if p := m.watch.unavailable(); p != nil {
+				return fmt.Errorf("mesh: waiting for xDS configuration of listener %q: %w (pending: %s; unavailable: %v)", m.listener, ctx.Err(), m.watch.pendingNames(), p)
+			}
 			return fmt.Errorf("mesh: waiting for xDS configuration of listener %q: %w (pending: %s)", m.listener, ctx.Err(), m.watch.pendingNames())
-		case <-changed:
+		case <-r.changed:
 		}
 	}
 }

@@ -26,6 +26,7 @@ type config struct {
 	routeTimeout   time.Duration
 	topicIdle      time.Duration
 	instancePrefix string
+	failFast       bool
 }
 
 // Defaults.
@@ -68,9 +69,11 @@ func WithLogger(l *slog.Logger) Option {
 	})
 }
 
-// WithRouteTimeout bounds how long a client's route query waits for xDS
-// configuration that has not arrived yet. Zero means the transport default (2.5 s,
-// under the client's own 3 s limit).
+// WithRouteTimeout bounds how long clients' route queries wait for xDS
+// configuration that has not arrived yet: the queries for one topic wait that
+// long together, not each (the official client asks up to six times per
+// send), and then are answered from what is in force. Zero means the
+// transport default (2.5 s, under the client's own 3 s limit).
 func WithRouteTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.routeTimeout = d })
 }
@@ -85,4 +88,18 @@ func WithTopicIdleTimeout(d time.Duration) Option {
 // The default is "rmqmesh".
 func WithInstanceNamePrefix(p string) Option {
 	return optionFunc(func(c *config) { c.instancePrefix = p })
+}
+
+// WithFailFast chooses what waits do when the mesh learns that the
+// configuration they wait for cannot come for now: the listener or a cluster
+// is reported missing or rejected, or no xDS server is reachable.
+//
+// With true, the default, [Mesh.WaitReady] returns an error naming the
+// resource and the reason, and route queries are answered at once (a route
+// query for a topic whose listener is unavailable fails with that reason).
+// With false, both keep waiting for the configuration to arrive — WaitReady
+// until its context ends, route queries for at most the route timeout — for
+// deployments that start applications before their control plane.
+func WithFailFast(failFast bool) Option {
+	return optionFunc(func(c *config) { c.failFast = failFast })
 }

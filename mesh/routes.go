@@ -4,39 +4,96 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
-var _ transport.RouteProvider = (*Mesh)(nil)
+var (
+	_ transport.RouteProvider       = (*Mesh)(nil)
+	_ transport.RouteProvider       = clientQueries{}
+	_ transport.ClusterInfoProvider = clientQueries{}
+)
 
-// TopicRoute answers a client's route query (code 105) from the route table. It
-// waits, bounded by ctx, until the xDS resources the topic depends on have arrived,
-// so a client started together with the mesh does not see a spurious "no route".
+// TopicRoute answers a route query (code 105) for topic from the route table,
+// as the mesh's clients see it. It waits, bounded by ctx, until the xDS
+// resources the topic depends on have arrived, so a client started together
+// with the mesh does not see a spurious "no route"; when the mesh knows they
+// cannot come for now (see [WithFailFast]) it answers at once.
+//
+// The clients' own queries, through the mesh's nameserver endpoint, also
+// share one route timeout per topic (see [WithRouteTimeout]).
 func (m *Mesh) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
+	m.awaitConfig(ctx, topic, false)
+	return m.routeFor(ctx, topic)
+}
+
+// clientQueries serves the nameserver endpoint, which the official clients
+// query. Unlike a direct [Mesh.TopicRoute] caller, a client repeats a failed
+// route query up to six times per send, each with a deadline of its own: the
+// waits for one topic share one route timeout here, so that a send without
+// configuration fails after about one route timeout rather than six.
+type clientQueries struct{ m *Mesh }
+
+// TopicRoute implements [transport.RouteProvider]. Its errors become the
+// remark of the client's TOPIC_NOT_EXIST answer; they start with "mesh: " or
+// "routing: ", the part of rmqmesh that decided.
+func (q clientQueries) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
+	q.m.awaitConfig(ctx, topic, true)
+	return q.m.routeFor(ctx, topic)
+}
+
+// ClusterInfo implements [transport.ClusterInfoProvider].
+func (q clientQueries) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
+	return q.m.ClusterInfo(ctx)
+}
+
+// awaitConfig waits until the xDS resources topic depends on ("" for the
+// listener's configuration alone) have answered and a snapshot built from the
+// answers is in the table, or the mesh knows they cannot come for now, or ctx
+// ends. With budgeted, it also stops once the waits for the same thing have
+// spent one route timeout together (see [watchState.routeWaitDeadline]).
+func (m *Mesh) awaitConfig(ctx context.Context, topic string, budgeted bool) {
 	var sw settleWait
 	for {
-		// Touch on every wake-up, not once: a query that arrives before the
-		// listener does cannot know yet whether it serves routes on demand, and
-		// a topic not registered once it does would never settle.
-		m.watch.touch(topic)
-		settled, changed := m.watch.settledFor(topic, &sw)
-		if settled {
-			break
+		if topic != "" {
+			// Touch on every wake-up, not once: a query that arrives before
+			// the listener does cannot know yet whether it serves routes on
+			// demand, and a topic not registered once it does would never
+			// settle.
+			m.watch.touch(topic)
 		}
+		r := m.watch.readiness(topic, &sw)
+		if r.done {
+			return
+		}
+		var budget *time.Timer
+		var spent <-chan time.Time
+		if budgeted {
+			deadline, ok := m.watch.routeWaitDeadline(r.key, m.routeTimeout)
+			if !ok {
+				return
+			}
+			budget = time.NewTimer(time.Until(deadline))
+			spent = budget.C
+		}
+		stop := false
 		select {
-		case <-changed:
-			continue
+		case <-r.changed:
+		case <-spent:
+			stop = true
 		case <-ctx.Done():
+			stop = true
 		}
-		if snap := m.table.Load(); snap == nil {
-			return nil, fmt.Errorf("rmqmesh: topic %q: no configuration for listener %q yet (waiting for %s)", topic, m.listener, m.watch.pendingNames())
+		if budget != nil {
+			budget.Stop()
 		}
-		break
+		if stop {
+			return
+		}
 	}
-	return m.routeFor(ctx, topic)
 }
 
 func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
@@ -44,12 +101,12 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 	if snap == nil {
 		return nil, m.noSnapshotError(topic)
 	}
-	if topic == defaultTopicKey {
+	if topic == remoting.AutoCreateTopicKey {
 		// The official producer asks for this topic when its own has no route and
 		// then sends there with auto-creation: answering it from a catch-all route
 		// would let every unrouted or broken topic bypass routing.
 		if r, err := snap.Match(topic, remoting.CodeSendMessage, nil); err != nil || !isExactTopicRoute(r, topic) {
-			return nil, fmt.Errorf("rmqmesh: topic %q: the client's auto-create default topic is served only by a route naming it exactly in listener %q", topic, m.listener)
+			return nil, fmt.Errorf("mesh: topic %q: the client's auto-create default topic is served only by a route naming it exactly in listener %q", topic, m.listener)
 		}
 	}
 	src, err := snap.RouteSource(topic)
@@ -57,49 +114,39 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 		return nil, err
 	}
 	if src.Kind != routing.SourceNameserver {
-		r, err := snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return toWire(r), nil
+		return snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
 	}
 	upstream, err := m.askNameServers(ctx, topic, src.Cluster, src.Nameservers)
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
-	r, err := snap.RewriteRoute(topic, fromWire(upstream), routing.RouteDataOptions{})
+	r, err := snap.RewriteRoute(topic, upstream, routing.RouteDataOptions{})
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
 	m.forwardErrs.Delete(topic)
-	return toWire(r), nil
+	return r, nil
 }
-
-// defaultTopicKey is the official producer's CreateTopicKey default, the topic
-// whose route it borrows for topics without one.
-const defaultTopicKey = "TBW102"
 
 func isExactTopicRoute(r *routing.Route, topic string) bool {
 	return r != nil && r.ExactTopic() == topic
 }
 
+// noSnapshotError says why there is no route table to answer topic from.
 func (m *Mesh) noSnapshotError(topic string) error {
-	m.watch.mu.Lock()
-	lerr := m.watch.listenerErr
-	m.watch.mu.Unlock()
-	if lerr != nil {
-		return fmt.Errorf("rmqmesh: topic %q: listener %q unavailable: %w", topic, m.listener, lerr)
+	if lerr := m.watch.listenerError(); lerr != nil {
+		return fmt.Errorf("mesh: topic %q: listener %q unavailable: %w", topic, m.listener, lerr)
 	}
-	return fmt.Errorf("rmqmesh: topic %q: no configuration for listener %q yet", topic, m.listener)
+	return fmt.Errorf("mesh: topic %q: no configuration for listener %q yet (waiting for %s)", topic, m.listener, m.watch.pendingNames())
 }
 
 // askNameServers forwards a route query to the real nameservers of a cluster, in
 // order, and returns the first answer.
 func (m *Mesh) askNameServers(ctx context.Context, topic, cluster string, addrs []string) (*remoting.TopicRouteData, error) {
 	if len(addrs) == 0 {
-		return nil, fmt.Errorf("rmqmesh: topic %q: nameserver cluster %q of listener %q has no endpoint to ask", topic, cluster, m.listener)
+		return nil, fmt.Errorf("mesh: topic %q: nameserver cluster %q of listener %q has no endpoint to ask", topic, cluster, m.listener)
 	}
 	var errs []error
 	for _, addr := range addrs {
@@ -124,54 +171,7 @@ func (m *Mesh) askNameServers(ctx context.Context, topic, cluster string, addrs 
 		}
 		return r, nil
 	}
-	return nil, fmt.Errorf("rmqmesh: topic %q: no nameserver of cluster %q (listener %q) answered: %w", topic, cluster, m.listener, errors.Join(errs...))
+	return nil, fmt.Errorf("mesh: topic %q: no nameserver of cluster %q (listener %q) answered: %w", topic, cluster, m.listener, errors.Join(errs...))
 }
 
 func (m *Mesh) nextOpaque() int32 { return m.opaque.Add(1) }
-
-func toWire(r *routing.TopicRouteData) *remoting.TopicRouteData {
-	out := &remoting.TopicRouteData{
-		OrderTopicConf:    r.OrderTopicConf,
-		QueueDatas:        make([]remoting.QueueData, 0, len(r.QueueDatas)),
-		BrokerDatas:       make([]remoting.BrokerData, 0, len(r.BrokerDatas)),
-		FilterServerTable: map[string][]string{},
-	}
-	for _, q := range r.QueueDatas {
-		out.QueueDatas = append(out.QueueDatas, remoting.QueueData{
-			BrokerName:     q.BrokerName,
-			ReadQueueNums:  int32(q.ReadQueueNums),
-			WriteQueueNums: int32(q.WriteQueueNums),
-			Perm:           int32(q.Perm),
-			TopicSysFlag:   int32(q.TopicSysFlag),
-		})
-	}
-	for _, b := range r.BrokerDatas {
-		addrs := make(map[int64]string, len(b.BrokerAddrs))
-		for id, a := range b.BrokerAddrs {
-			addrs[id] = a
-		}
-		out.BrokerDatas = append(out.BrokerDatas, remoting.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: addrs})
-	}
-	return out
-}
-
-func fromWire(r *remoting.TopicRouteData) *routing.TopicRouteData {
-	out := &routing.TopicRouteData{OrderTopicConf: r.OrderTopicConf}
-	for _, q := range r.QueueDatas {
-		out.QueueDatas = append(out.QueueDatas, routing.QueueData{
-			BrokerName:     q.BrokerName,
-			ReadQueueNums:  int(q.ReadQueueNums),
-			WriteQueueNums: int(q.WriteQueueNums),
-			Perm:           int(q.Perm),
-			TopicSysFlag:   int(q.TopicSysFlag),
-		})
-	}
-	for _, b := range r.BrokerDatas {
-		addrs := make(map[int64]string, len(b.BrokerAddrs))
-		for id, a := range b.BrokerAddrs {
-			addrs[id] = a
-		}
-		out.BrokerDatas = append(out.BrokerDatas, routing.BrokerData{Cluster: b.Cluster, BrokerName: b.BrokerName, BrokerAddrs: addrs})
-	}
-	return out
-}

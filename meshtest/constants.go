@@ -3,6 +3,8 @@ package meshtest
 import (
 	"fmt"
 	"time"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Remarks Apache RocketMQ 4.9.8 writes into error responses, in one place so that
@@ -52,18 +54,19 @@ const (
 	statusOffsetTooSmall      = "OFFSET_TOO_SMALL"
 )
 
-// System topics and prefixes.
+// System topics and prefixes under meshtest's names; the wire codec
+// (package remoting) owns them.
 const (
 	// DefaultTopicKey is the auto-create template topic (AUTO_CREATE_TOPIC_KEY_TOPIC).
-	DefaultTopicKey = "TBW102"
+	DefaultTopicKey = remoting.AutoCreateTopicKey
 	// ScheduleTopic holds delayed messages until their delay level elapses.
-	ScheduleTopic = "SCHEDULE_TOPIC_XXXX"
+	ScheduleTopic = remoting.ScheduleTopic
 	// HalfTopic holds transactional half messages until commit or rollback.
-	HalfTopic = "RMQ_SYS_TRANS_HALF_TOPIC"
+	HalfTopic = remoting.HalfTopic
 	// RetryTopicPrefix prefixes a consumer group's retry topic.
-	RetryTopicPrefix = "%RETRY%"
+	RetryTopicPrefix = remoting.RetryTopicPrefix
 	// DLQTopicPrefix prefixes a consumer group's dead-letter topic.
-	DLQTopicPrefix = "%DLQ%"
+	DLQTopicPrefix = remoting.DLQTopicPrefix
 )
 
 // Defaults of Apache RocketMQ 4.9.8's BrokerConfig and MessageStoreConfig.

@@ -20,12 +20,15 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
 // LBMetadataKey is the filter_metadata key Envoy uses for subset load
 // balancing.
-const LBMetadataKey = "envoy.lb"
+//
+// Deprecated: use [wellknown.SubsetMetadataNamespace].
+const LBMetadataKey = wellknown.SubsetMetadataNamespace
 
 // Resources is a full set of xDS resources served by a [ControlPlane].
 type Resources struct {
@@ -67,11 +70,11 @@ type RouteSpec struct {
 	// TopicRegex matches topics by RE2 regex (safe_regex).
 	TopicRegex string
 	// Codes restricts the route to these request codes (a matcher on the
-	// "code" header); empty matches every code.
+	// [wellknown.CodeHeader] header); empty matches every code.
 	Codes []int
 	// Cluster is the target cluster.
 	Cluster string
-	// Subset is the metadata_match under "envoy.lb".
+	// Subset is the metadata_match under [wellknown.SubsetMetadataNamespace].
 	Subset map[string]string
 }
 
@@ -79,8 +82,9 @@ type RouteSpec struct {
 type ClusterSpec struct {
 	// Name of the cluster (and of its ClusterLoadAssignment).
 	Name string
-	// DataPath is "", "direct" or "intercept"; it goes to the cluster's
-	// filter_metadata["rmqmesh"]["data_path"].
+	// DataPath is "", [wellknown.DataPathDirect] or
+	// [wellknown.DataPathIntercept]; it goes to the cluster's knob
+	// [wellknown.DataPathKey].
 	DataPath string
 	// Endpoints of the cluster.
 	Endpoints []EndpointSpec
@@ -109,7 +113,8 @@ type EndpointSpec struct {
 	Priority uint32
 	// Health is the endpoint health status.
 	Health corev3.HealthStatus
-	// LBMetadata are extra keys under "envoy.lb", e.g. "version": "canary".
+	// LBMetadata are extra keys under [wellknown.SubsetMetadataNamespace],
+	// e.g. "version": "canary".
 	LBMetadata map[string]string
 }
 
@@ -204,14 +209,14 @@ func listener(name string, rc *rocketmqv3.RouteConfiguration, onDemand bool) (*l
 		}}},
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
-				Name:       xdsclient.RocketMQFilterName,
+				Name:       wellknown.RocketMQProxyFilter,
 				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: proxy},
 			}},
 		}},
 	}
 	if onDemand {
 		l.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			xdsclient.MetadataKey: {Fields: map[string]*structpb.Value{xdsclient.OnDemandRoutesField: structpb.NewBoolValue(true)}},
+			wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.OnDemandRoutesKey: structpb.NewBoolValue(true)}},
 		}}
 	}
 	return l, nil
@@ -246,19 +251,19 @@ func (rs RouteSpec) route() (*rocketmqv3.Route, error) {
 		r.Match.Headers = []*routev3.HeaderMatcher{h}
 	}
 	if len(rs.Subset) > 0 {
-		r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{LBMetadataKey: stringStruct(rs.Subset)}}
+		r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.SubsetMetadataNamespace: stringStruct(rs.Subset)}}
 	}
 	return r, nil
 }
 
-// codeMatcher matches the synthetic "code" header Envoy's RocketMQ filter
+// codeMatcher matches the synthetic code header Envoy's RocketMQ filter
 // exposes: exact for one code, a safe_regex alternation for several.
 func codeMatcher(codes []int) *routev3.HeaderMatcher {
 	switch len(codes) {
 	case 0:
 		return nil
 	case 1:
-		return &routev3.HeaderMatcher{Name: "code", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+		return &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
 			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: strconv.Itoa(codes[0])}},
 		}}
 	}
@@ -266,7 +271,7 @@ func codeMatcher(codes []int) *routev3.HeaderMatcher {
 	for i, c := range codes {
 		parts[i] = strconv.Itoa(c)
 	}
-	return &routev3.HeaderMatcher{Name: "code", HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+	return &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
 		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
 			SafeRegex: &matcherv3.RegexMatcher{Regex: "^(" + strings.Join(parts, "|") + ")$"},
 		}},
@@ -294,7 +299,7 @@ func (cs ClusterSpec) build() (*clusterv3.Cluster, *endpointv3.ClusterLoadAssign
 	}
 	if cs.DataPath != "" {
 		c.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			xdsclient.MetadataKey: stringStruct(map[string]string{xdsclient.DataPathField: cs.DataPath}),
+			wellknown.MeshMetadataNamespace: stringStruct(map[string]string{wellknown.DataPathKey: cs.DataPath}),
 		}}
 	}
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: cs.Name}
@@ -353,16 +358,16 @@ func (es EndpointSpec) build() (*endpointv3.LbEndpoint, error) {
 			wq = 4
 		}
 		broker := map[string]*structpb.Value{
-			"broker_name":     structpb.NewStringValue(es.BrokerName),
-			"broker_id":       structpb.NewNumberValue(float64(es.BrokerID)),
-			"perm":            structpb.NewNumberValue(float64(perm)),
-			"read_queue_num":  structpb.NewNumberValue(float64(rq)),
-			"write_queue_num": structpb.NewNumberValue(float64(wq)),
+			wellknown.BrokerNameKey:    structpb.NewStringValue(es.BrokerName),
+			wellknown.BrokerIDKey:      structpb.NewNumberValue(float64(es.BrokerID)),
+			wellknown.PermKey:          structpb.NewNumberValue(float64(perm)),
+			wellknown.ReadQueueNumKey:  structpb.NewNumberValue(float64(rq)),
+			wellknown.WriteQueueNumKey: structpb.NewNumberValue(float64(wq)),
 		}
 		if es.ClusterName != "" {
-			broker["cluster_name"] = structpb.NewStringValue(es.ClusterName)
+			broker[wellknown.ClusterNameKey] = structpb.NewStringValue(es.ClusterName)
 		}
-		md.FilterMetadata[xdsclient.RocketMQFilterName] = &structpb.Struct{Fields: broker}
+		md.FilterMetadata[wellknown.BrokerMetadataNamespace] = &structpb.Struct{Fields: broker}
 		for k, v := range broker {
 			lb[k] = v
 		}
@@ -371,7 +376,7 @@ func (es EndpointSpec) build() (*endpointv3.LbEndpoint, error) {
 		lb[k] = structpb.NewStringValue(v)
 	}
 	if len(lb) > 0 {
-		md.FilterMetadata[LBMetadataKey] = &structpb.Struct{Fields: lb}
+		md.FilterMetadata[wellknown.SubsetMetadataNamespace] = &structpb.Struct{Fields: lb}
 	}
 	if len(md.FilterMetadata) > 0 {
 		ep.Metadata = md

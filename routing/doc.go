@@ -25,10 +25,12 @@
 //
 // Routes follow Envoy's RocketMQ proxy filter: an ordered list of topic
 // matchers plus header matchers, where the synthetic header "code"
-// ([CodeHeader]) carries the request code, leading to a cluster and an
-// optional subset (metadata_match under "envoy.lb"). Brokers are EDS
-// endpoints with RocketMQ metadata (see [BrokerMetadataNamespace]); endpoints
-// without a broker name are nameservers. The route data a client sees for a
+// ([wellknown.CodeHeader]) carries the request code, leading to a cluster and
+// an optional subset (metadata_match under "envoy.lb"). Brokers are EDS
+// endpoints with RocketMQ metadata (see [wellknown.BrokerMetadataNamespace]);
+// endpoints without a broker name are nameservers. The names read in
+// resources come from package wellknown, the request codes, permission bits
+// and route data types from the wire codec, package remoting. The route data a client sees for a
 // topic (code 105) is synthesized with [Snapshot.TopicRoute], or fetched from
 // nameservers and narrowed with [Snapshot.RewriteRoute] when
 // [Snapshot.RouteSource] says so.
@@ -41,6 +43,8 @@
 // keeps no mutable state besides the [Table] pointer. It does not watch xDS
 // resources or validate them beyond what compiling needs (the xdsclient
 // does), does not encode route data on the wire (the remoting codec does),
+// does not decide which data path the process can serve (the caller says,
+// with Input.InterceptAvailable),
 // does not track outlier ejection, connection state or ACK affinity at
 // runtime, and does not choose random numbers: pickers take the caller's.
 // A snapshot is never modified: a change is a new snapshot.

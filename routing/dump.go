@@ -26,11 +26,15 @@ type dumpRoute struct {
 }
 
 type dumpCluster struct {
-	Name      string         `json:"name"`
-	Type      string         `json:"type"`
-	DataPath  DataPath       `json:"data_path"`
-	Error     string         `json:"error,omitempty"`
-	Endpoints []dumpEndpoint `json:"endpoints"`
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// DataPath is the path in force; RequestedDataPath what the cluster's
+	// knob asks for ("unset" without one). They differ where the process
+	// does not run the relay.
+	DataPath          DataPath       `json:"data_path"`
+	RequestedDataPath DataPath       `json:"requested_data_path"`
+	Error             string         `json:"error,omitempty"`
+	Endpoints         []dumpEndpoint `json:"endpoints"`
 }
 
 type dumpEndpoint struct {
@@ -41,8 +45,8 @@ type dumpEndpoint struct {
 // Dump returns a JSON-marshalable view of the snapshot for a config dump:
 // the listener, the inline and per-topic routes with their matchers as text
 // and the resolution problem of each route if any, and every cluster with
-// its data path and resolved endpoints. Its shape is for people, not a
-// stable API.
+// its data path (the one in force and the one requested) and resolved
+// endpoints. Its shape is for people, not a stable API.
 func (s *Snapshot) Dump() any {
 	if s == nil {
 		return nil
@@ -65,7 +69,7 @@ func (s *Snapshot) Dump() any {
 	sort.Strings(names)
 	for _, n := range names {
 		cl := s.clusters[n]
-		dc := dumpCluster{Name: n, Type: "empty", DataPath: cl.dataPath, Endpoints: make([]dumpEndpoint, 0, len(cl.endpoints))}
+		dc := dumpCluster{Name: n, Type: "empty", DataPath: cl.dataPath, RequestedDataPath: cl.requested, Endpoints: make([]dumpEndpoint, 0, len(cl.endpoints))}
 		for _, ep := range cl.endpoints {
 			dc.Endpoints = append(dc.Endpoints, dumpEndpoint{Endpoint: ep, HealthStatus: ep.Health.String()})
 		}

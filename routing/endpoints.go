@@ -14,72 +14,76 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
-)
 
-// Metadata namespaces and keys read by this package.
-const (
-	// BrokerMetadataNamespace is the endpoint filter_metadata namespace that
-	// carries RocketMQ broker facts, the one Envoy's rocketmq_proxy filter
-	// reads. The same keys are also looked up under [SubsetMetadataNamespace]
-	// when missing here.
-	BrokerMetadataNamespace = "envoy.filters.network.rocketmq_proxy"
-	// SubsetMetadataNamespace is the namespace of subset keys, both on
-	// endpoints and in a route's metadata_match (Envoy's subset LB).
-	SubsetMetadataNamespace = "envoy.lb"
-	// MeshMetadataNamespace is the cluster filter_metadata namespace for
-	// rmqmesh knobs.
-	MeshMetadataNamespace = "rmqmesh"
-	// DataPathKey is the key, under [MeshMetadataNamespace] in a cluster's
-	// filter_metadata, that selects the [DataPath]: "direct" or "intercept".
-	DataPathKey = "data_path"
-
-	keyBrokerName     = "broker_name"
-	keyBrokerID       = "broker_id"
-	keyClusterName    = "cluster_name"
-	keyPerm           = "perm"
-	keyReadQueueNums  = "read_queue_num"
-	keyWriteQueueNums = "write_queue_num"
-)
-
-// RocketMQ permission bits, as in a QueueData's perm.
-const (
-	PermRead    = 4
-	PermWrite   = 2
-	PermInherit = 1
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Defaults for broker metadata that an endpoint leaves out.
 const (
-	// DefaultPerm is the perm of a broker endpoint without "perm":
-	// read and write.
-	DefaultPerm = PermRead | PermWrite
+	// DefaultPerm is the perm of a broker endpoint without
+	// [wellknown.PermKey]: read and write.
+	DefaultPerm = remoting.PermRead | remoting.PermWrite
 	// DefaultQueueNums is the read and write queue count of a broker
-	// endpoint without "read_queue_num" / "write_queue_num" (the broker's
-	// defaultTopicQueueNums).
-	DefaultQueueNums = 8
+	// endpoint without [wellknown.ReadQueueNumKey] /
+	// [wellknown.WriteQueueNumKey] (the broker's defaultTopicQueueNums).
+	DefaultQueueNums int32 = 8
 )
 
-// DataPath says how a client reaches the brokers of a cluster.
+// DataPath says how a client reaches the brokers of a cluster: what a
+// cluster requests with its [wellknown.DataPathKey] knob, or what is in force.
 type DataPath uint8
 
 const (
-	// DataPathIntercept routes every broker RPC through in-process relays
-	// that listen on virtual loopback addresses. It is the default.
-	DataPathIntercept DataPath = iota
+	// DataPathUnset is what a cluster without the knob requests: rmqmesh
+	// chooses, the intercept path where it runs the relay, direct otherwise.
+	// It is never in force.
+	DataPathUnset DataPath = iota
 	// DataPathDirect hands the real broker addresses to the client.
 	DataPathDirect
+	// DataPathIntercept routes every broker RPC through in-process relays
+	// that listen on virtual loopback addresses.
+	DataPathIntercept
 )
 
-// String returns "intercept" or "direct".
+// String returns "unset", "direct" or "intercept".
 func (d DataPath) String() string {
-	if d == DataPathDirect {
-		return "direct"
+	switch d {
+	case DataPathDirect:
+		return wellknown.DataPathDirect
+	case DataPathIntercept:
+		return wellknown.DataPathIntercept
+	case DataPathUnset:
+		return "unset"
 	}
-	return "intercept"
+	return "DataPath(" + strconv.Itoa(int(d)) + ")"
 }
 
 // MarshalText implements encoding.TextMarshaler (for dumps).
 func (d DataPath) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// requestedDataPath reads a cluster's data path knob.
+func requestedDataPath(c *clusterv3.Cluster) (DataPath, error) {
+	v, err := wellknown.ParseDataPath(c.GetMetadata())
+	switch {
+	case err != nil:
+		return DataPathUnset, err
+	case v == wellknown.DataPathDirect:
+		return DataPathDirect, nil
+	case v == wellknown.DataPathIntercept:
+		return DataPathIntercept, nil
+	}
+	return DataPathUnset, nil
+}
+
+// dataPathInForce is the path a cluster requesting requested is served on:
+// intercept, the default, only where the caller runs the relay.
+func dataPathInForce(requested DataPath, interceptAvailable bool) DataPath {
+	if interceptAvailable && requested != DataPathDirect {
+		return DataPathIntercept
+	}
+	return DataPathDirect
+}
 
 // Locality is the region/zone/sub-zone of an endpoint or of the node.
 type Locality struct {
@@ -101,12 +105,13 @@ type Endpoint struct {
 	// WriteQueueNums come from the endpoint metadata; ClusterName defaults
 	// to the xDS cluster's name, Perm to [DefaultPerm] and the queue counts
 	// to [DefaultQueueNums].
-	BrokerName     string `json:"broker_name,omitempty"`
-	BrokerID       int64  `json:"broker_id"`
-	ClusterName    string `json:"cluster_name,omitempty"`
-	Perm           int    `json:"perm,omitempty"`
-	ReadQueueNums  int    `json:"read_queue_num,omitempty"`
-	WriteQueueNums int    `json:"write_queue_num,omitempty"`
+	BrokerName  string `json:"broker_name,omitempty"`
+	BrokerID    int64  `json:"broker_id"`
+	ClusterName string `json:"cluster_name,omitempty"`
+	// Perm is a combination of [remoting.PermRead] and [remoting.PermWrite].
+	Perm           int32 `json:"perm,omitempty"`
+	ReadQueueNums  int32 `json:"read_queue_num,omitempty"`
+	WriteQueueNums int32 `json:"write_queue_num,omitempty"`
 	// Weight is the endpoint's load_balancing_weight (default 1).
 	Weight uint32 `json:"weight"`
 	// LocalityWeight is the locality's load_balancing_weight, 0 if unset.
@@ -125,13 +130,13 @@ type Endpoint struct {
 // Readable reports whether the endpoint is healthy, has the read permission
 // bit and at least one read queue.
 func (e *Endpoint) Readable() bool {
-	return e.Healthy && e.Perm&PermRead != 0 && e.ReadQueueNums > 0
+	return e.Healthy && e.Perm&remoting.PermRead != 0 && e.ReadQueueNums > 0
 }
 
 // Writable reports whether the endpoint is a healthy master (BrokerID 0) with
 // the write permission bit and at least one write queue.
 func (e *Endpoint) Writable() bool {
-	return e.Healthy && e.BrokerID == 0 && e.Perm&PermWrite != 0 && e.WriteQueueNums > 0
+	return e.Healthy && e.BrokerID == remoting.MasterID && e.Perm&remoting.PermWrite != 0 && e.WriteQueueNums > 0
 }
 
 // effectiveWeight is the weight used by the write picker.
@@ -190,25 +195,21 @@ func (g *BrokerGroup) head() *Endpoint { return &g.Members[0] }
 // cluster is a resolved xDS cluster.
 type cluster struct {
 	name        string
-	dataPath    DataPath
+	requested   DataPath   // the cluster's knob
+	dataPath    DataPath   // in force: direct or intercept
 	err         error      // malformed endpoints or knobs (KindInvalidCluster)
 	hasCLA      bool       // a ClusterLoadAssignment (or inline load_assignment) exists
 	nameservers bool       // endpoints have no broker_name
 	endpoints   []Endpoint // in EDS order
 }
 
-func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment) *cluster {
+func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment, interceptAvailable bool) *cluster {
 	cl := &cluster{name: name}
-	if v, ok := c.GetMetadata().GetFilterMetadata()[MeshMetadataNamespace].GetFields()[DataPathKey]; ok {
-		switch v.GetStringValue() {
-		case "direct":
-			cl.dataPath = DataPathDirect
-		case "intercept", "":
-			cl.dataPath = DataPathIntercept
-		default:
-			cl.err = fmt.Errorf("filter_metadata[%q][%q] must be \"direct\" or \"intercept\", not %s", MeshMetadataNamespace, DataPathKey, valueText(v))
-			return cl
-		}
+	requested, err := requestedDataPath(c)
+	cl.requested, cl.dataPath = requested, dataPathInForce(requested, interceptAvailable)
+	if err != nil {
+		cl.err = err
+		return cl
 	}
 	cla, ok := endpoints[name]
 	if !ok {
@@ -245,7 +246,7 @@ func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*end
 		}
 	}
 	if brokers > 0 && nameservers > 0 {
-		cl.err = fmt.Errorf("mixes %d broker endpoints with %d endpoints without %q (nameservers)", brokers, nameservers, keyBrokerName)
+		cl.err = fmt.Errorf("mixes %d broker endpoints with %d endpoints without %q (nameservers)", brokers, nameservers, wellknown.BrokerNameKey)
 		return cl
 	}
 	cl.nameservers = nameservers > 0
@@ -258,7 +259,7 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 		Locality: localityOf(lle.GetLocality()),
 		Priority: lle.GetPriority(),
 		Health:   lbe.GetHealthStatus(),
-		lb:       lbe.GetMetadata().GetFilterMetadata()[SubsetMetadataNamespace],
+		lb:       lbe.GetMetadata().GetFilterMetadata()[wellknown.SubsetMetadataNamespace],
 	}
 	if w := lle.GetLoadBalancingWeight(); w != nil {
 		ep.LocalityWeight = w.GetValue()
@@ -274,7 +275,7 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 	ep.Address = net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))
 
 	md := lbe.GetMetadata().GetFilterMetadata()
-	rmq, lb := md[BrokerMetadataNamespace].GetFields(), ep.lb.GetFields()
+	rmq, lb := md[wellknown.BrokerMetadataNamespace].GetFields(), ep.lb.GetFields()
 	get := func(k string) (*structpb.Value, bool) {
 		if v, ok := rmq[k]; ok {
 			return v, true
@@ -282,10 +283,10 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 		v, ok := lb[k]
 		return v, ok
 	}
-	if v, ok := get(keyBrokerName); ok {
+	if v, ok := get(wellknown.BrokerNameKey); ok {
 		s, ok := v.GetKind().(*structpb.Value_StringValue)
 		if !ok {
-			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, keyBrokerName, valueText(v))
+			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, wellknown.BrokerNameKey, valueText(v))
 		}
 		ep.BrokerName = s.StringValue
 	}
@@ -293,10 +294,10 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 		return ep, nil // a nameserver
 	}
 	ep.ClusterName, ep.Perm, ep.ReadQueueNums, ep.WriteQueueNums = clusterName, DefaultPerm, DefaultQueueNums, DefaultQueueNums
-	if v, ok := get(keyClusterName); ok {
+	if v, ok := get(wellknown.ClusterNameKey); ok {
 		s, ok := v.GetKind().(*structpb.Value_StringValue)
 		if !ok {
-			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, keyClusterName, valueText(v))
+			return ep, fmt.Errorf("endpoint %q: %q must be a string, not %s", ep.Address, wellknown.ClusterNameKey, valueText(v))
 		}
 		if s.StringValue != "" {
 			ep.ClusterName = s.StringValue
@@ -307,10 +308,10 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 		dst func(int64)
 		max int64
 	}{
-		{keyBrokerID, func(n int64) { ep.BrokerID = n }, math.MaxInt64},
-		{keyPerm, func(n int64) { ep.Perm = int(n) }, 7},
-		{keyReadQueueNums, func(n int64) { ep.ReadQueueNums = int(n) }, math.MaxInt32},
-		{keyWriteQueueNums, func(n int64) { ep.WriteQueueNums = int(n) }, math.MaxInt32},
+		{wellknown.BrokerIDKey, func(n int64) { ep.BrokerID = n }, math.MaxInt64},
+		{wellknown.PermKey, func(n int64) { ep.Perm = int32(n) }, 7},
+		{wellknown.ReadQueueNumKey, func(n int64) { ep.ReadQueueNums = int32(n) }, math.MaxInt32},
+		{wellknown.WriteQueueNumKey, func(n int64) { ep.WriteQueueNums = int32(n) }, math.MaxInt32},
 	}
 	for _, f := range ints {
 		v, ok := get(f.key)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // broker builds an EDS endpoint for a RocketMQ broker.
@@ -27,8 +28,8 @@ func broker(ip, name string, id int, version string) *endpointv3.LbEndpoint {
 			}}},
 		}},
 		Metadata: &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			routing.BrokerMetadataNamespace: rmq,
-			routing.SubsetMetadataNamespace: lb,
+			wellknown.BrokerMetadataNamespace: rmq,
+			wellknown.SubsetMetadataNamespace: lb,
 		}},
 	}
 }
@@ -38,7 +39,7 @@ func broker(ip, name string, id int, version string) *endpointv3.LbEndpoint {
 func Example() {
 	canary, _ := structpb.NewStruct(map[string]any{"version": "canary"})
 	orders := &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: "orders"}}
-	sends := &routev3.HeaderMatcher{Name: routing.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
+	sends := &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
 		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: "10|310|320"}}},
 	}}
 	snap, err := routing.NewSnapshot(routing.Input{
@@ -47,12 +48,14 @@ func Example() {
 			{
 				Match: &rocketmqv3.RouteMatch{Topic: orders, Headers: []*routev3.HeaderMatcher{sends}},
 				Route: &rocketmqv3.RouteAction{Cluster: "brokers", MetadataMatch: &corev3.Metadata{
-					FilterMetadata: map[string]*structpb.Struct{routing.SubsetMetadataNamespace: canary},
+					FilterMetadata: map[string]*structpb.Struct{wellknown.SubsetMetadataNamespace: canary},
 				}},
 			},
 			{Match: &rocketmqv3.RouteMatch{Topic: orders}, Route: &rocketmqv3.RouteAction{Cluster: "brokers"}},
 		}},
 		Clusters: map[string]*clusterv3.Cluster{"brokers": {Name: "brokers"}},
+		// The caller runs relays: brokers get virtual addresses (AddressOf).
+		InterceptAvailable: true,
 		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{"brokers": {
 			ClusterName: "brokers",
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{

@@ -1,18 +1,6 @@
 package routing
 
-import "strings"
-
-// Prefixes of the topics the broker keeps per consumer group.
-const (
-	RetryTopicPrefix = "%RETRY%"
-	DLQTopicPrefix   = "%DLQ%"
-)
-
-// IsGroupTopic reports whether topic is a consumer group's retry or dead-letter
-// topic.
-func IsGroupTopic(topic string) bool {
-	return strings.HasPrefix(topic, RetryTopicPrefix) || strings.HasPrefix(topic, DLQTopicPrefix)
-}
+import "github.com/rmqmesh/rmqmesh/transport/remoting"
 
 // GroupTopicRoute is [Snapshot.TopicRoute] for a consumer group's retry or
 // dead-letter topic. Such topics live on every broker the group's consumers sent
@@ -23,9 +11,9 @@ func IsGroupTopic(topic string) bool {
 // consumes %RETRY%group like any other subscription.
 //
 // A route that matches the topic wins, as for any topic.
-func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*TopicRouteData, error) {
+func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*remoting.TopicRouteData, error) {
 	r, err := s.TopicRoute(topic, opts)
-	if s == nil || KindOf(err) != KindNoRoute || !IsGroupTopic(topic) {
+	if s == nil || KindOf(err) != KindNoRoute || !remoting.IsGroupTopic(topic) {
 		return r, err
 	}
 	entries := s.routedBrokers()
@@ -39,7 +27,7 @@ func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*TopicR
 // with the addresses a client may use (the master when writable, every readable
 // member), sorted by broker name. It answers "which brokers make up this mesh",
 // for cluster-info queries and dumps.
-func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []BrokerData {
+func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []remoting.BrokerData {
 	if s == nil {
 		return nil
 	}
@@ -72,11 +60,11 @@ func (s *Snapshot) routedBrokers() map[string]*brokerEntry {
 					entries[g.Name] = e
 				}
 				if m, ok := g.Master(); ok && g.Writable() {
-					e.perm |= PermWrite
-					e.addrs[0] = m.Address
+					e.perm |= remoting.PermWrite
+					e.addrs[remoting.MasterID] = m.Address
 				}
 				if g.Readable() {
-					e.perm |= PermRead
+					e.perm |= remoting.PermRead
 					for j := range g.Members {
 						if m := &g.Members[j]; m.Readable() {
 							if _, dup := e.addrs[m.BrokerID]; !dup {

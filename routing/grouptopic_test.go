@@ -5,6 +5,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 func TestSnapshot_GroupTopicRouteListsEveryRoutedBroker(t *testing.T) {
@@ -26,11 +28,11 @@ func TestSnapshot_GroupTopicRouteListsEveryRoutedBroker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GroupTopicRoute: %v", err)
 	}
-	perms := map[string]int{}
+	perms := map[string]int32{}
 	for _, q := range got.QueueDatas {
 		perms[q.BrokerName] = q.Perm
 	}
-	if perms["broker-a"] != PermRead|PermWrite || perms["broker-b"] != PermRead || len(perms) != 2 {
+	if perms["broker-a"] != remoting.PermRead|remoting.PermWrite || perms["broker-b"] != remoting.PermRead || len(perms) != 2 {
 		t.Errorf("perms = %v, want broker-a read-write and broker-b read-only", perms)
 	}
 	// An ordinary topic with no route stays an error.
@@ -67,7 +69,7 @@ func TestRoute_ExactTopic(t *testing.T) {
 		Endpoints:   map[string]*endpointv3.ClusterLoadAssignment{"c1": cla(t, "c1", loc{eps: []ep{{addr: "10.0.0.1", broker: "broker-a"}}})},
 	})
 	for topic, want := range map[string]string{"TBW102": "TBW102", "orders": ""} {
-		r, err := s.Match(topic, CodeSendMessage, nil)
+		r, err := s.Match(topic, remoting.CodeSendMessage, nil)
 		if err != nil {
 			t.Fatalf("Match(%q): %v", topic, err)
 		}

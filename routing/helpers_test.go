@@ -12,6 +12,8 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 func TestMain(m *testing.M) {
@@ -24,8 +26,8 @@ type ep struct {
 	port   uint32
 	broker string // "" for a nameserver
 	id     int
-	perm   int // 0 means "leave the key out"
-	rq, wq int // 0 means "leave the key out"
+	perm   int32 // 0 means "leave the key out"
+	rq, wq int   // 0 means "leave the key out"
 	lb     map[string]any
 	health corev3.HealthStatus
 	weight uint32
@@ -72,8 +74,8 @@ func (e ep) proto(t testing.TB) *endpointv3.LbEndpoint {
 		lb[k] = v
 	}
 	lbe.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-		BrokerMetadataNamespace: mustStruct(t, rmq),
-		SubsetMetadataNamespace: mustStruct(t, lb),
+		wellknown.BrokerMetadataNamespace: mustStruct(t, rmq),
+		wellknown.SubsetMetadataNamespace: mustStruct(t, lb),
 	}}
 	return lbe
 }
@@ -122,7 +124,7 @@ func edsCluster(t testing.TB, name, dataPath string) *clusterv3.Cluster {
 	}
 	if dataPath != "" {
 		c.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			MeshMetadataNamespace: mustStruct(t, map[string]any{DataPathKey: dataPath}),
+			wellknown.MeshMetadataNamespace: mustStruct(t, map[string]any{wellknown.DataPathKey: dataPath}),
 		}}
 	}
 	return c
@@ -142,7 +144,7 @@ func regex(s string) *matcherv3.StringMatcher {
 
 // codeIn matches the code header against a regex such as "10|310|320".
 func codeIn(re string) *routev3.HeaderMatcher {
-	return &routev3.HeaderMatcher{Name: CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: regex(re)}}
+	return &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{StringMatch: regex(re)}}
 }
 
 func rt(t testing.TB, topic *matcherv3.StringMatcher, cluster string, subset map[string]any, headers ...*routev3.HeaderMatcher) *rocketmqv3.Route {
@@ -153,7 +155,7 @@ func rt(t testing.TB, topic *matcherv3.StringMatcher, cluster string, subset map
 	}
 	if subset != nil {
 		r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			SubsetMetadataNamespace: mustStruct(t, subset),
+			wellknown.SubsetMetadataNamespace: mustStruct(t, subset),
 		}}
 	}
 	return r

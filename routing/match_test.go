@@ -12,6 +12,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 func TestSnapshot_TopicMatchers(t *testing.T) {
@@ -191,7 +193,7 @@ func TestSnapshot_HeaderMatchers(t *testing.T) {
 		},
 		{
 			name:    "code header from the request code",
-			h:       &routev3.HeaderMatcher{Name: CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "10"}},
+			h:       &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_ExactMatch{ExactMatch: "10"}},
 			headers: []map[string]string{{"code": "10"}, {"code": "11"}}, // the passed "code" is overridden by code 10
 		},
 	}

@@ -11,12 +11,9 @@ import (
 
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-)
 
-// CodeHeader is the synthetic header that carries the request code, as a
-// decimal string, to header matchers. It overrides a header of the same name
-// passed to [Snapshot.Match].
-const CodeHeader = "code"
+	"github.com/rmqmesh/rmqmesh/wellknown"
+)
 
 func quote(s string) string { return strconv.Quote(s) }
 func itoa(i int64) string   { return strconv.FormatInt(i, 10) }
@@ -264,7 +261,7 @@ func (c *compiler) headerMatcher(h *routev3.HeaderMatcher) (headerMatcher, error
 func (h *headerMatcher) match(code string, headers map[string]string) bool {
 	var v string
 	var ok bool
-	if h.name == CodeHeader {
+	if h.name == wellknown.CodeHeader {
 		v, ok = code, true
 	} else {
 		v, ok = headers[h.name]

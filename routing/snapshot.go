@@ -10,13 +10,9 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/types/known/structpb"
-)
 
-// Request codes used by the snapshot's topic-level queries.
-const (
-	CodeSendMessage     int32 = 10
-	CodePullMessage     int32 = 11
-	CodeGetRouteByTopic int32 = 105
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Input is everything a [Snapshot] is built from. NewSnapshot does not
@@ -43,6 +39,11 @@ type Input struct {
 	Locality *corev3.Locality
 	// Versions holds resource versions by type or name, shown in dumps only.
 	Versions map[string]string
+	// InterceptAvailable says the caller runs the intercepting relay. Then a
+	// cluster is served on [DataPathIntercept] unless it requests
+	// [DataPathDirect]; without it every cluster is served direct, whatever
+	// it requests. [Route.DataPath] and dumps say what is in force.
+	InterceptAvailable bool
 }
 
 // Snapshot is an immutable, compiled route table. All methods are safe for
@@ -56,6 +57,8 @@ type Snapshot struct {
 	clusters map[string]*cluster
 	locality Locality
 	versions map[string]string
+	// intercept is Input.InterceptAvailable.
+	intercept bool
 }
 
 // Table holds the current [Snapshot]. Readers call Load on every request;
@@ -98,6 +101,9 @@ type Route struct {
 	cluster string
 	subset  *structpb.Struct
 	set     *endpointSet // nil when the cluster is unknown
+	// defaultPath is the data path in force for a cluster that requests
+	// none, for DataPath of a route to an unknown cluster.
+	defaultPath DataPath
 }
 
 // Cluster returns the name of the routed xDS cluster.
@@ -127,10 +133,12 @@ func (r *Route) Subset() map[string]any {
 	return r.subset.AsMap()
 }
 
-// DataPath returns the routed cluster's data path.
+// DataPath returns the data path in force for the routed cluster:
+// [DataPathDirect] or [DataPathIntercept], never [DataPathUnset]. A route to
+// an unknown cluster gets the default of its snapshot.
 func (r *Route) DataPath() DataPath {
 	if r.set == nil {
-		return DataPathIntercept
+		return r.defaultPath
 	}
 	return r.set.cluster.dataPath
 }
@@ -395,10 +403,11 @@ func (p *picker) pick(r uint64) string {
 // error when a query matches that route.
 func NewSnapshot(in Input) (*Snapshot, error) {
 	s := &Snapshot{
-		listener: in.Listener,
-		topics:   make(map[string]*routeTable, len(in.TopicRoutes)),
-		clusters: make(map[string]*cluster, len(in.Clusters)),
-		locality: localityOf(in.Locality),
+		listener:  in.Listener,
+		topics:    make(map[string]*routeTable, len(in.TopicRoutes)),
+		clusters:  make(map[string]*cluster, len(in.Clusters)),
+		locality:  localityOf(in.Locality),
+		intercept: in.InterceptAvailable,
 	}
 	if len(in.Versions) > 0 {
 		s.versions = make(map[string]string, len(in.Versions))
@@ -410,7 +419,7 @@ func NewSnapshot(in Input) (*Snapshot, error) {
 		if c == nil {
 			continue
 		}
-		s.clusters[name] = resolveCluster(name, c, in.Endpoints)
+		s.clusters[name] = resolveCluster(name, c, in.Endpoints, in.InterceptAvailable)
 	}
 	hasLocal := s.locality.Region != "" || s.locality.Zone != ""
 	sets := make(map[string]*endpointSet)
@@ -460,7 +469,9 @@ func (s *Snapshot) compileTable(c *compiler, rc *rocketmqv3.RouteConfiguration, 
 			config:  rc.GetName(),
 			index:   i,
 			cluster: pr.GetRoute().GetCluster(),
-			subset:  pr.GetRoute().GetMetadataMatch().GetFilterMetadata()[SubsetMetadataNamespace],
+			subset:  pr.GetRoute().GetMetadataMatch().GetFilterMetadata()[wellknown.SubsetMetadataNamespace],
+
+			defaultPath: dataPathInForce(DataPathUnset, s.intercept),
 		}
 		var err error
 		if r.topic, err = c.stringMatcher(pr.GetMatch().GetTopic()); err != nil {
@@ -554,7 +565,8 @@ func errNoSnapshot() error {
 
 // Match returns the first route, in order, whose topic matcher matches topic
 // and whose header matchers all match headers plus the synthetic
-// [CodeHeader] header carrying code. A topic with its own route
+// [wellknown.CodeHeader] header carrying code in decimal, which overrides a
+// header of that name in headers. A topic with its own route
 // configuration (Input.TopicRoutes) is matched against it first, then
 // against the listener's inline routes.
 //
@@ -589,7 +601,7 @@ func (s *Snapshot) Match(topic string, code int32, headers map[string]string) (*
 // once per (cluster, subset) when the snapshot is built: PickWriteBroker is
 // O(log n) and does not allocate on success.
 func (s *Snapshot) PickWriteBroker(topic string, r uint64) (string, error) {
-	rt, err := s.Match(topic, CodeSendMessage, nil)
+	rt, err := s.Match(topic, remoting.CodeSendMessage, nil)
 	if err != nil {
 		return "", err
 	}
@@ -605,7 +617,7 @@ func (s *Snapshot) PickWriteBroker(topic string, r uint64) (string, error) {
 // ignored (every queue must be consumed). The result is a new slice,
 // identical in every process holding an equal snapshot.
 func (s *Snapshot) ReadableBrokers(topic string) ([]string, error) {
-	rt, err := s.Match(topic, CodePullMessage, nil)
+	rt, err := s.Match(topic, remoting.CodePullMessage, nil)
 	if err != nil {
 		return nil, err
 	}

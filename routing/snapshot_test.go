@@ -12,6 +12,9 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 const (
@@ -43,7 +46,7 @@ func TestSnapshot_CanarySubsetForSends(t *testing.T) {
 	in := oneCluster(t, loc{eps: []ep{
 		{addr: "10.0.0.1", broker: "broker-a", lb: map[string]any{"version": "stable"}},
 		{addr: "10.0.0.2", broker: "broker-b", lb: map[string]any{"version": "canary"}},
-		{addr: "10.0.0.3", broker: "broker-b", id: 1, perm: PermRead, lb: map[string]any{"version": "canary"}},
+		{addr: "10.0.0.3", broker: "broker-b", id: 1, perm: remoting.PermRead, lb: map[string]any{"version": "canary"}},
 	}})
 	in.RouteConfig = rc("rc",
 		rt(t, exact("orders"), "brokers", map[string]any{"version": "canary"}, codeIn("10|310|320")),
@@ -80,15 +83,16 @@ func TestSnapshot_CanarySubsetForSends(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TopicRoute() failed: %v", err)
 	}
-	want := &TopicRouteData{
-		QueueDatas: []QueueData{
-			{BrokerName: "broker-a", ReadQueueNums: 8, WriteQueueNums: 8, Perm: PermRead},
-			{BrokerName: "broker-b", ReadQueueNums: 8, WriteQueueNums: 8, Perm: PermRead | PermWrite},
+	want := &remoting.TopicRouteData{
+		QueueDatas: []remoting.QueueData{
+			{BrokerName: "broker-a", ReadQueueNums: 8, WriteQueueNums: 8, Perm: remoting.PermRead},
+			{BrokerName: "broker-b", ReadQueueNums: 8, WriteQueueNums: 8, Perm: remoting.PermRead | remoting.PermWrite},
 		},
-		BrokerDatas: []BrokerData{
+		BrokerDatas: []remoting.BrokerData{
 			{Cluster: "DefaultCluster", BrokerName: "broker-a", BrokerAddrs: map[int64]string{0: "10.0.0.1:10911"}},
 			{Cluster: "DefaultCluster", BrokerName: "broker-b", BrokerAddrs: map[int64]string{0: "10.0.0.2:10911", 1: "10.0.0.3:10911"}},
 		},
+		FilterServerTable: map[string][]string{},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("TopicRoute() mismatch (-got +want):\n%s", diff)
@@ -105,13 +109,13 @@ func names(gs []BrokerGroup) []string {
 
 func TestSnapshot_PermissionsAndHealth(t *testing.T) {
 	s := mustSnapshot(t, oneCluster(t, loc{eps: []ep{
-		{addr: "10.0.0.1", broker: "ro", perm: PermRead, rq: 4, wq: 4},
-		{addr: "10.0.0.2", broker: "wo", perm: PermWrite, rq: 2, wq: 2},
+		{addr: "10.0.0.1", broker: "ro", perm: remoting.PermRead, rq: 4, wq: 4},
+		{addr: "10.0.0.2", broker: "wo", perm: remoting.PermWrite, rq: 2, wq: 2},
 		{addr: "10.0.0.3", broker: "rw", health: healthy},
 		{addr: "10.0.0.4", broker: "sick", health: unhealthy},
 		{addr: "10.0.0.5", broker: "drain", health: draining},
 		{addr: "10.0.0.6", broker: "late", health: timeout},
-		{addr: "10.0.0.7", broker: "dflt", wq: 0, rq: 0, perm: PermRead | PermWrite | PermInherit},
+		{addr: "10.0.0.7", broker: "dflt", wq: 0, rq: 0, perm: remoting.PermRead | remoting.PermWrite | remoting.PermInherit},
 		{addr: "10.0.0.8", broker: "rw", id: 1, health: unhealthy},
 	}}))
 	shares := pickShares(t, s, "orders", 10000)
@@ -241,7 +245,7 @@ func TestSnapshot_Errors(t *testing.T) {
 		{
 			name: "no writable broker",
 			in: func(t *testing.T) Input {
-				return oneCluster(t, loc{eps: []ep{{addr: "10.0.0.1", broker: "a", perm: PermRead}}})
+				return oneCluster(t, loc{eps: []ep{{addr: "10.0.0.1", broker: "a", perm: remoting.PermRead}}})
 			},
 			query:    func(s *Snapshot) error { _, err := s.PickWriteBroker("orders", 7); return err },
 			wantKind: KindNoWritableBroker,
@@ -250,7 +254,7 @@ func TestSnapshot_Errors(t *testing.T) {
 		{
 			name: "no readable broker",
 			in: func(t *testing.T) Input {
-				return oneCluster(t, loc{eps: []ep{{addr: "10.0.0.1", broker: "a", perm: PermWrite}}})
+				return oneCluster(t, loc{eps: []ep{{addr: "10.0.0.1", broker: "a", perm: remoting.PermWrite}}})
 			},
 			query:    func(s *Snapshot) error { _, err := s.ReadableBrokers("orders"); return err },
 			wantKind: KindNoReadableBroker,
@@ -259,7 +263,7 @@ func TestSnapshot_Errors(t *testing.T) {
 			name: "malformed broker metadata",
 			in: func(t *testing.T) Input {
 				i := oneCluster(t, brokerA)
-				i.Endpoints["brokers"].Endpoints[0].LbEndpoints[0].Metadata.FilterMetadata[BrokerMetadataNamespace] = mustStruct(t, map[string]any{"broker_name": "a", "broker_id": "master"})
+				i.Endpoints["brokers"].Endpoints[0].LbEndpoints[0].Metadata.FilterMetadata[wellknown.BrokerMetadataNamespace] = mustStruct(t, map[string]any{"broker_name": "a", "broker_id": "master"})
 				return i
 			},
 			query:    func(s *Snapshot) error { _, err := s.Match("orders", 10, nil); return err },
@@ -378,7 +382,7 @@ func TestSnapshot_LocalityAndPriority(t *testing.T) {
 			name: "other zones when own zone is read-only",
 			node: node,
 			locs: []loc{
-				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a", perm: PermRead}}},
+				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a", perm: remoting.PermRead}}},
 				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
 			},
 			want: []string{"b"},
@@ -404,7 +408,7 @@ func TestSnapshot_LocalityAndPriority(t *testing.T) {
 			name: "priority fallback",
 			node: node,
 			locs: []loc{
-				{region: "r1", zone: "z1", priority: 0, eps: []ep{{addr: "10.0.0.1", broker: "a", health: unhealthy}, {addr: "10.0.0.2", broker: "b", perm: PermRead}}},
+				{region: "r1", zone: "z1", priority: 0, eps: []ep{{addr: "10.0.0.1", broker: "a", health: unhealthy}, {addr: "10.0.0.2", broker: "b", perm: remoting.PermRead}}},
 				{region: "r1", zone: "z2", priority: 1, eps: []ep{{addr: "10.0.0.3", broker: "c"}}},
 				{region: "r1", zone: "z3", priority: 2, eps: []ep{{addr: "10.0.0.4", broker: "d"}}},
 			},
@@ -479,15 +483,15 @@ func TestSnapshot_TopicRoutesOverrideInline(t *testing.T) {
 }
 
 func TestSnapshot_Nameservers(t *testing.T) {
-	upstream := &TopicRouteData{
+	upstream := &remoting.TopicRouteData{
 		OrderTopicConf: "broker-a:4",
-		QueueDatas: []QueueData{
+		QueueDatas: []remoting.QueueData{
 			{BrokerName: "broker-d", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6},
 			{BrokerName: "broker-a", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 7, TopicSysFlag: 1},
 			{BrokerName: "broker-b", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6},
 			{BrokerName: "broker-c", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 4},
 		},
-		BrokerDatas: []BrokerData{
+		BrokerDatas: []remoting.BrokerData{
 			{Cluster: "c1", BrokerName: "broker-a", BrokerAddrs: map[int64]string{0: "10.1.0.1:10911", 1: "10.1.0.2:10911"}},
 			{Cluster: "c1", BrokerName: "broker-b", BrokerAddrs: map[int64]string{0: "10.1.0.3:10911"}},
 			{Cluster: "c2", BrokerName: "broker-c", BrokerAddrs: map[int64]string{0: "10.1.0.4:10911"}},
@@ -507,6 +511,7 @@ func TestSnapshot_Nameservers(t *testing.T) {
 					loc{priority: 1, eps: []ep{{addr: "10.0.0.3", port: 9876}}}),
 				"brokers": cla(t, "brokers", loc{eps: []ep{{addr: "10.2.0.1", broker: "broker-b"}, {addr: "10.2.0.2", broker: "broker-c"}}}),
 			},
+			InterceptAvailable: true,
 		}
 	}
 	virtual := RouteDataOptions{AddressOf: func(name string, id int64, real string) string {
@@ -581,7 +586,7 @@ func TestSnapshot_Nameservers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RouteSource() failed: %v", err)
 			}
-			wantSrc := Source{Kind: SourceNameserver, Cluster: "ns", Nameservers: []string{"10.0.0.1:9876"}}
+			wantSrc := Source{Kind: SourceNameserver, Cluster: "ns", Nameservers: []string{"10.0.0.1:9876"}, DataPath: DataPathIntercept}
 			if diff := cmp.Diff(src, wantSrc); diff != "" {
 				t.Errorf("RouteSource() mismatch (-got +want):\n%s", diff)
 			}
@@ -650,6 +655,7 @@ func TestSnapshot_AddressOf(t *testing.T) {
 			"direct":    cla(t, "direct", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}, {addr: "10.0.0.2", broker: "bb"}}}),
 			"intercept": cla(t, "intercept", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}, {addr: "10.0.0.3", broker: "ccc"}, {addr: "::1", broker: "ccc", id: 1}}}),
 		},
+		InterceptAvailable: true,
 	}
 	s := mustSnapshot(t, in)
 	tests := []struct {
@@ -678,15 +684,91 @@ func TestSnapshot_AddressOf(t *testing.T) {
 	if r, _ := s.Match("direct", 10, nil); r.DataPath() != DataPathDirect {
 		t.Errorf("Match(direct).DataPath() = %v, want direct", r.DataPath())
 	}
+	if r, _ := s.Match("intercept", 10, nil); r.DataPath() != DataPathIntercept {
+		t.Errorf("Match(intercept).DataPath() = %v, want intercept", r.DataPath())
+	}
+
+	// Where the caller runs no relay, a cluster that asks for intercept is
+	// served direct: real addresses, whatever AddressOf says.
+	in.InterceptAvailable = false
+	s = mustSnapshot(t, in)
+	for _, topic := range []string{"intercept", "mixed"} {
+		td, err := s.TopicRoute(topic, virtual)
+		if err != nil {
+			t.Fatalf("TopicRoute(%q) without relays failed: %v", topic, err)
+		}
+		for _, bd := range td.BrokerDatas {
+			for id, a := range bd.BrokerAddrs {
+				if strings.HasPrefix(a, "127.0.0.") {
+					t.Errorf("TopicRoute(%q) without relays gave %s[%d] the virtual address %s", topic, bd.BrokerName, id, a)
+				}
+			}
+		}
+	}
+	if r, _ := s.Match("intercept", 10, nil); r.DataPath() != DataPathDirect {
+		t.Errorf("without relays, Match(intercept).DataPath() = %v, want direct", r.DataPath())
+	}
+}
+
+func TestDataPath_RequestedAndInForce(t *testing.T) {
+	for _, tc := range []struct {
+		knob        string
+		relays      bool
+		requested   DataPath
+		inForce     DataPath
+		dumpInForce string
+	}{
+		{knob: "", relays: false, requested: DataPathUnset, inForce: DataPathDirect, dumpInForce: "direct"},
+		{knob: "", relays: true, requested: DataPathUnset, inForce: DataPathIntercept, dumpInForce: "intercept"},
+		{knob: "direct", relays: false, requested: DataPathDirect, inForce: DataPathDirect, dumpInForce: "direct"},
+		{knob: "direct", relays: true, requested: DataPathDirect, inForce: DataPathDirect, dumpInForce: "direct"},
+		{knob: "intercept", relays: false, requested: DataPathIntercept, inForce: DataPathDirect, dumpInForce: "direct"},
+		{knob: "intercept", relays: true, requested: DataPathIntercept, inForce: DataPathIntercept, dumpInForce: "intercept"},
+	} {
+		in := Input{
+			Listener:           "rmq-prod",
+			RouteConfig:        rc("rc", rt(t, prefix(""), "brokers", nil)),
+			Clusters:           map[string]*clusterv3.Cluster{"brokers": edsCluster(t, "brokers", tc.knob)},
+			Endpoints:          map[string]*endpointv3.ClusterLoadAssignment{"brokers": cla(t, "brokers", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}}})},
+			InterceptAvailable: tc.relays,
+		}
+		s := mustSnapshot(t, in)
+		r, err := s.Match("orders", 10, nil)
+		if err != nil {
+			t.Fatalf("knob %q, relays %v: Match: %v", tc.knob, tc.relays, err)
+		}
+		if r.DataPath() != tc.inForce {
+			t.Errorf("knob %q, relays %v: DataPath() = %v, want %v", tc.knob, tc.relays, r.DataPath(), tc.inForce)
+		}
+		b, err := json.Marshal(s.Dump())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(`"data_path":%q,"requested_data_path":%q`, tc.dumpInForce, tc.requested.String())
+		if !strings.Contains(string(b), want) {
+			t.Errorf("knob %q, relays %v: dump %s lacks %s", tc.knob, tc.relays, b, want)
+		}
+	}
+	// A route to an unknown cluster reports the snapshot's default.
+	for _, relays := range []bool{false, true} {
+		s := mustSnapshot(t, Input{Listener: "l", RouteConfig: rc("rc", rt(t, prefix(""), "nope", nil)), InterceptAvailable: relays})
+		r := s.route("orders", 10, nil)
+		if want := dataPathInForce(DataPathUnset, relays); r == nil || r.DataPath() != want {
+			t.Errorf("relays %v: unknown cluster DataPath() = %v, want %v", relays, r.DataPath(), want)
+		}
+	}
+	if got := DataPathUnset.String(); got != "unset" {
+		t.Errorf("DataPathUnset.String() = %q", got)
+	}
 }
 
 func TestSnapshot_DeterministicOrder(t *testing.T) {
 	var eps []ep
 	for i := 20; i > 0; i-- {
 		eps = append(eps, ep{addr: fmt.Sprintf("10.0.0.%d", i), broker: fmt.Sprintf("broker-%02d", i), weight: uint32(i)})
-		eps = append(eps, ep{addr: fmt.Sprintf("10.0.1.%d", i), broker: fmt.Sprintf("broker-%02d", i), id: 1, perm: PermRead})
+		eps = append(eps, ep{addr: fmt.Sprintf("10.0.1.%d", i), broker: fmt.Sprintf("broker-%02d", i), id: 1, perm: remoting.PermRead})
 	}
-	var first *TopicRouteData
+	var first *remoting.TopicRouteData
 	var firstReadable []string
 	var firstPicks []string
 	for run := 0; run < 5; run++ {
@@ -751,7 +833,7 @@ func TestSnapshot_TableSwap(t *testing.T) {
 				s := tbl.Load()
 				b, err := s.PickWriteBroker("orders", i)
 				if err == nil {
-					var td *TopicRouteData
+					var td *remoting.TopicRouteData
 					td, err = s.TopicRoute("orders", RouteDataOptions{})
 					if err == nil && td.BrokerDatas[0].BrokerName != b {
 						err = fmt.Errorf("one snapshot gave %q and %q", b, td.BrokerDatas[0].BrokerName)
@@ -798,9 +880,10 @@ func TestSnapshot_Dump(t *testing.T) {
 			}
 		} `json:"route_config"`
 		Clusters []struct {
-			Name, Type string
-			DataPath   string `json:"data_path"`
-			Endpoints  []Endpoint
+			Name, Type        string
+			DataPath          string `json:"data_path"`
+			RequestedDataPath string `json:"requested_data_path"`
+			Endpoints         []Endpoint
 		}
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
@@ -816,7 +899,9 @@ func TestSnapshot_Dump(t *testing.T) {
 	if r1.Topic != `prefix:""` || r1.Error != "unknown cluster" {
 		t.Errorf("Dump() route 1 = %+v", r1)
 	}
-	if len(got.Clusters) != 1 || got.Clusters[0].Type != "brokers" || got.Clusters[0].DataPath != "intercept" ||
+	// The cluster asks for no data path and no relay runs: direct is what
+	// is in force, and the dump says both.
+	if len(got.Clusters) != 1 || got.Clusters[0].Type != "brokers" || got.Clusters[0].DataPath != "direct" || got.Clusters[0].RequestedDataPath != "unset" ||
 		len(got.Clusters[0].Endpoints) != 1 || got.Clusters[0].Endpoints[0].Locality.Zone != "z1" {
 		t.Errorf("Dump() clusters = %+v", got.Clusters)
 	}
@@ -829,7 +914,7 @@ func TestSnapshot_RouteView(t *testing.T) {
 	in := oneCluster(t,
 		loc{region: "r1", zone: "z1", weight: 3, priority: 1, eps: []ep{
 			{addr: "10.0.0.1", broker: "broker-a", rq: 4, wq: 2, weight: 5, health: healthy},
-			{addr: "10.0.0.2", broker: "broker-a", id: 1, perm: PermRead, health: unhealthy},
+			{addr: "10.0.0.2", broker: "broker-a", id: 1, perm: remoting.PermRead, health: unhealthy},
 		}},
 	)
 	in.RouteConfig = rc("rc", rt(t, exact("orders"), "brokers", map[string]any{"broker_name": "broker-a"}, codeIn("10")))

@@ -7,36 +7,10 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
-
-// TopicRouteData is the answer to GET_ROUTEINFO_BY_TOPIC (code 105), field
-// for field RocketMQ's; the remoting codec turns it into wire JSON.
-type TopicRouteData struct {
-	// OrderTopicConf is RocketMQ's orderTopicConf, kept from an upstream
-	// answer and empty when synthesized.
-	OrderTopicConf string
-	// QueueDatas has one entry per broker, sorted by BrokerName.
-	QueueDatas []QueueData
-	// BrokerDatas has one entry per broker, sorted by BrokerName.
-	BrokerDatas []BrokerData
-}
-
-// QueueData is a topic's queues on one broker.
-type QueueData struct {
-	BrokerName     string
-	ReadQueueNums  int
-	WriteQueueNums int
-	// Perm is a combination of [PermRead], [PermWrite] and [PermInherit].
-	Perm         int
-	TopicSysFlag int
-}
-
-// BrokerData is one broker's addresses by broker id (0 = master).
-type BrokerData struct {
-	Cluster     string
-	BrokerName  string
-	BrokerAddrs map[int64]string
-}
 
 // RouteDataOptions adjusts the route data built by [Snapshot.TopicRoute] and
 // [Snapshot.RewriteRoute].
@@ -44,9 +18,9 @@ type RouteDataOptions struct {
 	// AddressOf, if not nil, maps the real address of broker (brokerName,
 	// brokerID) to the address the client is given, e.g. a virtual loopback
 	// address for the intercept data path. It is called for the brokers of
-	// clusters whose data path is [DataPathIntercept] only; brokers reached
-	// only through [DataPathDirect] clusters keep their real addresses. Nil
-	// means real addresses for every broker.
+	// clusters whose data path in force is [DataPathIntercept] only; brokers
+	// reached only through [DataPathDirect] clusters keep their real
+	// addresses. Nil means real addresses for every broker.
 	AddressOf func(brokerName string, brokerID int64, real string) string
 }
 
@@ -79,7 +53,8 @@ type Source struct {
 	// Nameservers are the healthy nameserver addresses of the lowest
 	// priority that has any, in EDS order, for SourceNameserver.
 	Nameservers []string
-	// DataPath is the nameserver cluster's data path, for SourceNameserver.
+	// DataPath is the data path in force for the nameserver cluster, for
+	// SourceNameserver.
 	DataPath DataPath
 }
 
@@ -91,7 +66,7 @@ func (s *Snapshot) RouteSource(topic string) (Source, error) {
 	if s == nil {
 		return Source{}, errNoSnapshot()
 	}
-	r := s.route(topic, CodeGetRouteByTopic, nil)
+	r := s.route(topic, remoting.CodeGetRouteInfoByTopic, nil)
 	if r == nil {
 		return Source{Kind: SourceSynthesize}, nil
 	}
@@ -125,9 +100,9 @@ func (s *Snapshot) side(topic string, code int32) side {
 
 type brokerEntry struct {
 	name, cluster       string
-	readNums, writeNums int
-	perm                int
-	sysFlag             int
+	readNums, writeNums int32
+	perm                int32
+	sysFlag             int32
 	addrs               map[int64]string
 	intercept, anySide  bool
 }
@@ -140,7 +115,7 @@ func (e *brokerEntry) addSide(dp DataPath) {
 }
 
 // TopicRoute synthesizes the route data the client sees for topic (code 105)
-// from xDS endpoints.
+// from xDS endpoints, in the wire codec's type.
 //
 // The route matched with code 10 (send) gives the write subset, the one
 // matched with code 11 (pull) the read subset. Every broker of either subset
@@ -158,11 +133,11 @@ func (e *brokerEntry) addSide(dp DataPath) {
 // The error is [KindNoRoute] when neither code matches any route, and
 // [KindNoUsableBroker] (naming both causes) when nothing is writable or
 // readable.
-func (s *Snapshot) TopicRoute(topic string, opts RouteDataOptions) (*TopicRouteData, error) {
+func (s *Snapshot) TopicRoute(topic string, opts RouteDataOptions) (*remoting.TopicRouteData, error) {
 	if s == nil {
 		return nil, errNoSnapshot()
 	}
-	w, r := s.side(topic, CodeSendMessage), s.side(topic, CodePullMessage)
+	w, r := s.side(topic, remoting.CodeSendMessage), s.side(topic, remoting.CodePullMessage)
 	entries := make(map[string]*brokerEntry)
 	entry := func(g *BrokerGroup) *brokerEntry {
 		e, ok := entries[g.Name]
@@ -185,8 +160,8 @@ func (s *Snapshot) TopicRoute(topic string, opts RouteDataOptions) (*TopicRouteD
 				}
 				m, _ := g.Master()
 				e := entry(g)
-				e.perm |= PermWrite
-				e.addrs[0] = m.Address
+				e.perm |= remoting.PermWrite
+				e.addrs[remoting.MasterID] = m.Address
 				e.addSide(w.route.DataPath())
 				writable++
 			}
@@ -205,7 +180,7 @@ func (s *Snapshot) TopicRoute(topic string, opts RouteDataOptions) (*TopicRouteD
 					continue
 				}
 				e := entry(g)
-				e.perm |= PermRead
+				e.perm |= remoting.PermRead
 				for j := range g.Members {
 					m := &g.Members[j]
 					if _, dup := e.addrs[m.BrokerID]; m.Readable() && !dup {
@@ -245,22 +220,26 @@ func (s *Snapshot) noBrokerErr(topic string, werr, rerr error) error {
 		fmt.Sprintf("no writable or readable broker: writes: %s; reads: %s", detail(werr), detail(rerr)), nil)
 }
 
-func buildRouteData(orderConf string, entries map[string]*brokerEntry, opts RouteDataOptions) *TopicRouteData {
+// buildRouteData lists every entry that can be read or written, sorted by
+// broker name. Filter servers are never listed: their addresses would bypass
+// the mesh.
+func buildRouteData(orderConf string, entries map[string]*brokerEntry, opts RouteDataOptions) *remoting.TopicRouteData {
 	names := make([]string, 0, len(entries))
 	for n, e := range entries {
-		if e.perm&(PermRead|PermWrite) != 0 {
+		if e.perm&(remoting.PermRead|remoting.PermWrite) != 0 {
 			names = append(names, n)
 		}
 	}
 	sort.Strings(names)
-	td := &TopicRouteData{
-		OrderTopicConf: orderConf,
-		QueueDatas:     make([]QueueData, 0, len(names)),
-		BrokerDatas:    make([]BrokerData, 0, len(names)),
+	td := &remoting.TopicRouteData{
+		OrderTopicConf:    orderConf,
+		QueueDatas:        make([]remoting.QueueData, 0, len(names)),
+		BrokerDatas:       make([]remoting.BrokerData, 0, len(names)),
+		FilterServerTable: map[string][]string{},
 	}
 	for _, n := range names {
 		e := entries[n]
-		td.QueueDatas = append(td.QueueDatas, QueueData{
+		td.QueueDatas = append(td.QueueDatas, remoting.QueueData{
 			BrokerName: n, ReadQueueNums: e.readNums, WriteQueueNums: e.writeNums, Perm: e.perm, TopicSysFlag: e.sysFlag,
 		})
 		addrs := make(map[int64]string, len(e.addrs))
@@ -270,7 +249,7 @@ func buildRouteData(orderConf string, entries map[string]*brokerEntry, opts Rout
 			}
 			addrs[id] = a
 		}
-		td.BrokerDatas = append(td.BrokerDatas, BrokerData{Cluster: e.cluster, BrokerName: n, BrokerAddrs: addrs})
+		td.BrokerDatas = append(td.BrokerDatas, remoting.BrokerData{Cluster: e.cluster, BrokerName: n, BrokerAddrs: addrs})
 	}
 	return td
 }
@@ -300,16 +279,16 @@ func buildRouteData(orderConf string, entries map[string]*brokerEntry, opts Rout
 // opts.AddressOf unless every half that lists the broker leads to a
 // [DataPathDirect] cluster. The error is [KindNoUsableBroker] when no broker
 // is left writable or readable.
-func (s *Snapshot) RewriteRoute(topic string, upstream *TopicRouteData, opts RouteDataOptions) (*TopicRouteData, error) {
+func (s *Snapshot) RewriteRoute(topic string, upstream *remoting.TopicRouteData, opts RouteDataOptions) (*remoting.TopicRouteData, error) {
 	if s == nil {
 		return nil, errNoSnapshot()
 	}
 	if upstream == nil {
 		return nil, topicErr(KindNoUsableBroker, topic, "", "no upstream route data to rewrite", nil)
 	}
-	sw := s.route(topic, CodeSendMessage, nil)
-	sr := s.route(topic, CodePullMessage, nil)
-	bds := make(map[string]*BrokerData, len(upstream.BrokerDatas))
+	sw := s.route(topic, remoting.CodeSendMessage, nil)
+	sr := s.route(topic, remoting.CodePullMessage, nil)
+	bds := make(map[string]*remoting.BrokerData, len(upstream.BrokerDatas))
 	for i := range upstream.BrokerDatas {
 		bd := &upstream.BrokerDatas[i]
 		bds[bd.BrokerName] = bd
@@ -322,17 +301,17 @@ func (s *Snapshot) RewriteRoute(topic string, upstream *TopicRouteData, opts Rou
 			continue
 		}
 		e := &brokerEntry{name: qd.BrokerName, cluster: bd.Cluster, readNums: qd.ReadQueueNums, writeNums: qd.WriteQueueNums, sysFlag: qd.TopicSysFlag, addrs: make(map[int64]string)}
-		_, hasMaster := bd.BrokerAddrs[0]
-		if qd.Perm&PermWrite != 0 && hasMaster {
+		_, hasMaster := bd.BrokerAddrs[remoting.MasterID]
+		if qd.Perm&remoting.PermWrite != 0 && hasMaster {
 			if dp, ok := grants(sw, bd, true); ok {
-				e.perm |= PermWrite
+				e.perm |= remoting.PermWrite
 				e.addSide(dp)
 				writable++
 			}
 		}
-		if qd.Perm&PermRead != 0 {
+		if qd.Perm&remoting.PermRead != 0 {
 			if dp, ok := grants(sr, bd, false); ok {
-				e.perm |= PermRead
+				e.perm |= remoting.PermRead
 				e.addSide(dp)
 				readable++
 			}
@@ -340,7 +319,7 @@ func (s *Snapshot) RewriteRoute(topic string, upstream *TopicRouteData, opts Rou
 		if e.perm == 0 {
 			continue
 		}
-		e.perm |= qd.Perm & PermInherit
+		e.perm |= qd.Perm & remoting.PermInherit
 		for id, a := range bd.BrokerAddrs {
 			e.addrs[id] = a
 		}
@@ -357,7 +336,7 @@ func (s *Snapshot) RewriteRoute(topic string, upstream *TopicRouteData, opts Rou
 			return fmt.Sprintf("no upstream broker in cluster %q%s (%s)", rt.cluster, subsetSuffix(rt.subset), rt.where)
 		}
 		return nil, topicErr(KindNoUsableBroker, topic, "",
-			fmt.Sprintf("no writable or readable broker in the nameserver's answer: writes: %s; reads: %s", why(sw, CodeSendMessage), why(sr, CodePullMessage)), nil)
+			fmt.Sprintf("no writable or readable broker in the nameserver's answer: writes: %s; reads: %s", why(sw, remoting.CodeSendMessage), why(sr, remoting.CodePullMessage)), nil)
 	}
 	td := buildRouteData(upstream.OrderTopicConf, entries, opts)
 	return td, nil
@@ -365,23 +344,23 @@ func (s *Snapshot) RewriteRoute(topic string, upstream *TopicRouteData, opts Rou
 
 // grants reports whether route rt lets broker bd of an upstream answer take
 // writes (write) or reads, and the data path for its addresses.
-func grants(rt *Route, bd *BrokerData, write bool) (DataPath, bool) {
+func grants(rt *Route, bd *remoting.BrokerData, write bool) (DataPath, bool) {
 	if rt == nil || rt.set == nil {
-		return 0, false
+		return DataPathUnset, false
 	}
 	set := rt.set
 	if set.cluster.err != nil {
-		return 0, false
+		return DataPathUnset, false
 	}
 	if set.cluster.nameservers {
 		return set.cluster.dataPath, upstreamInSubset(bd, rt.subset)
 	}
 	if set.err != nil {
-		return 0, false
+		return DataPathUnset, false
 	}
 	i, ok := set.byName[bd.BrokerName]
 	if !ok {
-		return 0, false
+		return DataPathUnset, false
 	}
 	g := &set.brokers[i]
 	if write {
@@ -392,13 +371,13 @@ func grants(rt *Route, bd *BrokerData, write bool) (DataPath, bool) {
 
 // upstreamInSubset evaluates a subset against an upstream BrokerData: only
 // "broker_name" and "cluster_name" can match.
-func upstreamInSubset(bd *BrokerData, subset *structpb.Struct) bool {
+func upstreamInSubset(bd *remoting.BrokerData, subset *structpb.Struct) bool {
 	for k, v := range subset.GetFields() {
 		var got string
 		switch k {
-		case keyBrokerName:
+		case wellknown.BrokerNameKey:
 			got = bd.BrokerName
-		case keyClusterName:
+		case wellknown.ClusterNameKey:
 			got = bd.Cluster
 		default:
 			return false

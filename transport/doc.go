@@ -2,9 +2,9 @@
 // official client is pointed at through its NsResolver, and the plumbing to reach real
 // nameservers upstream.
 //
-// The official client has no transport hook (DESIGN.md §1), so the only way to put
-// the mesh between it and the cluster is to hand it loopback addresses that speak the
-// RocketMQ remoting protocol. [NameServer] answers GET_ROUTEINFO_BY_TOPIC (105) from
+// The official client has no transport hook (its remoting client is internal and
+// dials with a plain net.Dialer), so the only way to put the mesh between it and the
+// cluster is to hand it loopback addresses that speak the RocketMQ remoting protocol. [NameServer] answers GET_ROUTEINFO_BY_TOPIC (105) from
 // whatever [RouteProvider] it is given; it knows nothing of xDS.
 //
 //	ns, err := transport.NewNameServer(provider, transport.WithLogger(log))

@@ -15,10 +15,21 @@ import (
 
 // RouteProvider answers route queries for the nameserver endpoint. Implementations
 // may block until configuration arrives, but must honour ctx.
+//
+// Remarks the client sees say which component speaks. A provider's error text
+// becomes the remark of the client's TOPIC_NOT_EXIST answer, which the client
+// logs and an admin tool shows; it starts with the prefix of the rmqmesh
+// package that decided, then names the topic and the reason:
+//
+//	mesh: topic "orders": listener "rmq-prod" unavailable: xdsclient: listener "rmq-prod": does not exist: ...
+//	routing: topic "orders": no route in listener "rmq-prod" (code 10)
+//
+// The endpoint's own remarks (a malformed request, a request it does not
+// serve, a provider that broke this contract) start with
+// "transport: nameserver endpoint: ".
 type RouteProvider interface {
-	// TopicRoute returns the route the client should see for topic. The error's
-	// text is sent to the client as the response remark, so it should name the
-	// topic and the reason.
+	// TopicRoute returns the route the client should see for topic, or an
+	// error whose text is the remark described above.
 	TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error)
 }
 
@@ -207,14 +218,14 @@ func (n *NameServer) handle(req *remoting.Command) *remoting.Command {
 		return nil
 	}
 	return remoting.NewResponse(req, remoting.RequestCodeNotSupported,
-		fmt.Sprintf("rmqmesh nameserver endpoint: request code %s is not served in process", remoting.RequestCodeName(req.Code)))
+		fmt.Sprintf("transport: nameserver endpoint: request code %s is not served in process", remoting.RequestCodeName(req.Code)))
 }
 
 // handleRoute answers GET_ROUTEINFO_BY_TOPIC (105).
 func (n *NameServer) handleRoute(ctx context.Context, req *remoting.Command) *remoting.Command {
 	topic := req.Ext("topic")
 	if topic == "" {
-		return remoting.NewResponse(req, remoting.SystemError, "rmqmesh nameserver endpoint: GET_ROUTEINFO_BY_TOPIC without a topic")
+		return remoting.NewResponse(req, remoting.SystemError, "transport: nameserver endpoint: GET_ROUTEINFO_BY_TOPIC without a topic")
 	}
 	route, err := n.provider.TopicRoute(ctx, topic)
 	if err != nil {
@@ -226,7 +237,7 @@ func (n *NameServer) handleRoute(ctx context.Context, req *remoting.Command) *re
 	if route == nil {
 		// A provider bug, answered rather than allowed to panic the process from
 		// this connection's goroutine.
-		return remoting.NewResponse(req, remoting.SystemError, fmt.Sprintf("rmqmesh nameserver endpoint: topic %q: route provider returned neither a route nor an error", topic))
+		return remoting.NewResponse(req, remoting.SystemError, fmt.Sprintf("transport: nameserver endpoint: topic %q: route provider returned neither a route nor an error", topic))
 	}
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = route.Encode(remoting.RouteKeyStyleFor(req))
@@ -237,14 +248,14 @@ func (n *NameServer) handleRoute(ctx context.Context, req *remoting.Command) *re
 func (n *NameServer) handleClusterInfo(ctx context.Context, req *remoting.Command) *remoting.Command {
 	p, ok := n.provider.(ClusterInfoProvider)
 	if !ok {
-		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, "rmqmesh nameserver endpoint: cluster info is not available from this mesh")
+		return remoting.NewResponse(req, remoting.RequestCodeNotSupported, "transport: nameserver endpoint: cluster info is not available from this mesh")
 	}
 	info, err := p.ClusterInfo(ctx)
 	if err != nil {
 		return remoting.NewResponse(req, remoting.SystemError, err.Error())
 	}
 	if info == nil {
-		return remoting.NewResponse(req, remoting.SystemError, "rmqmesh nameserver endpoint: cluster info provider returned neither cluster info nor an error")
+		return remoting.NewResponse(req, remoting.SystemError, "transport: nameserver endpoint: cluster info provider returned neither cluster info nor an error")
 	}
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = info.Encode()

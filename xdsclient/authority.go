@@ -208,14 +208,19 @@ func (c *Client) onChannelFailureLocked(ch *channel, cause error) {
 		}
 		for typeURL, tc := range a.types {
 			for _, rs := range tc.resources {
-				err := &Error{Kind: KindConnection, TypeURL: typeURL, Name: rs.name, Err: fmt.Errorf("xDS server %q unreachable: %w", ch.server.ServerURI, cause)}
+				err := &Error{Kind: KindConnection, TypeURL: typeURL, Name: rs.name, Err: fmt.Errorf("no xDS server reachable (last tried %q): %w", ch.server.ServerURI, cause)}
 				if rs.value != nil {
 					c.notifyAmbientErrorLocked(rs, err)
 					continue
 				}
-				if rs.status == StatusRequested {
-					rs.err = err
+				if rs.status != StatusRequested || KindOf(rs.err) == KindConnection {
+					// Either the watchers already have an answer (does not
+					// exist, NACKed) or were told of this outage: once per
+					// outage, since the error is cleared when a stream sends
+					// the request again.
+					continue
 				}
+				rs.err = err
 				c.notifyResourceErrorLocked(rs, err)
 			}
 		}

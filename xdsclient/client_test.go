@@ -3,13 +3,16 @@ package xdsclient_test
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -60,8 +63,8 @@ func TestClient_FullChain(t *testing.T) {
 		cw := newRecorder[*xdsclient.ClusterUpdate]()
 		defer c.WatchCluster(cluster, cw)()
 		cu := cw.waitUpdate(t, "cluster", nil)
-		if cu.EDSServiceName != "brokers" || cu.DataPath != "direct" {
-			t.Fatalf("cluster update = %+v", cu)
+		if dp, err := wellknown.ParseDataPath(cu.Cluster.GetMetadata()); cu.EDSServiceName != "brokers" || dp != wellknown.DataPathDirect || err != nil {
+			t.Fatalf("cluster update = %+v (data path %q, %v)", cu, dp, err)
 		}
 
 		ew := newRecorder[*xdsclient.EndpointsUpdate]()
@@ -71,7 +74,7 @@ func TestClient_FullChain(t *testing.T) {
 			t.Fatalf("endpoints = %d, want %d", got, want)
 		}
 		md := eu.Assignment.GetEndpoints()[0].GetLbEndpoints()[0].GetMetadata().GetFilterMetadata()
-		if md[xdsclient.RocketMQFilterName].GetFields()["broker_name"].GetStringValue() != "broker-a" ||
+		if md[wellknown.BrokerMetadataNamespace].GetFields()["broker_name"].GetStringValue() != "broker-a" ||
 			md["envoy.lb"].GetFields()["broker_name"].GetStringValue() != "broker-a" {
 			t.Errorf("broker metadata = %v", md)
 		}
@@ -317,6 +320,41 @@ func TestClient_Unreachable(t *testing.T) {
 	if !strings.Contains(err.Error(), `listener "rmq-prod"`) {
 		t.Errorf("error = %v, want it to name the listener", err)
 	}
+}
+
+// TestClient_UnreachableReportedBeforeResourceTimeout checks that a watcher
+// of a resource with nothing cached learns that no server is reachable as soon
+// as every server has failed, not when the does-not-exist timer fires, and
+// once per outage.
+func TestClient_UnreachableReportedBeforeResourceTimeout(t *testing.T) {
+	cfg := []byte(`{"xds_servers":[{"server_uri":"` + unusedAddr(t) + `","channel_creds":[{"type":"insecure"}]}]}`)
+	var rounds atomic.Int64 // failed rounds over every server
+	backoff := func(int) time.Duration { rounds.Add(1); return fastBackoff(0) }
+	c := newClient(t, cfg, xdsclient.WithResourceTimeout(time.Hour), xdsclient.WithBackoff(backoff))
+	lw := newRecorder[*xdsclient.ListenerUpdate]()
+	defer c.WatchListener("rmq-prod", lw)()
+	err := lw.waitResourceError(t, xdsclient.KindConnection)
+	if !strings.Contains(err.Error(), `listener "rmq-prod"`) || !strings.Contains(err.Error(), "no xDS server reachable") {
+		t.Errorf("error = %v, want it to name the listener and say no server is reachable", err)
+	}
+	// The client keeps retrying; the watcher is not told again.
+	seen := rounds.Load()
+	deadline := time.Now().Add(defaultTestTimeout)
+	for rounds.Load() < seen+3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rounds.Load() < seen+3 {
+		t.Fatalf("the client stopped retrying after %d rounds", rounds.Load())
+	}
+	select {
+	case e := <-lw.ch:
+		t.Errorf("callback repeated during one outage: %+v", e)
+	default:
+	}
+	// A second watcher of the same resource is told at once.
+	lw2 := newRecorder[*xdsclient.ListenerUpdate]()
+	defer c.WatchListener("rmq-prod", lw2)()
+	lw2.waitResourceError(t, xdsclient.KindConnection)
 }
 
 func TestClient_CloseIdempotent(t *testing.T) {

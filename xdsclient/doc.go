@@ -75,8 +75,8 @@
 // # On-demand topic routes
 //
 // To hold only the routes of the topics a client uses, a Listener opts in
-// with the bool field "on_demand_routes" in its metadata
-// filter_metadata["rmqmesh"]:
+// with the bool knob [wellknown.OnDemandRoutesKey] in its metadata
+// (the names are in package wellknown):
 //
 //	metadata:
 //	  filter_metadata:
@@ -153,5 +153,7 @@
 //
 // The client does not report load (LRS) and does not serve CSDS itself
 // ([Client.Dump] returns the data for it). Cross-resource checks (a route
-// naming an unknown cluster) belong to the routing package.
+// naming an unknown cluster) belong to the routing package. Of RocketMQ it
+// knows only the metadata it validates, whose names come from package
+// wellknown.
 package xdsclient

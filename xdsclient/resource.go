@@ -22,23 +22,6 @@ const (
 	EndpointsTypeURL   = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 )
 
-// Names used in resource metadata.
-const (
-	// RocketMQFilterName is the name of Envoy's RocketMQ network filter and
-	// the filter_metadata key of broker endpoint metadata.
-	RocketMQFilterName = "envoy.filters.network.rocketmq_proxy"
-	// MetadataKey is the filter_metadata key of rmqmesh knobs on listeners
-	// and clusters.
-	MetadataKey = "rmqmesh"
-	// OnDemandRoutesField is the bool field under listener
-	// filter_metadata["rmqmesh"] that opts in to on-demand topic routes.
-	OnDemandRoutesField = "on_demand_routes"
-	// DataPathField is the string field under cluster
-	// filter_metadata["rmqmesh"] naming the data path: "", "direct" or
-	// "intercept".
-	DataPathField = "data_path"
-)
-
 // ListenerUpdate is a validated Listener.
 type ListenerUpdate struct {
 	// Name and Version of the resource.
@@ -75,9 +58,6 @@ type ClusterUpdate struct {
 	// EDSServiceName is the name to watch endpoints under: the EDS service
 	// name, or the cluster name when that is empty.
 	EDSServiceName string
-	// DataPath is the cluster's filter_metadata["rmqmesh"]["data_path"].
-	DataPath string
-
 	// ConnectTimeout is connect_timeout, DefaultConnectTimeout when unset.
 	ConnectTimeout time.Duration
 	// LBPolicy is LBPolicyRoundRobin, LBPolicyRingHash or

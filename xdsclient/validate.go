@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // rocketmqProxyTypeURL is the type URL of the rocketmq_proxy filter config.
@@ -47,17 +49,17 @@ func decodeListener(a *anypb.Any) (string, update, proto.Message, error) {
 	}
 	// After the inline routes, whose own checks name the route.
 	if err := proxy.ValidateAll(); err != nil {
-		return name, nil, nil, fmt.Errorf("%s filter: %w", RocketMQFilterName, err)
+		return name, nil, nil, fmt.Errorf("%s filter: %w", wellknown.RocketMQProxyFilter, err)
 	}
-	if v, ok := l.GetMetadata().GetFilterMetadata()[MetadataKey].GetFields()[OnDemandRoutesField]; ok {
+	if v, ok := l.GetMetadata().GetFilterMetadata()[wellknown.MeshMetadataNamespace].GetFields()[wellknown.OnDemandRoutesKey]; ok {
 		b, isBool := v.GetKind().(*structpb.Value_BoolValue)
 		if !isBool {
-			return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] must be a bool, got %v", MetadataKey, OnDemandRoutesField, v)
+			return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] must be a bool, got %v", wellknown.MeshMetadataNamespace, wellknown.OnDemandRoutesKey, v)
 		}
 		u.OnDemand = b.BoolValue
 	}
 	if u.OnDemand && u.RouteConfigName == "" {
-		return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] is set but the %s filter has no route_config.name", MetadataKey, OnDemandRoutesField, RocketMQFilterName)
+		return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] is set but the %s filter has no route_config.name", wellknown.MeshMetadataNamespace, wellknown.OnDemandRoutesKey, wellknown.RocketMQProxyFilter)
 	}
 	return name, u, l, nil
 }
@@ -70,7 +72,7 @@ func findRocketMQFilter(l *listenerv3.Listener) (*rocketmqv3.RocketmqProxy, erro
 	for _, fc := range chains {
 		for _, f := range fc.GetFilters() {
 			tc := f.GetTypedConfig()
-			if f.GetName() != RocketMQFilterName && tc.GetTypeUrl() != rocketmqProxyTypeURL {
+			if f.GetName() != wellknown.RocketMQProxyFilter && tc.GetTypeUrl() != rocketmqProxyTypeURL {
 				continue
 			}
 			if tc == nil {
@@ -86,7 +88,7 @@ func findRocketMQFilter(l *listenerv3.Listener) (*rocketmqv3.RocketmqProxy, erro
 			return p, nil
 		}
 	}
-	return nil, fmt.Errorf("no %q network filter", RocketMQFilterName)
+	return nil, fmt.Errorf("no %q network filter", wellknown.RocketMQProxyFilter)
 }
 
 // decodeRouteConfig validates a per-topic RouteConfiguration.
@@ -226,17 +228,10 @@ func decodeCluster(a *anypb.Any) (string, update, proto.Message, error) {
 	if err := parseClusterFields(c, u); err != nil {
 		return name, nil, nil, err
 	}
-	if v, ok := c.GetMetadata().GetFilterMetadata()[MetadataKey].GetFields()[DataPathField]; ok {
-		s, isStr := v.GetKind().(*structpb.Value_StringValue)
-		if !isStr {
-			return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] must be a string, got %v", MetadataKey, DataPathField, v)
-		}
-		switch s.StringValue {
-		case "", "direct", "intercept":
-			u.DataPath = s.StringValue
-		default:
-			return name, nil, nil, fmt.Errorf("filter_metadata[%q][%q] is %q, want \"direct\" or \"intercept\"", MetadataKey, DataPathField, s.StringValue)
-		}
+	// Only validated here: routing reads the knob when it compiles the
+	// cluster, with the same function.
+	if _, err := wellknown.ParseDataPath(c.GetMetadata()); err != nil {
+		return name, nil, nil, err
 	}
 	return name, u, c, nil
 }
@@ -332,25 +327,26 @@ func validateAddress(a *corev3.Address) (string, error) {
 	return fmt.Sprintf("%s:%d", host, port), nil
 }
 
-// validateBrokerMetadata checks filter_metadata[RocketMQFilterName]. An
-// endpoint without broker_name is a nameserver.
+// validateBrokerMetadata checks the broker metadata of an endpoint
+// (wellknown.BrokerMetadataNamespace). An endpoint without broker_name is a
+// nameserver.
 func validateBrokerMetadata(md *corev3.Metadata) (brokerKey, bool, error) {
-	fields := md.GetFilterMetadata()[RocketMQFilterName].GetFields()
+	fields := md.GetFilterMetadata()[wellknown.BrokerMetadataNamespace].GetFields()
 	if len(fields) == 0 {
 		return brokerKey{}, false, nil
 	}
 	var key brokerKey
 	isBroker := false
-	if v, ok := fields["broker_name"]; ok {
+	if v, ok := fields[wellknown.BrokerNameKey]; ok {
 		s, isStr := v.GetKind().(*structpb.Value_StringValue)
 		if !isStr || s.StringValue == "" {
-			return key, false, fmt.Errorf("broker metadata %q must be a non-empty string, got %v", "broker_name", v)
+			return key, false, fmt.Errorf("broker metadata %q must be a non-empty string, got %v", wellknown.BrokerNameKey, v)
 		}
 		key.name, isBroker = s.StringValue, true
 	}
-	if v, ok := fields["cluster_name"]; ok {
+	if v, ok := fields[wellknown.ClusterNameKey]; ok {
 		if _, isStr := v.GetKind().(*structpb.Value_StringValue); !isStr {
-			return key, false, fmt.Errorf("broker metadata %q must be a string, got %v", "cluster_name", v)
+			return key, false, fmt.Errorf("broker metadata %q must be a string, got %v", wellknown.ClusterNameKey, v)
 		}
 	}
 	intField := func(f string, min, max float64) (int64, bool, error) {
@@ -364,21 +360,21 @@ func validateBrokerMetadata(md *corev3.Metadata) (brokerKey, bool, error) {
 		}
 		return int64(n.NumberValue), true, nil
 	}
-	id, hasID, err := intField("broker_id", 0, math.MaxInt32)
+	id, hasID, err := intField(wellknown.BrokerIDKey, 0, math.MaxInt32)
 	if err != nil {
 		return key, false, err
 	}
 	if isBroker && !hasID {
-		return key, false, fmt.Errorf("broker %q has no %q metadata", key.name, "broker_id")
+		return key, false, fmt.Errorf("broker %q has no %q metadata", key.name, wellknown.BrokerIDKey)
 	}
 	key.id = id
-	if _, _, err := intField("perm", 0, 7); err != nil {
+	if _, _, err := intField(wellknown.PermKey, 0, 7); err != nil {
 		return key, false, err
 	}
-	if _, _, err := intField("read_queue_num", 0, math.MaxInt32); err != nil {
+	if _, _, err := intField(wellknown.ReadQueueNumKey, 0, math.MaxInt32); err != nil {
 		return key, false, err
 	}
-	if _, _, err := intField("write_queue_num", 0, math.MaxInt32); err != nil {
+	if _, _, err := intField(wellknown.WriteQueueNumKey, 0, math.MaxInt32); err != nil {
 		return key, false, err
 	}
 	return key, isBroker, nil

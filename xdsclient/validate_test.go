@@ -21,6 +21,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 func mustAny(t *testing.T, m proto.Message) *anypb.Any {
@@ -45,7 +47,7 @@ func listenerWith(t *testing.T, filter *listenerv3.Filter, md *corev3.Metadata) 
 }
 
 func proxyFilter(t *testing.T, rc *rocketmqv3.RouteConfiguration) *listenerv3.Filter {
-	return &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{StatPrefix: "rmq", RouteConfig: rc})}}
+	return &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{StatPrefix: "rmq", RouteConfig: rc})}}
 }
 
 func TestDecode_Errors(t *testing.T) {
@@ -58,7 +60,7 @@ func TestDecode_Errors(t *testing.T) {
 		return rcWith(func(r *rocketmqv3.Route) { r.Match.Headers = []*routev3.HeaderMatcher{h} })
 	}
 	onDemand := func(v *structpb.Value) *corev3.Metadata {
-		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataKey: {Fields: map[string]*structpb.Value{OnDemandRoutesField: v}}}}
+		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.OnDemandRoutesKey: v}}}}
 	}
 	sock := func(host string, port uint32) *corev3.Address {
 		return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{Address: host, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}}}}
@@ -67,7 +69,7 @@ func TestDecode_Errors(t *testing.T) {
 		e := &endpointv3.LbEndpoint{HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: addr}}, LoadBalancingWeight: weight}
 		if broker != nil {
 			s, _ := structpb.NewStruct(broker)
-			e.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{RocketMQFilterName: s}}
+			e.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.RocketMQProxyFilter: s}}
 		}
 		return e
 	}
@@ -81,14 +83,14 @@ func TestDecode_Errors(t *testing.T) {
 		return c
 	}
 	dataPath := func(v *structpb.Value) *corev3.Metadata {
-		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{MetadataKey: {Fields: map[string]*structpb.Value{DataPathField: v}}}}
+		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.DataPathKey: v}}}}
 	}
 
 	tests := []decodeErrorCase{
 		{"listener without filter", listenerType, &listenerv3.Listener{Name: "l"}, `no "envoy.filters.network.rocketmq_proxy" network filter`},
-		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
-		{"listener undecodable typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: rocketmqProxyTypeURL, Value: []byte{0xff}}}}, nil), "cannot decode typed_config"},
-		{"listener no typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName}, nil), "has no typed_config"},
+		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
+		{"listener undecodable typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: rocketmqProxyTypeURL, Value: []byte{0xff}}}}, nil), "cannot decode typed_config"},
+		{"listener no typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter}, nil), "has no typed_config"},
 		{"listener bad on_demand type", listenerType, listenerWith(t, proxyFilter(t, &rocketmqv3.RouteConfiguration{Name: "rc"}), onDemand(structpb.NewStringValue("yes"))), `filter_metadata["rmqmesh"]["on_demand_routes"] must be a bool`},
 		{"listener on_demand without name", listenerType, listenerWith(t, proxyFilter(t, nil), onDemand(structpb.NewBoolValue(true))), "has no route_config.name"},
 		{"listener bad inline route", listenerType, listenerWith(t, proxyFilter(t, rcWith(func(r *rocketmqv3.Route) { r.Route = nil })), nil), "inline route_config: routes[0]: route action has no cluster"},
@@ -113,8 +115,8 @@ func TestDecode_Errors(t *testing.T) {
 		{"header empty prefix", routeConfigType, header(&routev3.HeaderMatcher{Name: "code", HeaderMatchSpecifier: &routev3.HeaderMatcher_PrefixMatch{}}), "PrefixMatch: value length must be at least 1 runes"},
 		{"route config no name", routeConfigType, &rocketmqv3.RouteConfiguration{}, "route configuration has no name"},
 		{"cluster not EDS", clusterType, &clusterv3.Cluster{Name: "c", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}}, "not supported (want EDS)"},
-		{"cluster bad data_path", clusterType, eds(dataPath(structpb.NewStringValue("tunnel"))), `filter_metadata["rmqmesh"]["data_path"] is "tunnel"`},
-		{"cluster data_path type", clusterType, eds(dataPath(structpb.NewNumberValue(1))), `filter_metadata["rmqmesh"]["data_path"] must be a string`},
+		{"cluster bad data_path", clusterType, eds(dataPath(structpb.NewStringValue("tunnel"))), `filter_metadata["rmqmesh"]["data_path"] must be "direct" or "intercept", not "tunnel"`},
+		{"cluster data_path type", clusterType, eds(dataPath(structpb.NewNumberValue(1))), `filter_metadata["rmqmesh"]["data_path"] must be "direct" or "intercept", not 1`},
 		{"cla no name", endpointsType, &endpointv3.ClusterLoadAssignment{}, "has no cluster_name"},
 		{"cla bad port", endpointsType, cla(ep(sock("127.0.0.1", 0), nil, nil)), `invalid port 0`},
 		{"cla big port", endpointsType, cla(ep(sock("127.0.0.1", 70000), nil, nil)), `invalid port 70000`},
@@ -190,7 +192,7 @@ func locality(zone string, weight *wrapperspb.UInt32Value, epWeights ...uint32) 
 // NACKed, naming the field.
 func TestDecode_EnvoyRejects(t *testing.T) {
 	noStatPrefix := &listenerv3.Listener{Name: "l", FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-		Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rc"}})},
+		Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rc"}})},
 	}}}}}
 	tests := []decodeErrorCase{
 		{"proxy without stat_prefix", listenerType, noStatPrefix, "RocketmqProxy.StatPrefix: value length must be at least 1 runes"},

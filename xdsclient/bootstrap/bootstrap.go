@@ -40,6 +40,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/rmqmesh/rmqmesh"
 )
 
 // Environment variables read by [FromEnv], in order of precedence.
@@ -211,13 +213,14 @@ type MeshSettings struct {
 }
 
 // Node returns the node sent to management servers: the bootstrap node with
-// user_agent_name "rmqmesh" and the client features rmqmesh supports.
+// user_agent_name "rmqmesh", user_agent_version [rmqmesh.Version] and the
+// client features rmqmesh supports.
 func (c *Config) Node() *corev3.Node {
 	n := &corev3.Node{
 		Id:                   c.NodeConfig.ID,
 		Cluster:              c.NodeConfig.Cluster,
 		UserAgentName:        UserAgentName,
-		UserAgentVersionType: &corev3.Node_UserAgentVersion{UserAgentVersion: "v0"},
+		UserAgentVersionType: &corev3.Node_UserAgentVersion{UserAgentVersion: rmqmesh.Version},
 		ClientFeatures:       slices.Clone(clientFeatures),
 	}
 	if l := c.NodeConfig.Locality; l != (Locality{}) {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmqmesh/rmqmesh"
 )
 
 const goodJSON = `{
@@ -51,7 +53,7 @@ func TestParse_Good(t *testing.T) {
 		t.Errorf("Mesh = %+v", cfg.Mesh)
 	}
 	n := cfg.Node()
-	if n.GetId() != "n1" || n.GetCluster() != "c1" || n.GetUserAgentName() != "rmqmesh" || n.GetLocality().GetSubZone() != "s" {
+	if n.GetId() != "n1" || n.GetCluster() != "c1" || n.GetUserAgentName() != "rmqmesh" || n.GetUserAgentVersion() != rmqmesh.Version || n.GetLocality().GetSubZone() != "s" {
 		t.Errorf("Node() = %v", n)
 	}
 	if n.GetMetadata().GetFields()["k"].GetStringValue() != "v" {
