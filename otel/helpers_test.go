@@ -1,0 +1,281 @@
+package otel_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	rmqotel "github.com/rmqmesh/rmqmesh/otel"
+)
+
+// defaultTestTimeout bounds every wait; no test asserts a duration.
+const defaultTestTimeout = 30 * time.Second
+
+// w3c is the default propagators, given explicitly so tests never depend on
+// the global one.
+var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// recorder is a Telemetry wired to an in-memory span recorder and a manual
+// metric reader.
+type recorder struct {
+	tel    *rmqotel.Telemetry
+	spans  *tracetest.SpanRecorder
+	reader *sdkmetric.ManualReader
+	tp     *sdktrace.TracerProvider
+}
+
+func newRecorder(t *testing.T, opts ...rmqotel.Option) *recorder {
+	t.Helper()
+	r := &recorder{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
+	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.spans))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader))
+	t.Cleanup(func() {
+		_ = r.tp.Shutdown(context.Background())
+		_ = mp.Shutdown(context.Background())
+	})
+	r.tel = rmqotel.New(append([]rmqotel.Option{
+		rmqotel.WithTracerProvider(r.tp), rmqotel.WithMeterProvider(mp), rmqotel.WithPropagators(w3c),
+	}, opts...)...)
+	return r
+}
+
+// ended returns the ended spans named name.
+func (r *recorder) ended(name string) []sdktrace.ReadOnlySpan {
+	var out []sdktrace.ReadOnlySpan
+	for _, s := range r.spans.Ended() {
+		if s.Name() == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// waitEnded waits until n spans named name have ended and returns them.
+func (r *recorder) waitEnded(t *testing.T, name string, n int) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	deadline := time.Now().Add(defaultTestTimeout)
+	for {
+		if got := r.ended(name); len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d %q spans; ended: %v", n, name, spanNames(r.spans.Ended()))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func spanNames(spans []sdktrace.ReadOnlySpan) []string {
+	var out []string
+	for _, s := range spans {
+		out = append(out, s.Name())
+	}
+	return out
+}
+
+// metrics collects the metrics recorded so far.
+func (r *recorder) metrics(t *testing.T) metricdata.ResourceMetrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("collecting metrics: %v", err)
+	}
+	return rm
+}
+
+// find returns the metric named name, or false.
+func find(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == name {
+				return m, true
+			}
+		}
+	}
+	return metricdata.Metrics{}, false
+}
+
+// sum adds up a counter's data points whose attributes include want.
+func sum(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) int64 {
+	t.Helper()
+	m, ok := find(rm, name)
+	if !ok {
+		return 0
+	}
+	s, ok := m.Data.(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s is %T, want an int64 sum", name, m.Data)
+	}
+	var n int64
+	for _, dp := range s.DataPoints {
+		if hasAll(dp.Attributes, want) {
+			n += dp.Value
+		}
+	}
+	return n
+}
+
+// histogramCount adds up the counts of a histogram's data points whose
+// attributes include want, and returns the bounds of the first.
+func histogramCount(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) (uint64, []float64) {
+	t.Helper()
+	m, ok := find(rm, name)
+	if !ok {
+		return 0, nil
+	}
+	h, ok := m.Data.(metricdata.Histogram[float64])
+	if !ok {
+		t.Fatalf("%s is %T, want a float64 histogram", name, m.Data)
+	}
+	var n uint64
+	var bounds []float64
+	for _, dp := range h.DataPoints {
+		if hasAll(dp.Attributes, want) {
+			n += dp.Count
+			bounds = dp.Bounds
+		}
+	}
+	return n, bounds
+}
+
+func hasAll(set attribute.Set, want []attribute.KeyValue) bool {
+	for _, kv := range want {
+		v, ok := set.Value(kv.Key)
+		if !ok || v != kv.Value {
+			return false
+		}
+	}
+	return true
+}
+
+// attrs returns a span's attributes as a map.
+func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// checkAttrs reports every attribute of want that s lacks or has another value
+// for.
+func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want ...attribute.KeyValue) {
+	t.Helper()
+	got := attrs(s)
+	for _, kv := range want {
+		if v, ok := got[kv.Key]; !ok {
+			t.Errorf("span %q lacks %s (want %q)", s.Name(), kv.Key, kv.Value.Emit())
+		} else if v != kv.Value {
+			t.Errorf("span %q: %s = %q, want %q", s.Name(), kv.Key, v.Emit(), kv.Value.Emit())
+		}
+	}
+}
+
+// contextOf extracts the W3C context a message carries.
+func contextOf(m *primitive.Message) trace.SpanContext {
+	return trace.SpanContextFromContext(w3c.Extract(context.Background(), rmqotel.MessageCarrier{Msg: m}))
+}
+
+// javaTraceparent builds a traceparent property value exactly as the Java
+// agent's RocketMQ instrumentation writes it: the W3C propagator's
+// "00-{trace id}-{span id}-{flags}" under the key "traceparent".
+func javaTraceparent(sc trace.SpanContext) (key, value string) {
+	return "traceparent", "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}
+
+func remoteContext(traceHex, spanHex string) trace.SpanContext {
+	tid, _ := trace.TraceIDFromHex(traceHex)
+	sid, _ := trace.SpanIDFromHex(spanHex)
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true})
+}
+
+// fakeProducer stands in for the official producer where a test needs answers
+// a broker cannot give (a callback that never comes). Request and RequestAsync
+// are not faked: the official type of RequestAsync's callback is internal.
+type fakeProducer struct {
+	rocketmq.Producer
+	result    *primitive.SendResult
+	err       error
+	callAsync bool // SendAsync calls back (with result, err) when set
+	mu        sync.Mutex
+	sent      [][]*primitive.Message
+}
+
+func (f *fakeProducer) record(msgs []*primitive.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, msgs)
+}
+
+func (f *fakeProducer) SendSync(_ context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error) {
+	f.record(msgs)
+	return f.result, f.err
+}
+
+func (f *fakeProducer) SendOneWay(_ context.Context, msgs ...*primitive.Message) error {
+	f.record(msgs)
+	return f.err
+}
+
+func (f *fakeProducer) SendAsync(ctx context.Context, cb func(context.Context, *primitive.SendResult, error), msgs ...*primitive.Message) error {
+	f.record(msgs)
+	if f.callAsync {
+		go func() {
+			cb(ctx, f.result, f.err)
+			cb(ctx, f.result, f.err) // a second call must not end the span twice
+		}()
+	}
+	return nil
+}
+
+// fakePushConsumer keeps the callbacks subscribed so a test can deliver
+// messages to them as the official client would.
+type fakePushConsumer struct {
+	rocketmq.PushConsumer
+	mu        sync.Mutex
+	callbacks map[string]rmqotel.ConsumeFunc
+}
+
+func (f *fakePushConsumer) Subscribe(topic string, _ consumer.MessageSelector, cb func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error)) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.callbacks == nil {
+		f.callbacks = map[string]rmqotel.ConsumeFunc{}
+	}
+	f.callbacks[topic] = cb
+	return nil
+}
+
+// deliver calls topic's callback with msgs and the context the official push
+// consumer gives it.
+func (f *fakePushConsumer) deliver(topic string, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	f.mu.Lock()
+	cb := f.callbacks[topic]
+	f.mu.Unlock()
+	ctx := primitive.WithConsumerCtx(context.Background(), &primitive.ConsumeMessageContext{
+		ConsumerGroup: "billing",
+		MQ:            &primitive.MessageQueue{Topic: topic, BrokerName: "broker-a", QueueId: 2},
+		Msgs:          msgs,
+		Properties:    map[string]string{},
+	})
+	return cb(ctx, msgs...)
+}
+
+func newMessageExt(topic, body string, props map[string]string) *primitive.MessageExt {
+	m := &primitive.MessageExt{MsgId: "7F0000010000" + body, StoreHost: "127.0.0.1:10911",
+		Message: primitive.Message{Topic: topic, Body: []byte(body), Queue: &primitive.MessageQueue{Topic: topic, BrokerName: "broker-a", QueueId: 2}}}
+	m.WithProperties(props)
+	return m
+}
