@@ -110,7 +110,7 @@ func responseCode(msg string) (int32, bool) {
 // the client to deliver the messages again.
 type consumeError struct{ result consumer.ConsumeResult }
 
-func (e consumeError) Error() string    { return "otel: consume result " + e.ErrorType() }
+func (e consumeError) Error() string     { return "otel: consume result " + e.ErrorType() }
 func (e consumeError) ErrorType() string { return consumeResultName(e.result) }
 
 func consumeResultName(r consumer.ConsumeResult) string {
@@ -157,7 +157,9 @@ func storeAddr(offsetMsgID string) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-func portOf(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func portOf(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // serverAttrs appends server.address and server.port for a "host:port".
 func serverAttrs(dst []attribute.KeyValue, hostport string) []attribute.KeyValue {
