@@ -279,3 +279,19 @@ func newMessageExt(topic, body string, props map[string]string) *primitive.Messa
 	m.WithProperties(props)
 	return m
 }
+
+// fakePullConsumer answers PullFrom with its results in order, then with err.
+type fakePullConsumer struct {
+	rocketmq.PullConsumer
+	results []*primitive.PullResult
+	err     error
+}
+
+func (f *fakePullConsumer) PullFrom(context.Context, *primitive.MessageQueue, int64, int) (*primitive.PullResult, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	r := f.results[0]
+	f.results = f.results[1:]
+	return r, nil
+}

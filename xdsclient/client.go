@@ -34,6 +34,7 @@ type Client struct {
 	protocol bootstrap.Protocol
 	timeout  time.Duration
 	backoff  func(int) time.Duration
+	record   func(resourceType string, accepted, nacked int) // nil: not recorded
 	servers  []*serverEntry
 	ser      *serializer
 	ctx      context.Context
@@ -154,6 +155,7 @@ func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 		protocol: o.protocol,
 		timeout:  o.resourceTimeout,
 		backoff:  o.backoff,
+		record:   o.recordUpdates,
 		types:    make(map[string]*typeState, len(allTypes)),
 		done:     make(chan struct{}),
 	}

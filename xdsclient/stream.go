@@ -315,6 +315,14 @@ func (c *Client) recvLoop(st *adsStream, logger *slog.Logger) error {
 	}
 }
 
+// recordLocked reports one response's accepted and NACKed resources to the
+// update recorder, if any.
+func (c *Client) recordLocked(ts *typeState, accepted, nacked int) {
+	if c.record != nil && (accepted > 0 || nacked > 0) {
+		c.record(ts.rt.short, accepted, nacked)
+	}
+}
+
 // joinNACK formats per-resource errors for error_detail.
 func joinNACK(errs []error) error {
 	if len(errs) == 0 {
@@ -373,6 +381,7 @@ func (c *Client) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse) 
 			}
 		}
 	}
+	c.recordLocked(ts, len(resp.GetResources())-len(errs), len(errs))
 	nack := joinNACK(errs)
 	if nack == nil {
 		ts.version = resp.GetVersionInfo()
@@ -442,6 +451,7 @@ func (c *Client) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryResp
 			c.notifyResourceErrorLocked(rs, rs.err)
 		}
 	}
+	c.recordLocked(ts, len(resp.GetResources())-len(errs), len(errs))
 	nack := joinNACK(errs)
 	if nack != nil {
 		c.logger.Warn("NACK", "type", ts.rt.short, "nonce", resp.GetNonce(), "error", nack)
