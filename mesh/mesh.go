@@ -16,6 +16,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
+	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
@@ -37,6 +38,7 @@ type Mesh struct {
 	prefix    string
 	meshID    string
 	locality  *corev3.Locality
+	tel       *rmqotel.Telemetry // nil after WithoutTelemetry
 
 	table     routing.Table // current snapshot; lock-free reads
 	watch     *watchState   // xDS watches and the inputs of the next snapshot
@@ -77,6 +79,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 		topicIdle: cfg.topicIdle,
 		prefix:    cfg.instancePrefix,
 		meshID:    newMeshID(),
+		tel:       newTelemetry(cfg.telemetry),
 	}
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
 
@@ -94,7 +97,8 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 			}
 		}
 		m.locality = bc.Node().GetLocality()
-		xc, err = xdsclient.New(bc, append([]xdsclient.Option{xdsclient.WithLogger(cfg.log)}, cfg.xdsOpts...)...)
+		xopts := append([]xdsclient.Option{xdsclient.WithLogger(cfg.log)}, m.xdsTelemetryOptions()...)
+		xc, err = xdsclient.New(bc, append(xopts, cfg.xdsOpts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("mesh: new %q: %w", target, err)
 		}

@@ -26,6 +26,7 @@ type config struct {
 	routeTimeout   time.Duration
 	topicIdle      time.Duration
 	instancePrefix string
+	telemetry      telemetryConfig
 }
 
 // Defaults.

@@ -15,7 +15,8 @@ var _ transport.RouteProvider = (*Mesh)(nil)
 // TopicRoute answers a client's route query (code 105) from the route table. It
 // waits, bounded by ctx, until the xDS resources the topic depends on have arrived,
 // so a client started together with the mesh does not see a spurious "no route".
-func (m *Mesh) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
+func (m *Mesh) TopicRoute(ctx context.Context, topic string) (_ *remoting.TopicRouteData, err error) {
+	defer func() { m.recordRouteAnswer(ctx, topic, err) }()
 	var sw settleWait
 	for {
 		// Touch on every wake-up, not once: a query that arrives before the
