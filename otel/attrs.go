@@ -1,6 +1,7 @@
 package otel
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
+	rmqerrors "github.com/apache/rocketmq-client-go/v2/errors"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -74,7 +76,9 @@ func messageType(m *primitive.Message) attribute.KeyValue {
 }
 
 // ErrorType returns the error.type of err: the name of the RocketMQ response
-// code the broker answered with (e.g. "NO_PERMISSION") when err carries one,
+// code the broker answered with (e.g. "NO_PERMISSION") when err carries one;
+// "timeout" for the client's request timeout and context deadlines (the
+// client's sentinel errors are all of one Go type, which would say nothing);
 // otherwise the Go type as the semantic conventions derive it. nil gives "".
 func ErrorType(err error) string {
 	if err == nil {
@@ -82,6 +86,9 @@ func ErrorType(err error) string {
 	}
 	if code, ok := responseCode(err.Error()); ok {
 		return remoting.ResponseCodeName(code)
+	}
+	if errors.Is(err, rmqerrors.ErrRequestTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
 	}
 	return semconv.ErrorType(err).Value.AsString()
 }

@@ -4,161 +4,62 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
+	"github.com/rmqmesh/rmqmesh/otel/oteltest"
 )
 
 // defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = 30 * time.Second
+const defaultTestTimeout = oteltest.WaitTimeout
 
 // w3c is the default propagators, given explicitly so tests never depend on
 // the global one.
 var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
-// recorder is a Telemetry wired to an in-memory span recorder and a manual
-// metric reader.
+// recorder is a Telemetry wired to an oteltest.Recorder.
 type recorder struct {
-	tel    *rmqotel.Telemetry
-	spans  *tracetest.SpanRecorder
-	reader *sdkmetric.ManualReader
-	tp     *sdktrace.TracerProvider
+	*oteltest.Recorder
+	tel *rmqotel.Telemetry
+	tp  *sdktrace.TracerProvider
 }
 
 func newRecorder(t *testing.T, opts ...rmqotel.Option) *recorder {
 	t.Helper()
-	r := &recorder{spans: tracetest.NewSpanRecorder(), reader: sdkmetric.NewManualReader()}
-	r.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(r.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r.reader))
-	t.Cleanup(func() {
-		_ = r.tp.Shutdown(context.Background())
-		_ = mp.Shutdown(context.Background())
-	})
+	rec := oteltest.New(t)
+	r := &recorder{Recorder: rec, tp: rec.TracerProvider}
 	r.tel = rmqotel.New(append([]rmqotel.Option{
-		rmqotel.WithTracerProvider(r.tp), rmqotel.WithMeterProvider(mp), rmqotel.WithPropagators(w3c),
+		rmqotel.WithTracerProvider(rec.TracerProvider), rmqotel.WithMeterProvider(rec.MeterProvider), rmqotel.WithPropagators(w3c),
 	}, opts...)...)
 	return r
 }
 
-// ended returns the ended spans named name.
-func (r *recorder) ended(name string) []sdktrace.ReadOnlySpan {
-	var out []sdktrace.ReadOnlySpan
-	for _, s := range r.spans.Ended() {
-		if s.Name() == name {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (r *recorder) ended(name string) []sdktrace.ReadOnlySpan { return r.Ended(name) }
 
-// waitEnded waits until n spans named name have ended and returns them.
 func (r *recorder) waitEnded(t *testing.T, name string, n int) []sdktrace.ReadOnlySpan {
 	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for {
-		if got := r.ended(name); len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d %q spans; ended: %v", n, name, spanNames(r.spans.Ended()))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return r.WaitEnded(t, name, n)
 }
 
-func spanNames(spans []sdktrace.ReadOnlySpan) []string {
-	var out []string
-	for _, s := range spans {
-		out = append(out, s.Name())
-	}
-	return out
-}
-
-// metrics collects the metrics recorded so far.
 func (r *recorder) metrics(t *testing.T) metricdata.ResourceMetrics {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatalf("collecting metrics: %v", err)
-	}
-	return rm
+	return r.Metrics(t)
 }
 
-// find returns the metric named name, or false.
-func find(rm metricdata.ResourceMetrics, name string) (metricdata.Metrics, bool) {
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == name {
-				return m, true
-			}
-		}
-	}
-	return metricdata.Metrics{}, false
-}
-
-// sum adds up a counter's data points whose attributes include want.
-func sum(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) int64 {
-	t.Helper()
-	m, ok := find(rm, name)
-	if !ok {
-		return 0
-	}
-	s, ok := m.Data.(metricdata.Sum[int64])
-	if !ok {
-		t.Fatalf("%s is %T, want an int64 sum", name, m.Data)
-	}
-	var n int64
-	for _, dp := range s.DataPoints {
-		if hasAll(dp.Attributes, want) {
-			n += dp.Value
-		}
-	}
-	return n
-}
-
-// histogramCount adds up the counts of a histogram's data points whose
-// attributes include want, and returns the bounds of the first.
-func histogramCount(t *testing.T, rm metricdata.ResourceMetrics, name string, want ...attribute.KeyValue) (uint64, []float64) {
-	t.Helper()
-	m, ok := find(rm, name)
-	if !ok {
-		return 0, nil
-	}
-	h, ok := m.Data.(metricdata.Histogram[float64])
-	if !ok {
-		t.Fatalf("%s is %T, want a float64 histogram", name, m.Data)
-	}
-	var n uint64
-	var bounds []float64
-	for _, dp := range h.DataPoints {
-		if hasAll(dp.Attributes, want) {
-			n += dp.Count
-			bounds = dp.Bounds
-		}
-	}
-	return n, bounds
-}
-
-func hasAll(set attribute.Set, want []attribute.KeyValue) bool {
-	for _, kv := range want {
-		v, ok := set.Value(kv.Key)
-		if !ok || v != kv.Value {
-			return false
-		}
-	}
-	return true
-}
+var (
+	spanNames      = oteltest.Names
+	sum            = oteltest.Sum
+	histogramCount = oteltest.HistogramCount
+	checkAttrs     = oteltest.CheckAttrs
+)
 
 // attrs returns a span's attributes as a map.
 func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
@@ -167,20 +68,6 @@ func attrs(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
 		m[kv.Key] = kv.Value
 	}
 	return m
-}
-
-// checkAttrs reports every attribute of want that s lacks or has another value
-// for.
-func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want ...attribute.KeyValue) {
-	t.Helper()
-	got := attrs(s)
-	for _, kv := range want {
-		if v, ok := got[kv.Key]; !ok {
-			t.Errorf("span %q lacks %s (want %q)", s.Name(), kv.Key, kv.Value.Emit())
-		} else if v != kv.Value {
-			t.Errorf("span %q: %s = %q, want %q", s.Name(), kv.Key, v.Emit(), kv.Value.Emit())
-		}
-	}
 }
 
 // contextOf extracts the W3C context a message carries.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestProducer_SendSyncSpanAttributesAndContext(t *testing.T) {
 	}
 	spans := r.ended("send orders")
 	if len(spans) != 1 {
-		t.Fatalf("ended spans %v, want one \"send orders\"", spanNames(r.spans.Ended()))
+		t.Fatalf("ended spans %v, want one \"send orders\"", spanNames(r.Spans.Ended()))
 	}
 	s := spans[0]
 	if s.SpanKind() != trace.SpanKindProducer {
@@ -113,7 +114,8 @@ func TestProducer_ErrorSpans(t *testing.T) {
 	}{
 		{"response code", "NO_PERMISSION", errors.New("CODE: 16, DESC: the topic[orders] sending message is forbidden")},
 		{"response code wrapped by the mesh", "TOPIC_NOT_EXIST", fmt.Errorf("rmqmesh: topic %q: no route (client: %v)", "orders", errors.New("CODE: 17, DESC: topic not exist"))},
-		{"go error", "context.deadlineExceededError", context.DeadlineExceeded},
+		{"deadline", "timeout", context.DeadlineExceeded},
+		{"go error", "*fs.PathError", &fs.PathError{Op: "open", Path: "x", Err: fs.ErrNotExist}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecorder(t)
@@ -217,7 +219,7 @@ func TestProducer_SendAsyncSynchronousError(t *testing.T) {
 		t.Fatalf("SendAsync = %v, want %v", err, boom)
 	}
 	if s := r.ended("send orders"); len(s) != 1 || s[0].Status().Code != codes.Error {
-		t.Fatalf("want one error span at once, got %v", spanNames(r.spans.Ended()))
+		t.Fatalf("want one error span at once, got %v", spanNames(r.Spans.Ended()))
 	}
 }
 

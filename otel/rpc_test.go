@@ -85,8 +85,8 @@ func TestRPC_OffByDefaultButCounted(t *testing.T) {
 	r := newRecorder(t)
 	ctx, s := r.tel.StartRPC(context.Background(), rmqotel.RPC{Code: remoting.CodeHeartBeat, Endpoint: "127.0.0.1:10911"})
 	s.End(remoting.Success, nil)
-	if trace.SpanContextFromContext(ctx).IsValid() || len(r.spans.Ended()) != 0 {
-		t.Errorf("per-RPC span recorded without WithRPCSpans: %v", spanNames(r.spans.Ended()))
+	if trace.SpanContextFromContext(ctx).IsValid() || len(r.Spans.Ended()) != 0 {
+		t.Errorf("per-RPC span recorded without WithRPCSpans: %v", spanNames(r.Spans.Ended()))
 	}
 	if n := sum(t, r.metrics(t), rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("HEART_BEAT")); n != 1 {
 		t.Errorf("%s = %d, want 1", rmqotel.MetricRelayRequests, n)
