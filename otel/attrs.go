@@ -2,10 +2,7 @@ package otel
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 
@@ -55,10 +52,21 @@ func messageAttrs(dst []attribute.KeyValue, m *primitive.Message) []attribute.Ke
 	if g := m.GetShardingKey(); g != "" {
 		dst = append(dst, semconv.MessagingRocketMQMessageGroup(g))
 	}
-	if lvl, _ := strconv.Atoi(m.GetProperty(primitive.PropertyDelayTimeLevel)); lvl > 0 {
+	if lvl := delayLevel(m); lvl > 0 {
 		dst = append(dst, semconv.MessagingRocketMQMessageDelayTimeLevel(lvl))
 	}
-	return append(dst, semconv.MessagingMessageBodySize(len(m.Body)))
+	// messaging.message.body.size is opt-in in the conventions: left out.
+	return dst
+}
+
+// delayLevel is the message's delay level, 0 for none.
+func delayLevel(m *primitive.Message) int {
+	v := m.GetProperty(primitive.PropertyDelayTimeLevel)
+	if v == "" {
+		return 0 // most messages: skip the parse error Atoi would allocate
+	}
+	lvl, _ := strconv.Atoi(v)
+	return lvl
 }
 
 // messageType is messaging.rocketmq.message.type of a message sent by a plain
@@ -66,7 +74,7 @@ func messageAttrs(dst []attribute.KeyValue, m *primitive.Message) []attribute.Ke
 // (the official client's message group, which its ordered selectors hash),
 // normal otherwise.
 func messageType(m *primitive.Message) attribute.KeyValue {
-	if lvl, _ := strconv.Atoi(m.GetProperty(primitive.PropertyDelayTimeLevel)); lvl > 0 {
+	if delayLevel(m) > 0 {
 		return semconv.MessagingRocketMQMessageTypeDelay
 	}
 	if m.GetShardingKey() != "" {
@@ -142,45 +150,3 @@ func consumeFailed(r consumer.ConsumeResult) bool {
 }
 
 var errPanicked = errors.New("otel: consume callback panicked")
-
-// storeAddr decodes the broker address an offset message id names: the broker
-// that stored the message, after any redirect. A batch's ids are
-// comma-separated; the first one is used.
-func storeAddr(offsetMsgID string) (netip.AddrPort, bool) {
-	id, _, _ := strings.Cut(offsetMsgID, ",")
-	var b [28]byte
-	switch len(id) {
-	case 32: // IPv4 (4) + port (4) + commit log offset (8), hex
-		if _, err := hex.Decode(b[:16], []byte(id)); err != nil {
-			return netip.AddrPort{}, false
-		}
-		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), uint16(portOf(b[4:8]))), true
-	case 56: // IPv6 (16) + port (4) + offset (8)
-		if _, err := hex.Decode(b[:28], []byte(id)); err != nil {
-			return netip.AddrPort{}, false
-		}
-		return netip.AddrPortFrom(netip.AddrFrom16([16]byte(b[:16])), uint16(portOf(b[16:20]))), true
-	}
-	return netip.AddrPort{}, false
-}
-
-func portOf(b []byte) uint32 {
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-}
-
-// serverAttrs appends server.address and server.port for a "host:port".
-func serverAttrs(dst []attribute.KeyValue, hostport string) []attribute.KeyValue {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || host == "" {
-		return dst
-	}
-	dst = append(dst, semconv.ServerAddress(host))
-	if p, err := strconv.Atoi(port); err == nil {
-		dst = append(dst, semconv.ServerPort(p))
-	}
-	return dst
-}
-
-func serverAttrsFromAddrPort(dst []attribute.KeyValue, ap netip.AddrPort) []attribute.KeyValue {
-	return append(dst, semconv.ServerAddress(ap.Addr().String()), semconv.ServerPort(int(ap.Port())))
-}

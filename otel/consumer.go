@@ -83,12 +83,12 @@ func (t *Telemetry) WrapConsumeFunc(info ClientInfo, f ConsumeFunc) ConsumeFunc 
 
 // consumeOp is one process span.
 type consumeOp struct {
-	t           *Telemetry
-	ctx         context.Context
-	span        trace.Span
-	start       time.Time
-	n           int
-	metricAttrs []attribute.KeyValue
+	t     *Telemetry
+	ctx   context.Context
+	span  trace.Span
+	start time.Time
+	n     int
+	key   metricKey
 }
 
 func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*primitive.MessageExt) (context.Context, *consumeOp) {
@@ -111,20 +111,11 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 	if mq == nil && first != nil {
 		mq = first.Queue
 	}
-	var dest string
-	if first != nil {
-		dest = destination(first.Topic, info.Namespace)
-	}
-	attrs := make([]attribute.KeyValue, 0, 20)
-	attrs = baseAttrs(attrs, opProcess, semconv.MessagingOperationTypeProcess, dest, info)
-	op.metricAttrs = make([]attribute.KeyValue, 0, 6)
-	op.metricAttrs = append(op.metricAttrs, semconv.MessagingDestinationName(dest))
-	attrs, op.metricAttrs = consumerAttrs(attrs, op.metricAttrs, info, group, mq)
-	if first != nil {
-		n := len(op.metricAttrs)
-		op.metricAttrs = serverAttrs(op.metricAttrs, first.StoreHost)
-		attrs = append(attrs, op.metricAttrs[n:]...)
-	}
+	op.key = consumerKey(opProcess, info, group, mq, msgs)
+	pooled := getAttrs()
+	attrs := baseAttrs(*pooled, opProcess, semconv.MessagingOperationTypeProcess, op.key.dest, info)
+	attrs = consumerAttrs(attrs, info, op.key)
+	attrs = append(attrs, t.metricSets.get(op.key).server...)
 	var links []trace.Link
 	if len(msgs) == 1 && first != nil {
 		attrs = append(attrs, semconv.MessagingMessageID(first.MsgId))
@@ -135,31 +126,37 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 		attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
 		links = t.messageLinks(msgs)
 	}
-	ctx, op.span = t.tracer.Start(ctx, spanName(opProcess, dest),
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrs...),
-		trace.WithLinks(links...))
+	ctx, op.span = t.tracer.Start(ctx, spanName(opProcess, op.key.dest),
+		startOptions(consumerKind, attrs, links)...)
+	putAttrs(pooled, attrs)
 	op.ctx = ctx
 	return ctx, op
 }
 
-// consumerAttrs appends the consumer group, partition and consumption model to
-// span attributes and the first two to metric attributes.
-func consumerAttrs(attrs, metricAttrs []attribute.KeyValue, info *ClientInfo, group string, mq *primitive.MessageQueue) ([]attribute.KeyValue, []attribute.KeyValue) {
-	if group != "" {
-		g := semconv.MessagingConsumerGroupName(group)
-		attrs, metricAttrs = append(attrs, g), append(metricAttrs, g)
-	}
+// consumerKey is the metric key of a consumer operation on msgs from mq.
+func consumerKey(op string, info *ClientInfo, group string, mq *primitive.MessageQueue, msgs []*primitive.MessageExt) metricKey {
+	k := metricKey{op: op, dest: receivedDestination(info, mq, msgs), group: group}
 	if mq != nil {
-		p := semconv.MessagingDestinationPartitionID(strconv.Itoa(mq.QueueId))
-		attrs, metricAttrs = append(attrs, p), append(metricAttrs, p)
+		k.partition = strconv.Itoa(mq.QueueId)
+	}
+	if len(msgs) > 0 && msgs[0] != nil {
+		k.server = msgs[0].StoreHost
+	}
+	return k
+}
+
+// consumerAttrs appends the consumer group, partition and consumption model.
+func consumerAttrs(attrs []attribute.KeyValue, info *ClientInfo, k metricKey) []attribute.KeyValue {
+	if k.group != "" {
+		attrs = append(attrs, semconv.MessagingConsumerGroupName(k.group))
+	}
+	if k.partition != "" {
+		attrs = append(attrs, semconv.MessagingDestinationPartitionID(k.partition))
 	}
 	if info.Broadcasting {
-		attrs = append(attrs, semconv.MessagingRocketMQConsumptionModelBroadcasting)
-	} else {
-		attrs = append(attrs, semconv.MessagingRocketMQConsumptionModelClustering)
+		return append(attrs, semconv.MessagingRocketMQConsumptionModelBroadcasting)
 	}
-	return attrs, metricAttrs
+	return append(attrs, semconv.MessagingRocketMQConsumptionModelClustering)
 }
 
 // messageLinks returns a link to the context of every message that carries a
@@ -179,14 +176,14 @@ func (t *Telemetry) messageLinks(msgs []*primitive.MessageExt) []trace.Link {
 
 func (op *consumeOp) end(err error) {
 	if err != nil {
-		et := semconv.ErrorTypeKey.String(ErrorType(err))
-		op.span.SetAttributes(et)
+		op.key.errType = ErrorType(err)
+		op.span.SetAttributes(semconv.ErrorTypeKey.String(op.key.errType))
 		op.span.SetStatus(codes.Error, err.Error())
-		op.metricAttrs = append(op.metricAttrs, et)
 	}
 	op.span.End()
-	op.t.processTime.Record(op.ctx, seconds(op.start), opProcess, system, op.metricAttrs...)
-	op.t.consumed.Add(op.ctx, int64(op.n), opProcess, system, op.metricAttrs...)
+	ms := op.t.metricSets.get(op.key)
+	op.t.processTime.Float64Histogram.Record(op.ctx, seconds(op.start), ms.rec...)
+	op.t.consumed.Int64Counter.Add(op.ctx, int64(op.n), ms.add...)
 }
 
 // WrapPullConsumer returns c instrumented: Poll, Pull and PullFrom calls that
@@ -265,23 +262,17 @@ func (c *pullConsumer) ACK(ctx context.Context, cr *consumer.ConsumeRequest, res
 	if consumeFailed(result) {
 		op = opNack
 	}
-	dest := c.destination(cr.GetMQ(), msgs)
+	k := consumerKey(op, &c.info, c.info.Group, cr.GetMQ(), msgs)
+	k.server = "" // an acknowledgement is not counted per broker
 	attrs := make([]attribute.KeyValue, 0, 12)
-	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSettle, dest, &c.info)
-	metricAttrs := []attribute.KeyValue{semconv.MessagingDestinationName(dest)}
-	attrs, metricAttrs = consumerAttrs(attrs, metricAttrs, &c.info, c.info.Group, cr.GetMQ())
+	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSettle, k.dest, &c.info)
+	attrs = consumerAttrs(attrs, &c.info, k)
 	attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
-	ctx, span := c.t.tracer.Start(ctx, spanName(op, dest),
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...),
-		trace.WithLinks(c.t.messageLinks(msgs)...))
+	ctx, span := c.t.tracer.Start(ctx, spanName(op, k.dest),
+		startOptions(clientKind, attrs, c.t.messageLinks(msgs))...)
 	c.PullConsumer.ACK(ctx, cr, result)
 	span.End()
-	c.t.opDuration.Record(ctx, seconds(start), op, system, metricAttrs...)
-}
-
-func (c *pullConsumer) destination(mq *primitive.MessageQueue, msgs []*primitive.MessageExt) string {
-	return receivedDestination(&c.info, mq, msgs)
+	c.t.opDuration.Float64Histogram.Record(ctx, seconds(start), c.t.metricSets.get(k).rec...)
 }
 
 func receivedDestination(info *ClientInfo, mq *primitive.MessageQueue, msgs []*primitive.MessageExt) string {
@@ -307,35 +298,28 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 	if mq == nil && len(msgs) > 0 && msgs[0] != nil {
 		mq = msgs[0].Queue
 	}
-	dest := receivedDestination(info, mq, msgs)
+	k := consumerKey(opReceive, info, info.Group, mq, msgs)
 	attrs := make([]attribute.KeyValue, 0, 16)
-	attrs = baseAttrs(attrs, opReceive, semconv.MessagingOperationTypeReceive, dest, info)
-	metricAttrs := make([]attribute.KeyValue, 0, 6)
-	metricAttrs = append(metricAttrs, semconv.MessagingDestinationName(dest))
-	attrs, metricAttrs = consumerAttrs(attrs, metricAttrs, info, info.Group, mq)
+	attrs = baseAttrs(attrs, opReceive, semconv.MessagingOperationTypeReceive, k.dest, info)
+	attrs = consumerAttrs(attrs, info, k)
 	attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
-	if len(msgs) > 0 && msgs[0] != nil {
-		n := len(metricAttrs)
-		metricAttrs = serverAttrs(metricAttrs, msgs[0].StoreHost)
-		attrs = append(attrs, metricAttrs[n:]...)
-		if len(msgs) == 1 {
-			attrs = append(attrs, semconv.MessagingMessageID(msgs[0].MsgId))
-		}
+	if len(msgs) == 1 && msgs[0] != nil {
+		attrs = append(attrs, semconv.MessagingMessageID(msgs[0].MsgId))
 	}
-	ctx, span := t.tracer.Start(ctx, spanName(opReceive, dest),
-		trace.WithTimestamp(start),
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...),
-		trace.WithLinks(t.messageLinks(msgs)...))
 	if err != nil {
-		et := semconv.ErrorTypeKey.String(ErrorType(err))
-		span.SetAttributes(et)
+		k.errType = ErrorType(err)
+	}
+	ms := t.metricSets.get(k)
+	attrs = append(attrs, ms.server...)
+	ctx, span := t.tracer.Start(ctx, spanName(opReceive, k.dest),
+		append(startOptions(clientKind, attrs, t.messageLinks(msgs)), trace.WithTimestamp(start))...)
+	if err != nil {
+		span.SetAttributes(semconv.ErrorTypeKey.String(k.errType))
 		span.SetStatus(codes.Error, err.Error())
-		metricAttrs = append(metricAttrs, et)
 	}
 	span.End()
-	t.opDuration.Record(ctx, seconds(start), opReceive, system, metricAttrs...)
+	t.opDuration.Float64Histogram.Record(ctx, seconds(start), ms.rec...)
 	if len(msgs) > 0 {
-		t.consumed.Add(ctx, int64(len(msgs)), opReceive, system, metricAttrs...)
+		t.consumed.Int64Counter.Add(ctx, int64(len(msgs)), ms.add...)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -204,7 +203,7 @@ type sendOp struct {
 	dest  string
 	n     int
 
-	once  sync.Once
+	ended atomic.Bool                // the span ends once, by whoever comes first
 	timer atomic.Pointer[time.Timer] // the callback guard of async sends
 }
 
@@ -221,8 +220,8 @@ func (t *Telemetry) startSend(ctx context.Context, info *ClientInfo, op string, 
 		// The client prefixes the namespace in place during the call.
 		s.dest = destination(first.Topic, info.Namespace)
 	}
-	attrs := make([]attribute.KeyValue, 0, 16)
-	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSend, s.dest, info)
+	pooled := getAttrs()
+	attrs := baseAttrs(*pooled, op, semconv.MessagingOperationTypeSend, s.dest, info)
 	if len(msgs) > 1 {
 		attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
 	} else if first != nil {
@@ -251,9 +250,8 @@ func (t *Telemetry) startSend(ctx context.Context, info *ClientInfo, op string, 
 		}
 	}
 	ctx, s.span = t.tracer.Start(ctx, spanName(op, s.dest),
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrs...),
-		trace.WithLinks(links...))
+		startOptions(producerKind, attrs, links)...)
+	putAttrs(pooled, attrs)
 	s.ctx = ctx
 	for i, m := range msgs {
 		if m != nil && (foreign == nil || !foreign[i]) {
@@ -297,14 +295,16 @@ func (e *CallbackTimeoutError) Error() string {
 func (e *CallbackTimeoutError) ErrorType() string { return "timeout" }
 
 func (s *sendOp) end(res *primitive.SendResult, err error) {
-	s.once.Do(func() { s.finish(res, err, nil) })
+	if s.ended.CompareAndSwap(false, true) {
+		s.finish(res, err, nil)
+	}
 }
 
 // endRequest ends a Request or RequestAsync span: the request message's id and
 // correlation id are known only after the client set them, and the reply's
 // context, when it carries one, is linked.
 func (s *sendOp) endRequest(msg, reply *primitive.Message, err error) {
-	s.once.Do(func() {
+	if s.ended.CompareAndSwap(false, true) {
 		var extra []attribute.KeyValue
 		if msg != nil {
 			if id := msg.GetProperty(primitive.PropertyUniqueClientMessageIdKeyIndex); id != "" {
@@ -320,16 +320,16 @@ func (s *sendOp) endRequest(msg, reply *primitive.Message, err error) {
 			}
 		}
 		s.finish(nil, err, extra)
-	})
+	}
 }
 
 func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.KeyValue) {
 	if tm := s.timer.Load(); tm != nil {
 		tm.Stop()
 	}
-	attrs := extra
-	metricAttrs := make([]attribute.KeyValue, 0, 4)
-	metricAttrs = append(metricAttrs, semconv.MessagingDestinationName(s.dest))
+	pooled := getAttrs()
+	attrs := append(*pooled, extra...)
+	k := metricKey{op: s.op, dest: s.dest}
 	if res != nil {
 		if s.n == 1 && res.MsgID != "" {
 			attrs = append(attrs, semconv.MessagingMessageID(res.MsgID))
@@ -337,22 +337,22 @@ func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.
 		if res.MessageQueue != nil {
 			attrs = append(attrs, semconv.MessagingDestinationPartitionID(strconv.Itoa(res.MessageQueue.QueueId)))
 		}
-		if ap, ok := storeAddr(res.OffsetMsgID); ok {
-			n := len(metricAttrs)
-			metricAttrs = serverAttrsFromAddrPort(metricAttrs, ap)
-			attrs = append(attrs, metricAttrs[n:]...)
-		}
+		k.server = storeKey(res.OffsetMsgID)
 	}
 	if err != nil {
-		et := semconv.ErrorTypeKey.String(ErrorType(err))
-		attrs = append(attrs, et)
-		metricAttrs = append(metricAttrs, et)
+		k.errType = ErrorType(err)
 		s.span.SetStatus(codes.Error, err.Error())
+	}
+	ms := s.t.metricSets.get(k)
+	attrs = append(attrs, ms.server...)
+	if k.errType != "" {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(k.errType))
 	}
 	if len(attrs) > 0 {
 		s.span.SetAttributes(attrs...)
 	}
+	putAttrs(pooled, attrs)
 	s.span.End()
-	s.t.opDuration.Record(s.ctx, seconds(s.start), s.op, system, metricAttrs...)
-	s.t.sent.Add(s.ctx, int64(s.n), s.op, system, metricAttrs...)
+	s.t.opDuration.Float64Histogram.Record(s.ctx, seconds(s.start), ms.rec...)
+	s.t.sent.Int64Counter.Add(s.ctx, int64(s.n), ms.add...)
 }

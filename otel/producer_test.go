@@ -62,7 +62,6 @@ func TestProducer_SendSyncSpanAttributesAndContext(t *testing.T) {
 		semconv.MessagingRocketMQMessageTag("TagA"),
 		semconv.MessagingRocketMQMessageKeys("k1", "k2"),
 		semconv.MessagingRocketMQMessageTypeNormal,
-		semconv.MessagingMessageBodySize(5),
 		semconv.ServerAddress("127.0.0.1"),
 		semconv.ServerPort(10911),
 	)

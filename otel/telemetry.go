@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	gotel "go.opentelemetry.io/otel"
@@ -46,6 +47,7 @@ type Telemetry struct {
 	// attribute sets of the hot-path counters, built once per combination
 	routingOpts addOpts
 	relayOpts   addOpts
+	metricSets  metricSets
 }
 
 // New returns a Telemetry using the providers and propagators of opts, or the
@@ -106,6 +108,37 @@ func (t *Telemetry) RPCSpans() bool { return t.rpcSpans }
 
 // Propagators returns the propagators messages carry context with.
 func (t *Telemetry) Propagators() propagation.TextMapPropagator { return t.prop }
+
+// attrPool recycles the attribute slices spans are started and ended with:
+// the SDK copies attributes, and a slice of a span's worth of them is a
+// kilobyte per message otherwise.
+var attrPool = sync.Pool{New: func() any { s := make([]attribute.KeyValue, 0, 24); return &s }}
+
+func getAttrs() *[]attribute.KeyValue { return attrPool.Get().(*[]attribute.KeyValue) }
+
+func putAttrs(p *[]attribute.KeyValue, s []attribute.KeyValue) {
+	if cap(s) > 64 {
+		return // grown by an unusual span; let it go
+	}
+	clear(s) // drop references to strings
+	*p = s[:0]
+	attrPool.Put(p)
+}
+
+// Span start options that never change, built once.
+var (
+	producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+	consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+)
+
+// startOptions are the options of a span start; links only when there are some.
+func startOptions(kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link) []trace.SpanStartOption {
+	if len(links) == 0 {
+		return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...)}
+	}
+	return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...), trace.WithLinks(links...)}
+}
 
 // seconds is the duration since start in the unit every duration metric uses.
 func seconds(start time.Time) float64 { return float64(time.Since(start)) / float64(time.Second) }
