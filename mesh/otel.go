@@ -44,7 +44,9 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 
 // WithRPCSpans turns on a CLIENT span per request the intercepting relay
 // forwards, nested under the send span of the message it carries. Pulls and
-// heartbeats make them chatty; they are off by default.
+// heartbeats make them chatty; they are off by default. The relay is not part of
+// this version: until it is, no request passes through one and the option
+// records nothing.
 func WithRPCSpans() Option {
 	return optionFunc(func(c *config) { c.telemetry.opts = append(c.telemetry.opts, rmqotel.WithRPCSpans(true)) })
 }
