@@ -228,7 +228,7 @@ func printSpanTree(out io.Writer, spans []sdktrace.ReadOnlySpan) {
 func describeSpan(s sdktrace.ReadOnlySpan) string {
 	a := map[attribute.Key]string{}
 	for _, kv := range s.Attributes() {
-		a[kv.Key] = kv.Value.Emit()
+		a[kv.Key] = kv.Value.String()
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s [%s]", s.Name(), strings.ToLower(s.SpanKind().String()))

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -207,7 +208,7 @@ func TestTracing_OneTraceFromSendToProcess(t *testing.T) {
 func attrString(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	for _, kv := range s.Attributes() {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -629,4 +630,17 @@ func TestTracing_Off(t *testing.T) {
 			t.Errorf("message carries traceparent %q with telemetry off", tp)
 		}
 	}
+}
+
+// TestTracing_XDSNACKsAreCounted serves an invalid cluster: the mesh's xDS
+// client NACKs it, and rmqmesh.xds.updates says so.
+func TestTracing_XDSNACKsAreCounted(t *testing.T) {
+	h := newTracingHarness(t, "direct", "broker-a")
+	bad := &clusterv3.Cluster{Name: "brokers", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}}
+	if err := h.cp.ServeInvalid(ctxTimeout(t), bad); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the NACK counted", func() bool {
+		return oteltest.Sum(t, h.rec.Metrics(t), rmqotel.MetricXDSUpdates, rmqotel.XDSTypeKey.String("cluster"), rmqotel.XDSResultKey.String(rmqotel.XDSNACKed)) >= 1
+	})
 }

@@ -3,8 +3,6 @@ package otel_test
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -13,7 +11,10 @@ import (
 // application that imports rmqmesh compiles: the module's go.mod lists them for
 // tests and the demo, but no library package may import them.
 func TestLibraryDependsOnlyOnTheAPI(t *testing.T) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool, which runs this test, is not on PATH: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool, "list", "-deps",

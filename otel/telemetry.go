@@ -19,9 +19,6 @@ import (
 // recommend.
 var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
 
-// system is messaging.system for every span and metric.
-const system = messagingconv.SystemAttr("rocketmq")
-
 // Telemetry creates the spans and metrics of RocketMQ clients and of the mesh,
 // and carries trace context through message properties. Create it with [New];
 // it is safe for concurrent use and holds no goroutines.

@@ -170,9 +170,9 @@ func CheckAttrs(t testing.TB, s sdktrace.ReadOnlySpan, want ...attribute.KeyValu
 	}
 	for _, kv := range want {
 		if v, ok := got[kv.Key]; !ok {
-			t.Errorf("span %q lacks %s (want %q)", s.Name(), kv.Key, kv.Value.Emit())
+			t.Errorf("span %q lacks %s (want %q)", s.Name(), kv.Key, kv.Value.String())
 		} else if v != kv.Value {
-			t.Errorf("span %q: %s = %q, want %q", s.Name(), kv.Key, v.Emit(), kv.Value.Emit())
+			t.Errorf("span %q: %s = %q, want %q", s.Name(), kv.Key, v.String(), kv.Value.String())
 		}
 	}
 }
