@@ -174,7 +174,7 @@ var localIPv4 = sync.OnceValue(func() string {
 // rmqotel.OutcomeRouted when routing picked the broker and
 // rmqotel.OutcomeFallback when the client's own choice stood.
 func (m *Mesh) recordWritePick(snap *routing.Snapshot, topic, outcome string) {
-	if m.tel == nil {
+	if m.tel == nil || !m.tel.RoutingDecisionsEnabled(context.Background()) {
 		return
 	}
 	cluster := ""
@@ -186,7 +186,7 @@ func (m *Mesh) recordWritePick(snap *routing.Snapshot, topic, outcome string) {
 
 // recordRouteAnswer counts one answer to a client's route query.
 func (m *Mesh) recordRouteAnswer(ctx context.Context, topic string, err error) {
-	if m.tel == nil {
+	if m.tel == nil || !m.tel.RoutingDecisionsEnabled(ctx) {
 		return
 	}
 	outcome, cluster := rmqotel.OutcomeRouted, ""

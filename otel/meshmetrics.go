@@ -37,6 +37,7 @@ const (
 	RequestCodeKey  = attribute.Key("rmqmesh.request.code")
 	ResponseCodeKey = attribute.Key("rmqmesh.response.code")
 	UpstreamKey     = attribute.Key("rmqmesh.upstream")
+	NextUpstreamKey = attribute.Key("rmqmesh.next_upstream")
 	AttemptKey      = attribute.Key("rmqmesh.attempt")
 )
 
@@ -69,6 +70,12 @@ func (c *addOpts) get(key any, attrs ...attribute.KeyValue) []metric.AddOption {
 }
 
 type routingKey struct{ cluster, outcome string }
+
+// RoutingDecisionsEnabled reports whether RoutingDecision records anything, so
+// that a caller can skip working out the cluster when it does not.
+func (t *Telemetry) RoutingDecisionsEnabled(ctx context.Context) bool {
+	return t.routingDecisions.Enabled(ctx)
+}
 
 // RoutingDecision counts one routing decision of the mesh: cluster is the
 // cluster the route named ("" when none matched), outcome one of

@@ -84,9 +84,9 @@ func (s *RPCSpan) Failover(next string, cause error) {
 	if s.span == nil {
 		return
 	}
-	attrs := []attribute.KeyValue{UpstreamKey.String(s.upstream), attribute.String("rmqmesh.next_upstream", next)}
+	attrs := []attribute.KeyValue{UpstreamKey.String(s.upstream), NextUpstreamKey.String(next)}
 	if cause != nil {
-		attrs = append(attrs, semconv.ErrorTypeKey.String(ErrorType(cause)), attribute.String("exception.message", cause.Error()))
+		attrs = append(attrs, semconv.ErrorTypeKey.String(ErrorType(cause)), semconv.ExceptionMessage(cause.Error()))
 	}
 	s.span.AddEvent("failover", trace.WithAttributes(attrs...))
 }
