@@ -60,11 +60,33 @@ func newTracingHarness(t *testing.T, dataPath string, brokers ...string) *tracin
 	return &tracingHarness{harness: h, rec: rec}
 }
 
+// keptInstance starts a producer on a fresh instance name, as warmInstance
+// does, and never shuts it down, so the official client behind the instance is
+// never closed. rocketmq-client-go v2.1.2's last Shutdown of an instance writes
+// its closed flag without synchronisation while rebalances started by the
+// broker's consumer-change notifications may still read it: -race reports it
+// now and then in any test that shuts a consumer down (the repository's other
+// tests included). Keeping one user of the instance alive means that write never
+// happens; the leftover client only idles until the process ends.
+func (h *tracingHarness) keptInstance() string {
+	h.t.Helper()
+	inst := uniqueName("inst")
+	p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("keep")), producer.WithInstanceName(inst))
+	if err != nil {
+		h.t.Fatalf("NewProducer: %v", err)
+	}
+	if err := p.Start(); err != nil {
+		h.t.Fatalf("producer Start: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // see warmInstance
+	return inst
+}
+
 // subscribe starts a push consumer through the mesh that calls f.
 func (h *tracingHarness) subscribe(group, topic string, f func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error), opts ...consumer.Option) rocketmq.PushConsumer {
 	h.t.Helper()
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
-		consumer.WithInstance(h.warmInstance()),
+		consumer.WithInstance(h.keptInstance()),
 		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	}, opts...)...)
@@ -552,7 +574,7 @@ func TestTracing_PullConsumerReceiveAndAck(t *testing.T) {
 				sendIDs[s.SpanContext().SpanID()] = true
 			}
 			group := uniqueName("cg")
-			pc, err := h.mesh.NewPullConsumer(consumer.WithGroupName(group), consumer.WithInstance(h.warmInstance()),
+			pc, err := h.mesh.NewPullConsumer(consumer.WithGroupName(group), consumer.WithInstance(h.keptInstance()),
 				consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 			if err != nil {
 				t.Fatal(err)
