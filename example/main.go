@@ -9,6 +9,10 @@
 //
 //	go run ./example
 //
+// Either way it ends with one traced message: it prints the span tree from the
+// request that sent it to the code that processed it, and exports every span
+// over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables).
+//
 // With ROCKETMQ_XDS_BOOTSTRAP (or GRPC_XDS_BOOTSTRAP, or their _CONFIG forms) set
 // it uses that control plane instead: it resolves the listener named by -target,
 // sends -n messages to -topic and reads them back.
@@ -28,7 +32,9 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
+	"go.opentelemetry.io/otel"
 
+	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
@@ -53,12 +59,25 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	var err error
+	tr, err := newTracing(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo failed:", err)
+		os.Exit(1)
+	}
+	// The mesh instruments its clients with the global providers: this line
+	// is all an application adds to get traces of its RocketMQ traffic.
+	otel.SetTracerProvider(tr.provider)
 	if embedded() {
 		err = runEmbedded(ctx, out, log, *topic, *n, *quiet)
 	} else {
 		// A bootstrap that is set but does not load is reported by mesh.New.
 		err = runExternal(ctx, out, log, *target, *topic, *n)
+	}
+	if err == nil {
+		err = runTraced(ctx, out, log, tr, *target, *topic)
+	}
+	if serr := tr.shutdown(context.Background()); err == nil {
+		err = serr
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
@@ -72,4 +91,26 @@ func main() {
 func embedded() bool {
 	_, err := bootstrap.FromEnv()
 	return errors.Is(err, bootstrap.ErrNoBootstrap)
+}
+
+// runTraced sends and consumes one traced message and prints its span tree:
+// through a fresh one-broker in-process cluster without a bootstrap, through
+// the control plane the bootstrap names with one.
+func runTraced(ctx context.Context, out io.Writer, log *slog.Logger, tr *tracing, target, topic string) error {
+	var (
+		m    *mesh.Mesh
+		stop func()
+		err  error
+	)
+	if !embedded() {
+		m, err = mesh.New(ctx, target, mesh.WithLogger(log))
+		stop = func() { m.Close() }
+	} else {
+		m, stop, err = embeddedMesh(ctx, log, topic)
+	}
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return traceOneMessage(ctx, out, tr, m, topic)
 }

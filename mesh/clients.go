@@ -19,21 +19,23 @@ import (
 // name and a QueueSelector that narrows the queues to what routing allows before
 // delegating to the caller's selector (or the client's default round robin).
 func (m *Mesh) NewProducer(opts ...producer.Option) (rocketmq.Producer, error) {
-	p, err := rocketmq.NewProducer(m.producerOptions(opts)...)
+	all := m.producerOptions(opts)
+	p, err := rocketmq.NewProducer(all...)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: new producer: %w", err)
 	}
-	return &meshProducer{Producer: p, m: m}, nil
+	return m.instrumentProducer(&meshProducer{Producer: p, m: m}, all), nil
 }
 
 // NewTransactionProducer builds an official transaction producer; see
 // [Mesh.NewProducer].
 func (m *Mesh) NewTransactionProducer(l primitive.TransactionListener, opts ...producer.Option) (rocketmq.TransactionProducer, error) {
-	p, err := rocketmq.NewTransactionProducer(l, m.producerOptions(opts)...)
+	all := m.producerOptions(opts)
+	p, err := rocketmq.NewTransactionProducer(l, all...)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: new transaction producer: %w", err)
 	}
-	return &meshTransactionProducer{TransactionProducer: p, m: m}, nil
+	return m.instrumentTransactionProducer(&meshTransactionProducer{TransactionProducer: p, m: m}, all), nil
 }
 
 // NewPushConsumer builds an official push consumer whose routes come from the mesh.
@@ -42,20 +44,22 @@ func (m *Mesh) NewTransactionProducer(l primitive.TransactionListener, opts ...p
 // this consumer read before delegating to the caller's strategy (or the client's
 // default, averagely).
 func (m *Mesh) NewPushConsumer(opts ...consumer.Option) (rocketmq.PushConsumer, error) {
-	c, err := rocketmq.NewPushConsumer(m.consumerOptions(opts)...)
+	all := m.consumerOptions(opts)
+	c, err := rocketmq.NewPushConsumer(all...)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: new push consumer: %w", err)
 	}
-	return c, nil
+	return m.instrumentPushConsumer(c, all), nil
 }
 
 // NewPullConsumer builds an official pull consumer; see [Mesh.NewPushConsumer].
 func (m *Mesh) NewPullConsumer(opts ...consumer.Option) (rocketmq.PullConsumer, error) {
-	c, err := rocketmq.NewPullConsumer(m.consumerOptions(opts)...)
+	all := m.consumerOptions(opts)
+	c, err := rocketmq.NewPullConsumer(all...)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: new pull consumer: %w", err)
 	}
-	return c, nil
+	return m.instrumentPullConsumer(c, all), nil
 }
 
 // ProducerOptions returns the options the mesh adds to a producer, for applications

@@ -22,6 +22,12 @@
 // reach it at its 30 s route poll. The intercepting relay is not part of it yet;
 // clusters asking for it are served directly.
 //
+// Every client is instrumented with OpenTelemetry (package otel): spans and
+// metrics per the messaging semantic conventions, trace context carried in
+// message properties, with the global providers unless [WithTracerProvider],
+// [WithMeterProvider] or [WithPropagators] say otherwise; [WithoutTelemetry]
+// turns it off.
+//
 // Process-wide effects, all from the official client's design: each client gets its
 // own instance name (the client otherwise shares one internal client per process and
 // the first creator's settings win), and [primitive.PanicHandler] is set, only when

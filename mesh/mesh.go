@@ -16,6 +16,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
+	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
@@ -41,6 +42,7 @@ type Mesh struct {
 	// routeTimeout is the nameserver endpoint's: how long clients' route
 	// queries for one topic wait together.
 	routeTimeout time.Duration
+	tel          *rmqotel.Telemetry // nil after WithoutTelemetry
 
 	// safe for concurrent use on their own
 	table      routing.Table // current snapshot; lock-free reads
@@ -89,6 +91,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 
 		failFast:     cfg.failFast,
 		routeTimeout: cfg.routeTimeout,
+		tel:          newTelemetry(cfg.telemetry),
 	}
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
 
@@ -106,7 +109,8 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 			}
 		}
 		m.locality = bc.Node().GetLocality()
-		xc, err = xdsclient.New(bc, append([]xdsclient.Option{xdsclient.WithLogger(cfg.log)}, cfg.xdsOpts...)...)
+		xopts := append([]xdsclient.Option{xdsclient.WithLogger(cfg.log)}, m.xdsTelemetryOptions()...)
+		xc, err = xdsclient.New(bc, append(xopts, cfg.xdsOpts...)...)
 		if err != nil {
 			return nil, fmt.Errorf("mesh: new %q: %w", target, err)
 		}

@@ -27,6 +27,7 @@ type config struct {
 	topicIdle      time.Duration
 	instancePrefix string
 	failFast       bool
+	telemetry      telemetryConfig
 }
 
 // Defaults.

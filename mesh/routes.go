@@ -96,7 +96,8 @@ func (m *Mesh) awaitConfig(ctx context.Context, topic string, budgeted bool) {
 	}
 }
 
-func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
+func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRouteData, err error) {
+	defer func() { m.recordRouteAnswer(ctx, topic, err) }()
 	snap := m.table.Load()
 	if snap == nil {
 		return nil, m.noSnapshotError(topic)

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 )
 
 // QueueSelector returns a QueueSelector that first narrows the client's writable
@@ -68,6 +70,7 @@ func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQ
 	}
 	snap := s.m.table.Load()
 	if snap == nil || len(mqs) == 0 {
+		s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 		return s.next.Select(msg, mqs, lastBrokerName)
 	}
 	var r uint64
@@ -86,10 +89,12 @@ func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQ
 			break
 		}
 		if queues := qs.byBroker[broker]; len(queues) > 0 && (broker != lastBrokerName || len(qs.byBroker) == 1) {
+			s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
 			return s.next.Select(msg, queues, lastBrokerName)
 		}
 		r = rand.Uint64()
 	}
+	s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 	return s.next.Select(msg, mqs, lastBrokerName)
 }
 

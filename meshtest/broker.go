@@ -138,9 +138,10 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 // process answers one request as Apache RocketMQ 4.9.8's broker does.
 func (b *Broker) process(cn *conn, req *remoting.Command) *remoting.Command {
 	switch req.Code {
-	case remoting.CodeSendMessage, remoting.CodeSendMessageV2, remoting.CodeSendBatchMessage,
-		remoting.CodeSendReplyMessage, remoting.CodeSendReplyMessageV2:
+	case remoting.CodeSendMessage, remoting.CodeSendMessageV2, remoting.CodeSendBatchMessage:
 		return b.handleSend(cn, req)
+	case remoting.CodeSendReplyMessage, remoting.CodeSendReplyMessageV2:
+		return b.handleReply(cn, req)
 	case remoting.CodePullMessage:
 		return b.handlePull(cn, req)
 	case remoting.CodeQueryConsumerOffset:

@@ -490,6 +490,14 @@ func (ch *channel) recvLoop(st *adsStream) error {
 	}
 }
 
+// recordLocked reports one response's accepted and NACKed resources to the
+// update recorder, if any.
+func (c *Client) recordLocked(rt *resourceType, accepted, nacked int) {
+	if c.record != nil && (accepted > 0 || nacked > 0) {
+		c.record(rt.short, accepted, nacked)
+	}
+}
+
 // joinNACK formats per-resource errors for error_detail.
 func joinNACK(errs []error) error {
 	if len(errs) == 0 {
@@ -611,6 +619,7 @@ func (ch *channel) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse
 			}
 		}
 	}
+	c.recordLocked(rt, len(resp.GetResources())-len(errs), len(errs))
 	nack := joinNACK(errs)
 	if nack == nil {
 		ct.version = resp.GetVersionInfo()
@@ -657,6 +666,7 @@ func (ch *channel) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryRe
 			c.onDeletedLocked(rt, rs, ch.server)
 		}
 	}
+	c.recordLocked(rt, len(resp.GetResources())-len(errs), len(errs))
 	nack := joinNACK(errs)
 	if nack != nil {
 		ch.logger.Warn("NACK", "type", rt.short, "nonce", resp.GetNonce(), "error", nack)

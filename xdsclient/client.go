@@ -34,10 +34,11 @@ type Client struct {
 	timeout  time.Duration
 	backoff  func(int) time.Duration
 	ser      *serializer
-	defAuth  *authority            // old-style (non-xdstp) names
-	auths    map[string]*authority // by authority name
-	channels []*channel            // one per distinct server config
-	wg       sync.WaitGroup        // channel goroutines
+	defAuth  *authority                                      // old-style (non-xdstp) names
+	auths    map[string]*authority                           // by authority name
+	channels []*channel                                      // one per distinct server config
+	record   func(resourceType string, accepted, nacked int) // nil: not recorded
+	wg       sync.WaitGroup                                  // channel goroutines
 
 	// Guarded by mu.
 	mu     sync.Mutex
@@ -127,6 +128,7 @@ func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 		timeout:  o.resourceTimeout,
 		backoff:  o.backoff,
 		auths:    make(map[string]*authority, len(cfg.Authorities)),
+		record:   o.recordUpdates,
 	}
 	// Transports are built up front so a bad server config (credentials,
 	// unreadable files) fails New; streams open only when needed.

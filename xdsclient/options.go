@@ -27,6 +27,7 @@ type options struct {
 	dialOptions     []grpc.DialOption
 	protocol        bootstrap.Protocol
 	transport       transport.Builder
+	recordUpdates   func(resourceType string, accepted, nacked int)
 }
 
 // WithLogger sets the logger; the default discards logs.
@@ -61,6 +62,16 @@ func WithProtocol(p bootstrap.Protocol) Option {
 // WithTransport replaces the gRPC transport (for tests).
 func WithTransport(b transport.Builder) Option {
 	return optionFunc(func(o *options) { o.transport = b })
+}
+
+// WithUpdateRecorder has f called once per response from the management
+// server with the resource type ("listener", "route config", "cluster",
+// "endpoints") and how many of its resources were accepted and how many
+// NACKed: the numbers an xDS client's metrics report. f runs on the client's
+// response path with its lock held: it must be quick and must not call the
+// client.
+func WithUpdateRecorder(f func(resourceType string, accepted, nacked int)) Option {
+	return optionFunc(func(o *options) { o.recordUpdates = f })
 }
 
 // DefaultBackoff is exponential from 500ms, doubling up to 30s, with ±20%

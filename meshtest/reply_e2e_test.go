@@ -1,0 +1,105 @@
+package meshtest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// TestCluster_RequestReply drives the official client's request-reply: Request
+// sends to a topic, a consumer answers with consumer.CreateReplyMessage through
+// its own producer (code 324), and the broker pushes the reply (326) to the
+// requester, whose Request returns it.
+func TestCluster_RequestReply(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 4), WithTimeScale(0.01))
+	responder := newProducer(t, c)
+	group := name("cg")
+	pc := newPushConsumer(t, c, group)
+	replyErrs := make(chan error, 16)
+	err := pc.Subscribe("TopicTest", consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		for _, m := range msgs {
+			if consumer.GetReplyToClient(m) == "" {
+				continue // the requester's warm-up message
+			}
+			reply, err := consumer.CreateReplyMessage(m, nil)
+			if err != nil {
+				replyErrs <- err
+				continue
+			}
+			reply.Body = append([]byte("re: "), m.Body...) // v2.1.2's CreateReplyMessage drops the body
+			_, err = responder.SendSync(ctx, reply)
+			replyErrs <- err
+		}
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	inst := name("requester")
+	requester := newProducer(t, c, producer.WithInstanceName(inst))
+	// The broker pushes a reply over the connection that carried the
+	// requester's heartbeat, and refuses it before (so does a real broker).
+	// v2.1.2 heartbeats only brokers it has a route to, first one second
+	// after Start: a send before then makes that first heartbeat reach
+	// broker-a.
+	sendN(t, requester, "TopicTest", "warm", 1)
+	waitFor(t, "the requester's heartbeat", func() bool {
+		for _, r := range c.Broker("broker-a").Requests(remoting.CodeHeartBeat) {
+			if strings.HasSuffix(r.ClientID, "@"+inst) {
+				return true
+			}
+		}
+		return false
+	})
+	// A background context: v2.1.2 also runs the request's send callback when
+	// the caller's context is cancelled, unsynchronised with the reply path,
+	// which -race reports when a test cancels right after its reply. The ttl
+	// bounds the wait.
+	reply, err := requester.Request(context.Background(), 20*time.Second, primitive.NewMessage("TopicTest", []byte("ping")))
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	if string(reply.Body) != "re: ping" {
+		t.Errorf("reply body %q, want %q", reply.Body, "re: ping")
+	}
+	if err := <-replyErrs; err != nil {
+		t.Errorf("responder's send of the reply: %v", err)
+	}
+	replyTopic := c.ClusterName() + "_REPLY_TOPIC"
+	if got := c.Messages(replyTopic); len(got) != 1 {
+		t.Errorf("%d stored replies on %s, want 1", len(got), replyTopic)
+	}
+	var pushes int
+	for _, b := range c.BrokerNames() {
+		pushes += len(c.Broker(b).Requests(remoting.CodeSendReplyMessage)) + len(c.Broker(b).Requests(remoting.CodeSendReplyMessageV2))
+	}
+	if pushes != 1 {
+		t.Errorf("%d reply sends, want 1", pushes)
+	}
+}
+
+// TestCluster_ReplyWithoutRequester checks 4.9.8's answer to a reply whose
+// requesting client has no connection: SYSTEM_ERROR naming the client.
+func TestCluster_ReplyWithoutRequester(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 4))
+	p := newProducer(t, c)
+	reply := primitive.NewMessage(c.ClusterName()+"_REPLY_TOPIC", []byte("orphan"))
+	reply.WithProperty(primitive.PropertyMsgType, "reply")
+	reply.WithProperty(primitive.PropertyMessageReplyToClient, "10.9.9.9@gone")
+	reply.WithProperty(primitive.PropertyCorrelationID, "c-1")
+	_, err := p.SendSync(context.Background(), reply)
+	if err == nil || !strings.Contains(err.Error(), "push reply message fail, channel of <10.9.9.9@gone> not found.") {
+		t.Fatalf("SendSync of an orphan reply: %v, want SYSTEM_ERROR naming the client", errors.Unwrap(err))
+	}
+}

@@ -1,0 +1,180 @@
+package otel
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	gotel "go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// DurationBuckets are the histogram bucket boundaries, in seconds, of every
+// duration this package records: the ones the messaging semantic conventions
+// recommend.
+var DurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// Telemetry creates the spans and metrics of RocketMQ clients and of the mesh,
+// and carries trace context through message properties. Create it with [New];
+// it is safe for concurrent use and holds no goroutines.
+type Telemetry struct {
+	// immutable after New
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
+	fields   []string // the propagator's fields: the properties a message carries context in
+	rpcSpans bool
+	grace    time.Duration // callback grace; zero means defaultCallbackGrace (tests shorten it)
+
+	opDuration  messagingconv.ClientOperationDuration
+	sent        messagingconv.ClientSentMessages
+	consumed    messagingconv.ClientConsumedMessages
+	processTime messagingconv.ProcessDuration
+
+	routingDecisions metric.Int64Counter
+	xdsUpdates       metric.Int64Counter
+	relayRequests    metric.Int64Counter
+	relayFailovers   metric.Int64Counter
+	relayEjections   metric.Int64Counter
+
+	// attribute sets of the hot-path counters, built once per combination
+	routingOpts addOpts
+	relayOpts   addOpts
+	metricSets  metricSets
+}
+
+// New returns a Telemetry using the providers and propagators of opts, or the
+// global ones as they are now. Instruments that cannot be created are reported
+// to the global error handler (go.opentelemetry.io/otel.Handle) and replaced by
+// no-ops: telemetry never fails the caller.
+func New(opts ...Option) *Telemetry {
+	c := newConfig(opts)
+	t := &Telemetry{
+		tracer: c.tracerProvider.Tracer(ScopeName,
+			trace.WithInstrumentationVersion(Version()),
+			trace.WithSchemaURL(semconv.SchemaURL)),
+		prop:     c.propagators,
+		fields:   c.propagators.Fields(),
+		rpcSpans: c.rpcSpans,
+	}
+	meter := c.meterProvider.Meter(ScopeName,
+		metric.WithInstrumentationVersion(Version()),
+		metric.WithSchemaURL(semconv.SchemaURL))
+	buckets := metric.WithExplicitBucketBoundaries(DurationBuckets...)
+	var err error
+	if t.opDuration, err = messagingconv.NewClientOperationDuration(meter, buckets); err != nil {
+		gotel.Handle(err)
+	}
+	if t.processTime, err = messagingconv.NewProcessDuration(meter, buckets); err != nil {
+		gotel.Handle(err)
+	}
+	if t.sent, err = messagingconv.NewClientSentMessages(meter); err != nil {
+		gotel.Handle(err)
+	}
+	if t.consumed, err = messagingconv.NewClientConsumedMessages(meter); err != nil {
+		gotel.Handle(err)
+	}
+	t.routingDecisions = counter(meter, MetricRoutingDecisions, "{decision}",
+		"Routing decisions the mesh made, by cluster and outcome.")
+	t.xdsUpdates = counter(meter, MetricXDSUpdates, "{resource}",
+		"xDS resources received by the mesh's xDS client, by type and whether they were accepted or NACKed.")
+	t.relayRequests = counter(meter, MetricRelayRequests, "{request}",
+		"Requests the intercepting relay forwarded, by request code and upstream.")
+	t.relayFailovers = counter(meter, MetricRelayFailovers, "{failover}",
+		"Requests the intercepting relay retried on another upstream.")
+	t.relayEjections = counter(meter, MetricRelayEjections, "{ejection}",
+		"Upstream endpoints ejected by outlier detection.")
+	return t
+}
+
+func counter(m metric.Meter, name, unit, desc string) metric.Int64Counter {
+	c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	if err != nil {
+		gotel.Handle(err)
+	}
+	return c // a no-op counter when err != nil
+}
+
+// RPCSpans reports whether per-RPC spans from the relay are on
+// ([WithRPCSpans]).
+func (t *Telemetry) RPCSpans() bool { return t.rpcSpans }
+
+// Propagators returns the propagators messages carry context with.
+func (t *Telemetry) Propagators() propagation.TextMapPropagator { return t.prop }
+
+// attrPool recycles the attribute slices spans are started and ended with:
+// the SDK copies attributes, and a slice of a span's worth of them is a
+// kilobyte per message otherwise.
+var attrPool = sync.Pool{New: func() any { s := make([]attribute.KeyValue, 0, 24); return &s }}
+
+func getAttrs() *[]attribute.KeyValue { return attrPool.Get().(*[]attribute.KeyValue) }
+
+func putAttrs(p *[]attribute.KeyValue, s []attribute.KeyValue) {
+	if cap(s) > 64 {
+		return // grown by an unusual span; let it go
+	}
+	clear(s) // drop references to strings
+	*p = s[:0]
+	attrPool.Put(p)
+}
+
+// Span start options that never change, built once.
+var (
+	producerKind = trace.WithSpanKind(trace.SpanKindProducer)
+	consumerKind = trace.WithSpanKind(trace.SpanKindConsumer)
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+)
+
+// startOptions are the options of a span start; links only when there are some.
+func startOptions(kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link) []trace.SpanStartOption {
+	if len(links) == 0 {
+		return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...)}
+	}
+	return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...), trace.WithLinks(links...)}
+}
+
+// seconds is the duration since start in the unit every duration metric uses.
+func seconds(start time.Time) float64 { return float64(time.Since(start)) / float64(time.Second) }
+
+// operation names (messaging.operation.name): RocketMQ's own words for them.
+const (
+	opSend    = "send"
+	opReceive = "receive"
+	opProcess = "process"
+	opAck     = "ack"
+	opNack    = "nack"
+)
+
+// spanName is "{operation} {destination}", as the conventions name spans.
+func spanName(op, destination string) string {
+	if destination == "" {
+		return op
+	}
+	return op + " " + destination
+}
+
+// common attributes of every messaging span.
+func baseAttrs(dst []attribute.KeyValue, op string, opType attribute.KeyValue, destination string, info *ClientInfo) []attribute.KeyValue {
+	dst = append(dst,
+		semconv.MessagingSystemRocketMQ,
+		semconv.MessagingOperationName(op),
+		opType,
+		semconv.MessagingDestinationName(destination),
+	)
+	if info.ClientID != "" {
+		dst = append(dst, semconv.MessagingClientID(info.ClientID))
+	}
+	if info.Namespace != "" {
+		dst = append(dst, semconv.MessagingRocketMQNamespace(info.Namespace))
+	}
+	return dst
+}
+
+// context carried by a message when it has a valid one.
+func (t *Telemetry) extractSpanContext(c propagation.TextMapCarrier) trace.SpanContext {
+	return trace.SpanContextFromContext(t.prop.Extract(context.Background(), c))
+}
