@@ -275,6 +275,9 @@ func (p *Policy) BrokerRefs() []BrokerRef {
 	return out
 }
 
+// Digest returns the digest a policy parsed from b would have.
+func Digest(b []byte) string { return digest(b) }
+
 func digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
