@@ -9,6 +9,12 @@
 //
 //	go run ./example
 //
+// With -controlplane it runs rmqmesh's own control plane instead of the meshtest
+// one: discovered from the embedded cluster's nameserver, steered by
+// example/policy.yaml.
+//
+//	go run ./example -controlplane
+//
 // With ROCKETMQ_XDS_BOOTSTRAP (or GRPC_XDS_BOOTSTRAP, or their _CONFIG forms) set
 // it uses that control plane instead: it resolves the listener named by -target,
 // sends -n messages to -topic and reads them back.
@@ -35,6 +41,7 @@ func main() {
 		topic  = flag.String("topic", "orders", "topic to produce to and consume from")
 		n      = flag.Int("n", 300, "messages per step")
 		quiet  = flag.Bool("quiet", false, "print only the summary")
+		withCP = flag.Bool("controlplane", false, "run the embedded cluster with rmqmesh's control plane and example/policy.yaml")
 	)
 	flag.Parse()
 
@@ -51,7 +58,9 @@ func main() {
 	defer cancel()
 
 	var err error
-	if bootstrapInEnvironment() {
+	if *withCP {
+		err = runControlPlane(ctx, out, log, *topic, *n, *quiet)
+	} else if bootstrapInEnvironment() {
 		err = runExternal(ctx, out, log, *target, *topic, *n)
 	} else {
 		err = runEmbedded(ctx, out, log, *topic, *n, *quiet)
