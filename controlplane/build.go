@@ -68,13 +68,19 @@ const NameserverCluster = "rmqmesh/nameservers"
 // route_info: nameserver a first route sends code 105 to
 // [NameserverCluster].
 func Build(d Discovered, p *policy.Policy) Result {
-	b := newBuilder(d.View, d.Nameservers, p)
+	var brokers []discovery.Broker
+	lookup := func(string) (discovery.Topic, bool) { return discovery.Topic{}, false }
+	if d.View != nil {
+		brokers = d.View.Brokers
+		lookup = func(t string) (discovery.Topic, bool) { v, ok := d.View.Topics[t]; return v, ok }
+	}
+	b := newBuilder(brokers, d.Nameservers, p)
 	shapes := map[string]*shape{}
 	var rcs []*rocketmqv3.RouteConfiguration
 	requested := slices.Clone(d.Requested)
 	slices.Sort(requested)
 	for _, name := range slices.Compact(requested) {
-		rc, used, ok := b.topicRoute(name, d.View)
+		rc, used, ok := b.topicRoute(name, lookup)
 		if !ok {
 			continue
 		}
@@ -106,12 +112,8 @@ type member struct {
 	info policy.BrokerInfo
 }
 
-func newBuilder(v *discovery.View, nameservers []string, p *policy.Policy) *builder {
+func newBuilder(brokers []discovery.Broker, nameservers []string, p *policy.Policy) *builder {
 	b := &builder{p: p, nameservers: nameservers, members: map[string][]member{}, names: map[string][]string{}}
-	var brokers []discovery.Broker
-	if v != nil {
-		brokers = v.Brokers
-	}
 	known := map[string]bool{}
 	for _, br := range brokers {
 		known[br.Name] = true
@@ -167,16 +169,16 @@ type shape struct {
 // shapes it routes to. ok is false when there is nothing to serve yet: the
 // name is not a per-topic route of an on-demand listener, or its topic has
 // no answer from the nameservers yet.
-func (b *builder) topicRoute(name string, v *discovery.View) (*rocketmqv3.RouteConfiguration, []*shape, bool) {
+func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, bool) {
 	family, topic, ok := resource.ParseTopicRouteName(name)
-	if !ok || v == nil {
+	if !ok {
 		return nil, nil, false
 	}
 	l, ok := b.p.ListenerForRouteConfig(family)
 	if !ok || !l.OnDemand {
 		return nil, nil, false
 	}
-	t, ok := v.Topics[topic]
+	t, ok := lookup(topic)
 	if !ok {
 		return nil, nil, false
 	}

@@ -203,8 +203,10 @@ func (s *Server) resubscribeLocked(t *clientType, typeURL string, next map[strin
 	t.subs = next
 	changed := false
 	for _, n := range added {
-		s.requested[n]++
-		changed = changed || s.requested[n] == 1
+		if s.requested[n]++; s.requested[n] == 1 {
+			s.pending[n] = true
+			changed = true
+		}
 	}
 	if s.unrequestLocked(removed) || changed {
 		s.kickLocked()
@@ -218,6 +220,7 @@ func (s *Server) unrequestLocked(names []string) bool {
 	for _, n := range names {
 		if s.requested[n]--; s.requested[n] <= 0 {
 			delete(s.requested, n)
+			s.pending[n] = false
 			gone = true
 		}
 	}

@@ -11,12 +11,12 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 )
 
-// engine keeps the result of [Build] current as its inputs change, doing as
-// little as it can: a change of one topic's queue data rebuilds that topic's
-// route configurations only, and the clusters only when a queue layout
-// appears or loses its last topic. A new policy, new brokers or new
-// nameservers rebuild everything. Its state always equals Build of the last
-// inputs (a test checks that).
+// engine keeps the result of [Build] current as its inputs change, doing
+// work in proportion to the change, not to what is held: a change of one
+// topic's queue data rebuilds that topic's route configurations only, and
+// the clusters only when a queue layout appears or loses its last topic. A
+// new policy, new brokers or new nameservers rebuild everything. Its state
+// always equals Build of the same inputs (a test checks that).
 //
 // It is used from one goroutine.
 type engine struct {
@@ -25,101 +25,119 @@ type engine struct {
 	nameservers []string
 	b           *builder
 
-	rcs      map[string]builtRoute      // by resource name
-	byTopic  map[string][]string        // topic → resource names
-	data     map[string]discovery.Topic // topic data the routes were built from
-	shapeUse map[string]int             // shape name → routes using it
-	shapes   map[string]*shape
-	shared   resource.Set // listeners, clusters, endpoints
+	requested map[string]string     // route name → its topic
+	byTopic   map[string][]string   // topic → route names
+	rcs       map[string]builtRoute // by route name, those built
+	shapeUse  map[string]int        // shape name → routes using it
+	shapes    map[string]*shape     // shapes in use
+	shared    resource.Set          // listeners, clusters, endpoints
+	// shapesChanged is set when a shape is taken up or dropped: the
+	// clusters must be rebuilt (a shape dropped and taken again rebuilds
+	// them for nothing; the snapshot then sees equal hashes and skips).
+	shapesChanged bool
 }
 
 type builtRoute struct {
-	topic  string
-	rc     *rocketmqv3.RouteConfiguration // nil: nothing to serve yet
+	rc     *rocketmqv3.RouteConfiguration
 	shapes []*shape
+}
+
+// engineInput is the state of the inputs and what changed since the last
+// update.
+type engineInput struct {
+	policy      *policy.Policy
+	brokers     []discovery.Broker
+	nameservers []string
+	// added and removed are route names clients started or stopped
+	// subscribing to.
+	added, removed []string
+	// topics changed their answer (or got or lost one).
+	topics []string
+	// topic looks a topic's answer up.
+	topic func(string) (discovery.Topic, bool)
 }
 
 // change is what one update changed.
 type change struct {
-	// routes holds the route configurations that changed, nil for removed.
+	// routes holds the route configurations that changed: the new one, or
+	// nil when there is none to serve any more.
 	routes map[string]*rocketmqv3.RouteConfiguration
 	// shared is set when listeners, clusters or endpoints were rebuilt.
 	shared *resource.Set
-	// full says everything was rebuilt.
-	full bool
 }
 
-func newEngine() *engine { return &engine{} }
+func newEngine() *engine {
+	return &engine{requested: map[string]string{}, byTopic: map[string][]string{}, rcs: map[string]builtRoute{},
+		shapeUse: map[string]int{}, shapes: map[string]*shape{}}
+}
 
-// update brings the engine to Build(d, p) and says what changed.
-func (e *engine) update(d Discovered, p *policy.Policy) change {
-	var brokers []discovery.Broker
-	topics := map[string]discovery.Topic{}
-	if d.View != nil {
-		brokers, topics = d.View.Brokers, d.View.Topics
-	}
+// update applies in and says what changed.
+func (e *engine) update(in engineInput) change {
 	ch := change{routes: map[string]*rocketmqv3.RouteConfiguration{}}
-	if e.b == nil || p != e.p || !slices.Equal(brokers, e.brokers) || !slices.Equal(d.Nameservers, e.nameservers) {
-		e.p, e.brokers, e.nameservers = p, brokers, slices.Clone(d.Nameservers)
-		e.b = newBuilder(d.View, d.Nameservers, p)
+	stale := map[string]bool{}
+	full := e.b == nil || in.policy != e.p || !slices.Equal(in.brokers, e.brokers) || !slices.Equal(in.nameservers, e.nameservers)
+	if full {
+		// A shape's name stands for its content under one builder only:
+		// start afresh, and report the routes that are not rebuilt.
+		e.p, e.brokers, e.nameservers = in.policy, in.brokers, slices.Clone(in.nameservers)
+		e.b = newBuilder(in.brokers, in.nameservers, in.policy)
 		for name := range e.rcs {
 			ch.routes[name] = nil
 		}
-		e.rcs, e.byTopic, e.data = map[string]builtRoute{}, map[string][]string{}, map[string]discovery.Topic{}
-		e.shapeUse, e.shapes = map[string]int{}, map[string]*shape{}
-		ch.full = true
+		e.rcs, e.shapeUse, e.shapes = map[string]builtRoute{}, map[string]int{}, map[string]*shape{}
+		for name := range e.requested {
+			stale[name] = true
+		}
 	}
-	want := map[string]bool{}
-	for _, n := range d.Requested {
-		want[n] = true
-	}
-	shapesBefore := slices.Sorted(maps.Keys(e.shapes))
-	for name, br := range e.rcs {
-		if !want[name] {
-			e.drop(name, br)
+	for _, name := range in.removed {
+		topic, ok := e.requested[name]
+		if !ok {
+			continue
+		}
+		delete(e.requested, name)
+		delete(stale, name)
+		if names := slices.DeleteFunc(e.byTopic[topic], func(n string) bool { return n == name }); len(names) > 0 {
+			e.byTopic[topic] = names
+		} else {
+			delete(e.byTopic, topic)
+		}
+		if e.drop(name) {
 			ch.routes[name] = nil
 		}
 	}
-	// Topics whose data changed rebuild every route of theirs.
-	stale := map[string]bool{}
-	for topic := range e.byTopic {
-		old, had := e.data[topic]
-		t, has := topics[topic]
-		if had != has || (has && !t.Equal(old)) {
-			stale[topic] = true
-		}
-	}
-	for topic := range stale {
-		for _, name := range e.byTopic[topic] {
-			if br, ok := e.rcs[name]; ok {
-				e.drop(name, br)
-			}
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(want)) {
-		if _, ok := e.rcs[name]; ok {
+	for _, name := range in.added {
+		if _, ok := e.requested[name]; ok {
 			continue
 		}
 		_, topic, _ := resource.ParseTopicRouteName(name)
-		rc, used, ok := e.b.topicRoute(name, d.View)
-		br := builtRoute{topic: topic, shapes: used}
-		if ok {
-			br.rc = rc
-			ch.routes[name] = rc
-		} else {
-			ch.routes[name] = nil
-		}
-		e.rcs[name] = br
+		e.requested[name] = topic
 		e.byTopic[topic] = append(e.byTopic[topic], name)
-		if t, ok := topics[topic]; ok {
-			e.data[topic] = t
-		}
-		for _, s := range used {
-			e.shapeUse[s.name]++
-			e.shapes[s.name] = s
+		stale[name] = true
+	}
+	for _, topic := range in.topics {
+		for _, name := range e.byTopic[topic] {
+			stale[name] = true
 		}
 	}
-	if ch.full || !slices.Equal(shapesBefore, slices.Sorted(maps.Keys(e.shapes))) {
+	for name := range stale {
+		had := e.drop(name)
+		rc, used, ok := e.b.topicRoute(name, in.topic)
+		switch {
+		case ok:
+			e.rcs[name] = builtRoute{rc: rc, shapes: used}
+			for _, s := range used {
+				if e.shapeUse[s.name]++; e.shapeUse[s.name] == 1 {
+					e.shapes[s.name] = s
+					e.shapesChanged = true
+				}
+			}
+			ch.routes[name] = rc
+		case had:
+			ch.routes[name] = nil
+		}
+	}
+	if full || e.shapesChanged {
+		e.shapesChanged = false
 		s := e.b.shared(e.shapes)
 		e.shared = s
 		ch.shared = &s
@@ -127,32 +145,29 @@ func (e *engine) update(d Discovered, p *policy.Policy) change {
 	return ch
 }
 
-// drop forgets the route name.
-func (e *engine) drop(name string, br builtRoute) {
-	delete(e.rcs, name)
-	names := slices.DeleteFunc(e.byTopic[br.topic], func(n string) bool { return n == name })
-	if len(names) == 0 {
-		delete(e.byTopic, br.topic)
-		delete(e.data, br.topic)
-	} else {
-		e.byTopic[br.topic] = names
+// drop forgets the built route name, if any, and reports whether there was
+// one.
+func (e *engine) drop(name string) bool {
+	br, ok := e.rcs[name]
+	if !ok {
+		return false
 	}
+	delete(e.rcs, name)
 	for _, s := range br.shapes {
-		e.shapeUse[s.name]--
-		if e.shapeUse[s.name] == 0 {
+		if e.shapeUse[s.name]--; e.shapeUse[s.name] == 0 {
 			delete(e.shapeUse, s.name)
 			delete(e.shapes, s.name)
+			e.shapesChanged = true
 		}
 	}
+	return true
 }
 
 // resources returns everything the engine serves, as Build would.
 func (e *engine) resources() resource.Set {
 	set := e.shared
 	for _, name := range slices.Sorted(maps.Keys(e.rcs)) {
-		if rc := e.rcs[name].rc; rc != nil {
-			set.RouteConfigs = append(set.RouteConfigs, rc)
-		}
+		set.RouteConfigs = append(set.RouteConfigs, e.rcs[name].rc)
 	}
 	return set
 }

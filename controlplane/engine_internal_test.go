@@ -30,7 +30,12 @@ func TestEngine_EqualsBuild(t *testing.T) {
 		}
 		policies = append(policies, p)
 	}
-	r := rand.New(rand.NewPCG(1, 2))
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { engineSequence(t, rand.New(rand.NewPCG(seed, 2)), policies) })
+	}
+}
+
+func engineSequence(t *testing.T, r *rand.Rand, policies []*policy.Policy) {
 	brokerSets := [][]discovery.Broker{
 		{{Cluster: "C", Name: "b1", Addr: "10.0.0.1:1", Registered: true}, {Cluster: "C", Name: "b2", Addr: "10.0.0.2:1", Registered: true}},
 		{{Cluster: "C", Name: "b1", Addr: "10.0.0.1:1", Registered: true}, {Cluster: "C", Name: "b2", Addr: "10.0.0.9:1", Registered: true}},
@@ -53,6 +58,8 @@ func TestEngine_EqualsBuild(t *testing.T) {
 	p := policies[0]
 	v := &discovery.View{Synced: true, Brokers: brokerSets[0], Topics: map[string]discovery.Topic{}}
 	var requested []string
+	var prevRequested []string
+	prevView := &discovery.View{Topics: map[string]discovery.Topic{}}
 	served := map[string]proto.Message{} // what a cache fed with the changes holds
 	var sharedServed resource.Set
 	for step := range 400 {
@@ -82,7 +89,30 @@ func TestEngine_EqualsBuild(t *testing.T) {
 			}
 		}
 		d := Discovered{View: v, Requested: slices.Clone(requested), Nameservers: []string{"10.0.0.100:9876"}}
-		ch := e.update(d, p)
+		in := engineInput{policy: p, brokers: v.Brokers, nameservers: d.Nameservers,
+			topic: func(t string) (discovery.Topic, bool) { x, ok := v.Topics[t]; return x, ok }}
+		for _, n := range requested {
+			if !slices.Contains(prevRequested, n) {
+				in.added = append(in.added, n)
+			}
+		}
+		for _, n := range prevRequested {
+			if !slices.Contains(requested, n) {
+				in.removed = append(in.removed, n)
+			}
+		}
+		for t, x := range v.Topics {
+			if old, ok := prevView.Topics[t]; !ok || !old.Equal(x) {
+				in.topics = append(in.topics, t)
+			}
+		}
+		for t := range prevView.Topics {
+			if _, ok := v.Topics[t]; !ok {
+				in.topics = append(in.topics, t)
+			}
+		}
+		prevRequested, prevView = slices.Clone(requested), v
+		ch := e.update(in)
 		for name, rc := range ch.routes {
 			if rc == nil {
 				delete(served, name)

@@ -54,24 +54,26 @@ type Server struct {
 	kick     chan struct{} // capacity 1: something the build depends on changed
 
 	// Only touched by the build goroutine.
-	eng         *engine
-	heldTopics  []string
-	logged      map[string]bool // warnings already logged
-	typeHashes  map[string]map[string]string
-	pushedOnce  bool
-	lastBrokers []discovery.Broker
+	eng        *engine
+	reqNames   map[string]bool // route names subscribed, as last seen
+	held       map[string]int  // topic → subscribed route names of on-demand listeners
+	heldFor    *policy.Policy  // the policy held was computed with
+	engPending map[string]bool // route name → subscribed (true) or not, not yet given to the engine
+	logged     map[string]bool // warnings already logged
+	pushedOnce bool
 
-	mu        sync.Mutex // guards everything below
-	policy    *policy.Policy
-	rejected  *rejection // the last policy edit refused, while the file still has it
-	known     map[string]bool
-	synced    bool
-	streams   map[streamKey]*client
-	requested map[string]int // route configuration name → streams subscribed
-	versions  map[string]string
-	warnings  []string
-	lastBuild time.Time
-	closed    bool
+	mu         sync.Mutex // guards everything below
+	policy     *policy.Policy
+	rejected   *rejection // the last policy edit refused, while the file still has it
+	known      map[string]bool
+	synced     bool
+	streams    map[streamKey]*client
+	requested  map[string]int  // route configuration name → streams subscribed
+	pending    map[string]bool // route names whose subscription changed since the last build: now subscribed or not
+	typeHashes map[string]map[string]string
+	warnings   []string
+	lastBuild  time.Time
+	closed     bool
 }
 
 // rejection is a refused policy edit.
@@ -118,8 +120,9 @@ func New(opts ...Option) (*Server, error) {
 	s := &Server{
 		o: o, log: o.logger.With("component", "controlplane"), m: newMetrics(),
 		kick: make(chan struct{}, 1), eng: newEngine(), logged: map[string]bool{},
+		reqNames: map[string]bool{}, held: map[string]int{}, engPending: map[string]bool{},
 		policy: p, known: map[string]bool{}, streams: map[streamKey]*client{}, requested: map[string]int{},
-		versions: map[string]string{},
+		pending: map[string]bool{},
 	}
 	poller, err := discovery.New(o.nameservers, discovery.WithInterval(o.pollInterval), discovery.WithTopicRefresh(o.topicRefresh),
 		discovery.WithLogger(o.logger), discovery.WithObserver(s.observePoll))
@@ -236,8 +239,13 @@ func (s *Server) checkBrokersLocked(p *policy.Policy) error {
 // configuration together.
 func (s *Server) Versions() map[string]string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.versions)
+	out := map[string]string{}
+	for t, h := range s.typeHashes {
+		out[t] = resource.CombinedVersion(h)
+	}
+	s.mu.Unlock()
+	out[resource.RouteConfigType] = resource.CombinedVersion(s.topics.versions())
+	return out
 }
 
 // Resources returns what is served now: the snapshot's listeners, clusters
@@ -292,37 +300,26 @@ func (s *Server) buildLoop() {
 
 func (s *Server) build() {
 	start := time.Now()
-	view := s.poller.View()
+	brokers, synced := s.poller.Brokers()
+	_, changedTopics := s.poller.TakeChanges()
 	s.mu.Lock()
-	if view.Synced {
+	if synced {
 		s.synced = true
-		for _, b := range view.Brokers {
+		for _, b := range brokers {
 			s.known[b.Name] = true
 		}
 	}
 	p := s.policy
-	requested := slices.Sorted(maps.Keys(s.requested))
+	pending := s.pending
+	s.pending = map[string]bool{}
 	s.mu.Unlock()
 
-	// Discovery asks for the topics of the routes clients hold, of
-	// on-demand listeners only: a name a client made up costs nothing.
-	var held []string
-	for _, name := range requested {
-		if family, topic, ok := resource.ParseTopicRouteName(name); ok {
-			if l, ok := p.ListenerForRouteConfig(family); ok && l.OnDemand {
-				held = append(held, topic)
-			}
-		}
+	s.updateHeld(p, pending)
+	for name, on := range pending {
+		s.engPending[name] = on
 	}
-	slices.Sort(held)
-	held = slices.Compact(held)
-	if !slices.Equal(held, s.heldTopics) {
-		s.heldTopics = held
-		s.poller.SetTopics(held)
-	}
-	s.m.topicsHeld.Set(float64(len(held)))
 	registered, lost := 0, 0
-	for _, b := range view.Brokers {
+	for _, b := range brokers {
 		if b.Registered {
 			registered++
 		} else {
@@ -332,11 +329,20 @@ func (s *Server) build() {
 	s.m.brokers.WithLabelValues("registered").Set(float64(registered))
 	s.m.brokers.WithLabelValues("lost").Set(float64(lost))
 	s.m.discoveryProbs.Set(float64(len(s.poller.Status().Problems)))
-	if !view.Synced {
+	if !synced {
 		return // nothing is known of the brokers: serving nothing beats serving empty clusters
 	}
 
-	ch := s.eng.update(Discovered{View: view, Nameservers: s.o.nsAddrs, Requested: requested}, p)
+	in := engineInput{policy: p, brokers: brokers, nameservers: s.o.nsAddrs, topics: changedTopics, topic: s.poller.Topic}
+	for name, on := range s.engPending {
+		if on {
+			in.added = append(in.added, name)
+		} else {
+			in.removed = append(in.removed, name)
+		}
+	}
+	clear(s.engPending)
+	ch := s.eng.update(in)
 	routes := make(map[string]proto.Message, len(ch.routes))
 	for name, rc := range ch.routes {
 		if rc == nil {
@@ -353,7 +359,6 @@ func (s *Server) build() {
 			s.log.Error("listeners, clusters and endpoints not updated", "err", err)
 		}
 	}
-	routeVersions := s.topics.versions()
 	warnings := s.eng.warnings()
 	for _, w := range warnings {
 		if !s.logged[w] {
@@ -361,17 +366,81 @@ func (s *Server) build() {
 			s.log.Warn("policy and cluster disagree", "warning", w)
 		}
 	}
-	s.m.resources.WithLabelValues("route").Set(float64(len(routeVersions)))
+	s.m.resources.WithLabelValues("route").Set(float64(s.topics.size()))
 	s.m.buildWarnings.Set(float64(len(warnings)))
 	s.m.buildSeconds.Observe(time.Since(start).Seconds())
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for t, h := range s.typeHashes {
-		s.versions[t] = resource.CombinedVersion(h)
-	}
-	s.versions[resource.RouteConfigType] = resource.CombinedVersion(routeVersions)
 	s.warnings, s.lastBuild = warnings, time.Now()
+}
+
+// updateHeld keeps the topics discovery asks for in line with what clients
+// subscribe to: the topics of per-topic routes of on-demand listeners (a
+// name a client made up costs nothing).
+func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
+	onDemand := func(name string) (string, bool) {
+		family, topic, ok := resource.ParseTopicRouteName(name)
+		if !ok {
+			return "", false
+		}
+		l, ok := p.ListenerForRouteConfig(family)
+		return topic, ok && l.OnDemand
+	}
+	var add, remove []string
+	if p != s.heldFor {
+		for name, on := range pending {
+			if on {
+				s.reqNames[name] = true
+			} else {
+				delete(s.reqNames, name)
+			}
+		}
+		held := map[string]int{}
+		for name := range s.reqNames {
+			if topic, ok := onDemand(name); ok {
+				held[topic]++
+			}
+		}
+		for t := range held {
+			if s.held[t] == 0 {
+				add = append(add, t)
+			}
+		}
+		for t := range s.held {
+			if held[t] == 0 {
+				remove = append(remove, t)
+			}
+		}
+		s.held, s.heldFor = held, p
+	} else {
+		for name, on := range pending {
+			if on == s.reqNames[name] {
+				continue
+			}
+			if on {
+				s.reqNames[name] = true
+			} else {
+				delete(s.reqNames, name)
+			}
+			topic, ok := onDemand(name)
+			if !ok {
+				continue
+			}
+			if on {
+				if s.held[topic]++; s.held[topic] == 1 {
+					add = append(add, topic)
+				}
+			} else if s.held[topic]--; s.held[topic] <= 0 {
+				delete(s.held, topic)
+				remove = append(remove, topic)
+			}
+		}
+	}
+	if len(add) > 0 || len(remove) > 0 {
+		s.poller.UpdateTopics(add, remove)
+	}
+	s.m.topicsHeld.Set(float64(len(s.held)))
 }
 
 // setSnapshot serves listeners, clusters and endpoints, each type versioned
@@ -401,17 +470,21 @@ func (s *Server) setSnapshot(set resource.Set) error {
 		snap.Resources[group.index] = cachev3.NewResources(resource.CombinedVersion(h), group.items)
 		s.m.resources.WithLabelValues(typeLabel(group.typeURL)).Set(float64(len(group.items)))
 	}
+	s.mu.Lock()
 	unchanged := s.pushedOnce
 	for t, h := range hashes {
 		unchanged = unchanged && maps.Equal(h, s.typeHashes[t])
 	}
+	s.mu.Unlock()
 	if unchanged {
 		return nil
 	}
 	if err := s.snaps.SetSnapshot(s.ctx, nodeKey, snap); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.typeHashes, s.pushedOnce = hashes, true
+	s.mu.Unlock()
 	return nil
 }
 

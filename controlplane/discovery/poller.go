@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -124,16 +125,21 @@ type Poller struct {
 	kick    chan struct{} // a new topic is wanted
 	changed chan struct{} // capacity 1: the view changed
 
-	mu       sync.Mutex // guards everything below
-	view     *View
-	wanted   map[string]bool
-	asked    map[string]time.Time // last answer per topic
-	inFlight map[string]bool
-	status   []NameServerStatus
-	problems map[string]bool // reported problems of the current polls
-	topicPbs map[string][]string
-	brokerPb []string
-	lastPoll time.Time
+	mu           sync.Mutex // guards everything below
+	brokers      []Broker   // replaced, never modified
+	synced       bool
+	topics       map[string]Topic
+	wanted       map[string]bool
+	due          map[string]time.Time // next ask per answered topic
+	inFlight     map[string]bool
+	dirtyTopics  map[string]struct{} // changed since TakeChanges
+	dirtyBrokers bool
+	status       []NameServerStatus
+	problems     map[string]bool // reported problems of the current polls
+	topicPbs     map[string][]string
+	brokerPb     []string
+	lastPoll     time.Time
+	rand         *rand.Rand
 }
 
 // New returns a Poller for nameservers, in the order they are asked.
@@ -153,9 +159,9 @@ func New(nameservers []NameServer, opts ...Option) (*Poller, error) {
 	p := &Poller{
 		ns: nameservers, o: o, log: o.logger.With("component", "discovery"),
 		kick: make(chan struct{}, 1), changed: make(chan struct{}, 1),
-		view:   &View{Topics: map[string]Topic{}},
-		wanted: map[string]bool{}, asked: map[string]time.Time{}, inFlight: map[string]bool{},
-		problems: map[string]bool{}, topicPbs: map[string][]string{},
+		topics: map[string]Topic{}, wanted: map[string]bool{}, due: map[string]time.Time{}, inFlight: map[string]bool{},
+		dirtyTopics: map[string]struct{}{}, problems: map[string]bool{}, topicPbs: map[string][]string{},
+		rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0)),
 	}
 	for _, n := range nameservers {
 		p.status = append(p.status, NameServerStatus{Addr: n.Addr()})
@@ -163,11 +169,40 @@ func New(nameservers []NameServer, opts ...Option) (*Poller, error) {
 	return p, nil
 }
 
-// View returns the current view. It must not be modified.
+// View returns a copy of what is known now. It costs a copy of every
+// topic's entry: a control plane following changes uses [Poller.Brokers],
+// [Poller.Topic] and [Poller.TakeChanges] instead.
 func (p *Poller) View() *View {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.view
+	return &View{Brokers: p.brokers, Topics: maps.Clone(p.topics), Synced: p.synced}
+}
+
+// Brokers returns the brokers (which must not be modified) and whether
+// some nameserver has answered yet.
+func (p *Poller) Brokers() ([]Broker, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.brokers, p.synced
+}
+
+// Topic returns what the nameservers said of topic, if they answered.
+func (p *Poller) Topic(topic string) (Topic, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.topics[topic]
+	return t, ok
+}
+
+// TakeChanges returns what changed since the last call: whether the brokers
+// did, and the topics whose answer changed, appeared or was dropped.
+func (p *Poller) TakeChanges() (brokers bool, topics []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	brokers, p.dirtyBrokers = p.dirtyBrokers, false
+	topics = slices.Collect(maps.Keys(p.dirtyTopics))
+	clear(p.dirtyTopics)
+	return brokers, topics
 }
 
 // Changed returns a channel that receives after the view changed.
@@ -186,33 +221,51 @@ func (p *Poller) Status() Status {
 }
 
 // SetTopics sets the topics whose queue data is kept. Topics new to the set
-// are asked at once (by Run); topics left out are dropped from the view.
+// are asked at once (by Run); topics left out are dropped.
 func (p *Poller) SetTopics(topics []string) {
-	p.mu.Lock()
-	added := false
-	wanted := make(map[string]bool, len(topics))
+	want := make(map[string]bool, len(topics))
+	var add, remove []string
 	for _, t := range topics {
-		wanted[t] = true
+		want[t] = true
+	}
+	p.mu.Lock()
+	for t := range want {
 		if !p.wanted[t] {
+			add = append(add, t)
+		}
+	}
+	for t := range p.wanted {
+		if !want[t] {
+			remove = append(remove, t)
+		}
+	}
+	p.mu.Unlock()
+	p.UpdateTopics(add, remove)
+}
+
+// UpdateTopics adds topics to the set whose queue data is kept (asked at
+// once by Run) and removes others.
+func (p *Poller) UpdateTopics(add, remove []string) {
+	p.mu.Lock()
+	dropped, added := false, false
+	for _, t := range remove {
+		if !p.wanted[t] {
+			continue
+		}
+		delete(p.wanted, t)
+		delete(p.due, t)
+		delete(p.topicPbs, t)
+		if _, ok := p.topics[t]; ok {
+			delete(p.topics, t)
+			p.dirtyTopics[t] = struct{}{}
+			dropped = true
+		}
+	}
+	for _, t := range add {
+		if !p.wanted[t] {
+			p.wanted[t] = true
 			added = true
 		}
-	}
-	dropped := false
-	for t := range p.wanted {
-		if !wanted[t] {
-			delete(p.asked, t)
-			delete(p.topicPbs, t)
-			if _, ok := p.view.Topics[t]; ok {
-				dropped = true
-			}
-		}
-	}
-	p.wanted = wanted
-	if dropped {
-		v := *p.view
-		v.Topics = maps.Clone(v.Topics)
-		maps.DeleteFunc(v.Topics, func(t string, _ Topic) bool { return !wanted[t] })
-		p.view = &v
 	}
 	p.mu.Unlock()
 	if dropped {
@@ -300,7 +353,7 @@ func (p *Poller) pollBrokers(ctx context.Context) {
 	p.reportLocked(problems)
 	// A broker no answer mentions any more is lost: kept, marked, at its
 	// last address.
-	for _, b := range p.view.Brokers {
+	for _, b := range p.brokers {
 		k := brokerKey{b.Name, b.ID}
 		if _, ok := merged[k]; !ok {
 			if b.Registered {
@@ -311,24 +364,23 @@ func (p *Poller) pollBrokers(ctx context.Context) {
 		}
 	}
 	brokers := slices.SortedFunc(maps.Values(merged), compareBrokers)
-	if p.view.Synced && slices.Equal(brokers, p.view.Brokers) {
+	if p.synced && slices.Equal(brokers, p.brokers) {
 		return
 	}
-	v := *p.view
-	v.Brokers, v.Synced = brokers, true
-	p.view = &v
-	p.signalLocked()
+	p.brokers, p.synced, p.dirtyBrokers = brokers, true, true
+	p.signal()
 }
 
 // pollTopics asks every wanted topic that is due: never answered, or
-// answered longer than the refresh interval ago.
+// answered a refresh interval ago. Each answer is applied as it comes, so a
+// change is seen without waiting for the rest of a large round.
 func (p *Poller) pollTopics(ctx context.Context) {
 	now := p.o.now()
 	p.mu.Lock()
 	var due []string
 	for t := range p.wanted {
-		last, answered := p.asked[t]
-		if !p.inFlight[t] && (!answered || now.Sub(last) >= p.o.topicRefresh) {
+		next, answered := p.due[t]
+		if !p.inFlight[t] && (!answered || !now.Before(next)) {
 			due = append(due, t)
 			p.inFlight[t] = true
 		}
@@ -338,55 +390,42 @@ func (p *Poller) pollTopics(ctx context.Context) {
 		return
 	}
 	slices.Sort(due)
-	type result struct {
-		topic    string
-		t        Topic
-		problems []string
-		err      error
-	}
-	results := make([]result, len(due))
 	sem := make(chan struct{}, p.o.concurrency)
 	var wg sync.WaitGroup
-	for i, topic := range due {
+	for _, topic := range due {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			t, pbs, err := p.askTopic(ctx, topic)
-			results[i] = result{topic, t, pbs, err}
+			p.applyTopic(topic, t, pbs, err)
 		})
 	}
 	wg.Wait()
+}
 
+// applyTopic records one answer. A failed ask keeps the last answer.
+func (p *Poller) applyTopic(topic string, t Topic, problems []string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var topics map[string]Topic // copied on the first change
-	for _, r := range results {
-		delete(p.inFlight, r.topic)
-		if !p.wanted[r.topic] || r.err != nil {
-			continue // dropped meanwhile, or failed: the last answer stays
-		}
-		p.asked[r.topic] = p.o.now()
-		if len(r.problems) > 0 {
-			p.topicPbs[r.topic] = r.problems
-			p.reportLocked(r.problems)
-		} else {
-			delete(p.topicPbs, r.topic)
-		}
-		if old, ok := p.view.Topics[r.topic]; ok && old.Equal(r.t) {
-			continue
-		}
-		if topics == nil {
-			topics = maps.Clone(p.view.Topics)
-		}
-		topics[r.topic] = r.t
+	delete(p.inFlight, topic)
+	if !p.wanted[topic] || err != nil {
+		return // dropped meanwhile, or failed
 	}
-	if topics == nil {
+	// Jitter spreads the next asks of topics first asked together.
+	refresh := float64(p.o.topicRefresh) * (0.9 + 0.2*p.rand.Float64())
+	p.due[topic] = p.o.now().Add(time.Duration(refresh))
+	if len(problems) > 0 {
+		p.topicPbs[topic] = problems
+		p.reportLocked(problems)
+	} else {
+		delete(p.topicPbs, topic)
+	}
+	if old, ok := p.topics[topic]; ok && old.Equal(t) {
 		return
 	}
-	v := *p.view
-	v.Topics = topics
-	p.view = &v
-	p.signalLocked()
+	p.topics[topic] = t
+	p.dirtyTopics[topic] = struct{}{}
+	p.signal()
 }
 
 // askTopic asks the nameservers in order until one answers.
@@ -440,5 +479,3 @@ func (p *Poller) signal() {
 	default:
 	}
 }
-
-func (p *Poller) signalLocked() { p.signal() }

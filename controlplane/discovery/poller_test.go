@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -79,9 +80,50 @@ func TestPoller_MeshtestCluster(t *testing.T) {
 		t.Errorf("restarted broker-b: %+v; want registered", b)
 	}
 
+	p.TakeChanges()
 	p.SetTopics([]string{"orders"})
 	if _, ok := p.View().Topics["wide"]; ok {
 		t.Error("a topic no longer asked for stays in the view")
+	}
+	brokers, topics := p.TakeChanges()
+	slices.Sort(topics)
+	if brokers || !slices.Equal(topics, []string{"missing", "wide"}) {
+		t.Errorf("changes after dropping wide and missing: brokers %v, topics %v", brokers, topics)
+	}
+}
+
+// Changes are reported per topic, so a follower need not compare views.
+func TestPoller_TakeChanges(t *testing.T) {
+	ns := &fakeNS{addr: "ns:9876"}
+	ns.set(info("C", map[string]map[int64]string{"a": {0: "10.0.0.1:10911"}}), nil)
+	route := func(n int32) *remoting.TopicRouteData {
+		return &remoting.TopicRouteData{
+			QueueDatas:  []remoting.QueueData{{BrokerName: "a", ReadQueueNums: n, WriteQueueNums: n, Perm: 6}},
+			BrokerDatas: []remoting.BrokerData{{BrokerName: "a", BrokerAddrs: map[int64]string{0: "10.0.0.1:10911"}}},
+		}
+	}
+	ns.rds = map[string]*remoting.TopicRouteData{"t1": route(4), "t2": route(4)}
+	p := newPoller(t, []discovery.NameServer{ns}, discovery.WithTopicRefresh(time.Nanosecond))
+	p.SetTopics([]string{"t1", "t2"})
+	ctx := ctxT(t)
+	p.Poll(ctx)
+	brokers, topics := p.TakeChanges()
+	slices.Sort(topics)
+	if !brokers || !slices.Equal(topics, []string{"t1", "t2"}) {
+		t.Errorf("first poll: brokers %v, topics %v", brokers, topics)
+	}
+	ns.mu.Lock()
+	ns.rds["t2"] = route(8)
+	ns.mu.Unlock()
+	p.Poll(ctx)
+	if brokers, topics := p.TakeChanges(); brokers || !slices.Equal(topics, []string{"t2"}) {
+		t.Errorf("after t2 changed: brokers %v, topics %v", brokers, topics)
+	}
+	if tp, ok := p.Topic("t2"); !ok || tp.Queues[0].Write != 8 {
+		t.Errorf("Topic(t2) = %+v, %v", tp, ok)
+	}
+	if bs, synced := p.Brokers(); !synced || len(bs) != 1 {
+		t.Errorf("Brokers() = %v, %v", bs, synced)
 	}
 }
 
@@ -195,8 +237,8 @@ func TestPoller_FailuresKeepLastGoodView(t *testing.T) {
 	ns.set(nil, errors.New("garbage frame"))
 	p.Poll(ctx)
 	p.Poll(ctx)
-	if v := p.View(); v != good {
-		t.Errorf("view changed while every nameserver failed: %+v", v)
+	if diff := cmp.Diff(p.View(), good); diff != "" {
+		t.Errorf("view changed while every nameserver failed (-got +want):\n%s", diff)
 	}
 	st := p.Status().NameServers[0]
 	if st.Failures != 2 || !strings.Contains(st.LastError, "garbage frame") {
