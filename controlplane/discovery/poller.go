@@ -214,7 +214,7 @@ func (p *Poller) Status() Status {
 	defer p.mu.Unlock()
 	s := Status{NameServers: slices.Clone(p.status), LastPoll: p.lastPoll}
 	s.Problems = append(s.Problems, p.brokerPb...)
-	for _, t := range sortedKeys(p.topicPbs) {
+	for _, t := range slices.Sorted(maps.Keys(p.topicPbs)) {
 		s.Problems = append(s.Problems, p.topicPbs[t]...)
 	}
 	return s

@@ -3,6 +3,7 @@ package discovery
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -95,7 +96,7 @@ func mergeClusterInfo(answers []nsAnswer) (brokers map[brokerKey]Broker, problem
 	for _, a := range answers {
 		ci := a.info
 		clusterOf := map[string]string{}
-		for _, cluster := range sortedKeys(ci.ClusterAddrTable) {
+		for _, cluster := range slices.Sorted(maps.Keys(ci.ClusterAddrTable)) {
 			for _, name := range ci.ClusterAddrTable[cluster] {
 				if _, ok := ci.BrokerAddrTable[name]; !ok {
 					problems = append(problems, fmt.Sprintf("nameserver %q lists broker %q in cluster %q but gives no addresses for it", a.addr, name, cluster))
@@ -104,7 +105,7 @@ func mergeClusterInfo(answers []nsAnswer) (brokers map[brokerKey]Broker, problem
 				clusterOf[name] = cluster
 			}
 		}
-		for _, name := range sortedKeys(ci.BrokerAddrTable) {
+		for _, name := range slices.Sorted(maps.Keys(ci.BrokerAddrTable)) {
 			bd := ci.BrokerAddrTable[name]
 			if name == "" || (bd.BrokerName != "" && bd.BrokerName != name) {
 				problems = append(problems, fmt.Sprintf("nameserver %q: broker entry %q names broker %q", a.addr, name, bd.BrokerName))
@@ -194,13 +195,4 @@ func topicFromRoute(ns, topic string, rd *remoting.TopicRouteData) (Topic, []str
 	}
 	slices.SortFunc(t.Queues, func(a, b QueueData) int { return cmp.Compare(a.BrokerName, b.BrokerName) })
 	return t, problems
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"regexp"
@@ -305,7 +306,7 @@ func (v *validator) policy(raw *rawPolicy) *Policy {
 		seen[c.Name] = true
 		p.Clusters = append(p.Clusters, c)
 	}
-	for _, name := range sortedKeys(raw.Brokers) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Brokers)) {
 		at := root.with("brokers", name)
 		if !nameRE.MatchString(name) {
 			v.errorf(at, "%q is not a broker name", name)
@@ -455,7 +456,7 @@ func (v *validator) cluster(at path, raw *rawCluster) Cluster {
 		}
 		c.ConnectTimeout = d
 	}
-	for _, name := range sortedKeys(raw.Overrides) {
+	for _, name := range slices.Sorted(maps.Keys(raw.Overrides)) {
 		c.Overrides[name] = v.override(at.with("overrides", name), name, raw.Overrides[name])
 	}
 	if raw.OutlierDetection != nil {
@@ -526,7 +527,7 @@ func (v *validator) override(at path, broker string, raw *rawOverride) Override 
 var reservedLabels = []string{resource.KeyBrokerName, resource.KeyBrokerID, resource.KeyClusterName, resource.KeyPerm, resource.KeyReadQueueNums, resource.KeyWriteQueueNums}
 
 func (v *validator) labels(at path, labels map[string]string) {
-	for _, k := range sortedKeys(labels) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		if k == "" {
 			v.errorf(at, "a label key cannot be empty")
 		}
@@ -555,15 +556,6 @@ func (v *validator) envoyField(at path, value any, m proto.Message) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,11 +267,11 @@ func (p *Policy) BrokerRefs() []BrokerRef {
 		for _, n := range c.Select.BrokerNames {
 			out = append(out, BrokerRef{n, c.Select.NamesPos})
 		}
-		for _, n := range sortedKeys(c.Overrides) {
+		for _, n := range slices.Sorted(maps.Keys(c.Overrides)) {
 			out = append(out, BrokerRef{n, c.Overrides[n].Pos})
 		}
 	}
-	for _, n := range sortedKeys(p.Brokers) {
+	for _, n := range slices.Sorted(maps.Keys(p.Brokers)) {
 		out = append(out, BrokerRef{n, p.Brokers[n].Pos})
 	}
 	return out
