@@ -19,6 +19,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Discovered is what the control plane knows: the cluster as the
@@ -49,7 +50,8 @@ const NameserverCluster = "rmqmesh/nameservers"
 
 // Build turns what was discovered and what the policy wants into the
 // resources to serve. It is a pure function: equal inputs give equal
-// resources (in name order), so replicas serve equal versions.
+// resources (in name order), so replicas serve equal versions. p must not
+// be nil.
 //
 // Each listener carries the RocketmqProxy filter. An on-demand listener
 // has no inline routes; for each requested name "ROUTE_CONFIG/TOPIC" whose
@@ -120,9 +122,7 @@ func newBuilder(brokers []discovery.Broker, nameservers []string, p *policy.Poli
 	}
 	if len(brokers) > 0 {
 		if err := p.CheckBrokers(func(n string) bool { return known[n] }); err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				b.warnings = append(b.warnings, line)
-			}
+			b.warnings = append(b.warnings, strings.Split(err.Error(), "\n")...)
 		}
 	}
 	for _, c := range p.Clusters {
@@ -247,7 +247,7 @@ func (b *builder) shared(shapes map[string]*shape) resource.Set {
 		if !l.OnDemand {
 			if l.RouteInfo == policy.RouteInfoNameserver {
 				forward = true
-				spec.Routes = append(spec.Routes, resource.Route{Kind: resource.AnyTopic, Codes: []int32{105}, Cluster: NameserverCluster})
+				spec.Routes = append(spec.Routes, resource.Route{Kind: resource.AnyTopic, Codes: []int32{remoting.CodeGetRouteInfoByTopic}, Cluster: NameserverCluster})
 			}
 			for _, r := range l.Routes {
 				spec.Routes = append(spec.Routes, resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: r.Cluster, Subset: r.Subset})

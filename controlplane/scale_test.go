@@ -59,12 +59,11 @@ const scaleChildEnv = "RMQMESH_SCALE_CHILD"
 
 func topicName(i int) string { return fmt.Sprintf("topic-%06d", i) }
 
-// fakeNS is an in-memory nameserver with many topics on two brokers.
+// scaleNS is an in-memory nameserver with many topics on two brokers.
 type scaleNS struct {
-	mu      sync.Mutex
-	queues  map[string]int // topic → queue count
-	changed map[string]time.Time
-	served  map[string]chan time.Time // first time a changed topic was served
+	mu     sync.Mutex
+	queues map[string]int            // topic → queue count
+	served map[string]chan time.Time // first time a changed topic was served
 }
 
 func newScaleNS(topics int) *scaleNS {

@@ -200,9 +200,12 @@ func TestServer_ServesTopicRoutesOnDemand(t *testing.T) {
 			}
 			// A topic change reaches the subscriber: broker-b grows to 8 queues.
 			c.Broker("broker-b").CreateTopic("orders", 8)
-			u = rc.wait(t, "orders to move to a new layout", func(u *xdsclient.RouteConfigUpdate) bool {
+			moved := rc.wait(t, "orders to move to a new layout", func(u *xdsclient.RouteConfigUpdate) bool {
 				return strings.HasPrefix(u.RouteConfig.GetRoutes()[0].GetRoute().GetCluster(), "default/h")
 			})
+			if moved.Version == u.Version {
+				t.Errorf("the route changed and kept its version %q", u.Version)
+			}
 			if !slices.Contains(heldTopics(t, s), "orders") {
 				t.Error("orders is not held")
 			}
