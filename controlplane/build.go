@@ -270,8 +270,9 @@ func (b *builder) shared(shapes map[string]*shape) resource.Set {
 	}
 	for _, name := range slices.Sorted(maps.Keys(shapes)) {
 		s := shapes[name]
-		pc, _ := b.p.Cluster(s.cluster)
-		add(b.cluster(pc, s.name, s.queues, true))
+		if pc, ok := b.p.Cluster(s.cluster); ok { // a shape of an older policy may name a cluster gone
+			add(b.cluster(pc, s.name, s.queues, true))
+		}
 	}
 	if forward {
 		var eps []resource.Endpoint

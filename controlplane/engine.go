@@ -64,6 +64,11 @@ type change struct {
 	routes map[string]*rocketmqv3.RouteConfiguration
 	// shared is set when listeners, clusters or endpoints were rebuilt.
 	shared *resource.Set
+	// transit, when set, is shared plus the clusters of shapes that routes
+	// no longer use: served before the routes change and replaced by shared
+	// after, so no client holds a route to a cluster that is gone (make
+	// before break).
+	transit *resource.Set
 }
 
 func newEngine() *engine {
@@ -74,6 +79,7 @@ func newEngine() *engine {
 // update applies in and says what changed.
 func (e *engine) update(in engineInput) change {
 	ch := change{routes: map[string]*rocketmqv3.RouteConfiguration{}}
+	before := maps.Clone(e.shapes)
 	stale := map[string]bool{}
 	full := e.b == nil || in.policy != e.p || !slices.Equal(in.brokers, e.brokers) || !slices.Equal(in.nameservers, e.nameservers)
 	if full {
@@ -141,6 +147,16 @@ func (e *engine) update(in engineInput) change {
 		s := e.b.shared(e.shapes)
 		e.shared = s
 		ch.shared = &s
+		union := maps.Clone(e.shapes)
+		for name, sh := range before {
+			if _, ok := union[name]; !ok {
+				union[name] = sh
+			}
+		}
+		if len(union) > len(e.shapes) {
+			t := e.b.shared(union)
+			ch.transit = &t
+		}
 	}
 	return ch
 }

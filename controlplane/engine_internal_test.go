@@ -1,10 +1,12 @@
 package controlplane
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
@@ -113,6 +115,28 @@ func engineSequence(t *testing.T, r *rand.Rand, policies []*policy.Policy) {
 		}
 		prevRequested, prevView = slices.Clone(requested), v
 		ch := e.update(in)
+		// Make before break: whatever is served first holds every cluster
+		// the routes name before and after.
+		if first := cmp.Or(ch.transit, ch.shared); first != nil {
+			have := map[string]bool{}
+			for _, c := range first.Clusters {
+				have[c.GetName()] = true
+			}
+			for _, m := range served {
+				for _, r := range m.(*rocketmqv3.RouteConfiguration).GetRoutes() {
+					if c := r.GetRoute().GetCluster(); !have[c] && policyHas(p, c) {
+						t.Fatalf("step %d: route to %q served while its cluster is withdrawn first", step, c)
+					}
+				}
+			}
+			for _, rc := range ch.routes {
+				for _, r := range rc.GetRoutes() {
+					if c := r.GetRoute().GetCluster(); !have[c] {
+						t.Fatalf("step %d: new route to %q before its cluster", step, c)
+					}
+				}
+			}
+		}
 		for name, rc := range ch.routes {
 			if rc == nil {
 				delete(served, name)
@@ -135,6 +159,14 @@ func engineSequence(t *testing.T, r *rand.Rand, policies []*policy.Policy) {
 			t.Fatalf("step %d: applying the changes gives something else than Build: %s", step, diff)
 		}
 	}
+}
+
+// policyHas reports whether cluster c (or the policy cluster of shape c)
+// is in p: a shape of a cluster the new policy dropped cannot be kept.
+func policyHas(p *policy.Policy, c string) bool {
+	name, _, _ := strings.Cut(c, "/")
+	_, ok := p.Cluster(name)
+	return ok
 }
 
 func setDiff(a, b resource.Set) string {

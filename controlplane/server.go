@@ -343,6 +343,17 @@ func (s *Server) build() {
 	}
 	clear(s.engPending)
 	ch := s.eng.update(in)
+	// Clusters a route is about to name are served before the route, and
+	// those it stops naming are withdrawn after: make before break.
+	first := ch.transit
+	if first == nil {
+		first = ch.shared
+	}
+	if first != nil {
+		if err := s.setSnapshot(*first); err != nil {
+			s.log.Error("listeners, clusters and endpoints not updated", "err", err)
+		}
+	}
 	routes := make(map[string]proto.Message, len(ch.routes))
 	for name, rc := range ch.routes {
 		if rc == nil {

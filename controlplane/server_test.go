@@ -463,15 +463,20 @@ func TestServer_Admin(t *testing.T) {
 		Version   string
 		Resources []struct{ Name, Version string }
 	}
-	if err := json.Unmarshal([]byte(get(t, admin+"/config_dump")), &dump); err != nil {
-		t.Fatal(err)
-	}
-	versions := s.Versions()
-	for typ, url := range map[string]string{"listener": resource.ListenerType, "cluster": resource.ClusterType, "endpoint": resource.EndpointType, "route": resource.RouteConfigType} {
-		if dump[typ].Version == "" || dump[typ].Version != versions[url] {
-			t.Errorf("config_dump %s version %q, served %q", typ, dump[typ].Version, versions[url])
+	types := map[string]string{"listener": resource.ListenerType, "cluster": resource.ClusterType, "endpoint": resource.EndpointType, "route": resource.RouteConfigType}
+	// Discovery keeps polling; wait for a dump taken between two builds.
+	waitFor(t, "config_dump to show the served versions", func() bool {
+		if err := json.Unmarshal([]byte(get(t, admin+"/config_dump")), &dump); err != nil {
+			t.Fatal(err)
 		}
-	}
+		versions := s.Versions()
+		for typ, url := range types {
+			if dump[typ].Version == "" || dump[typ].Version != versions[url] {
+				return false
+			}
+		}
+		return true
+	})
 	if r := dump["route"].Resources; len(r) != 1 || r[0].Name != "rocketmq/orders" || r[0].Version == "" {
 		t.Errorf("config_dump routes: %+v", r)
 	}
