@@ -59,13 +59,35 @@ func Load(path string) (*Policy, error) {
 // Parse parses and validates a policy. name is used in messages. Every
 // problem found (up to 20) is reported, each as an [*Error] naming the file,
 // line and field; the policy is rejected whole if there is any.
-func Parse(name string, data []byte) (*Policy, error) {
+func Parse(name string, data []byte) (p *Policy, err error) {
+	defer func() {
+		// The YAML library has panicked on odd input the fuzzer found; a
+		// policy edit must never take the control plane down.
+		if r := recover(); r != nil {
+			p, err = nil, &Error{File: name, Line: 1, Msg: fmt.Sprintf("not valid policy YAML: the YAML decoder failed: %v", r)}
+		}
+	}()
 	if len(data) > maxFileSize {
 		return nil, &Error{File: name, Line: 1, Msg: fmt.Sprintf("file is %d bytes, more than the %d a policy may have", len(data), maxFileSize)}
 	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, yamlError(name, err)
+	}
+	// Tags and aliases have no use in a policy, and aliases can expand a
+	// small file into a huge one.
+	for _, doc := range f.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		for _, k := range []struct {
+			typ  ast.NodeType
+			what string
+		}{{ast.TagType, "tags"}, {ast.AliasType, "aliases"}} {
+			if nodes := ast.Filter(k.typ, doc.Body); len(nodes) > 0 {
+				return nil, &Error{File: name, Line: nodes[0].GetToken().Position.Line, Msg: "YAML " + k.what + " are not supported in a policy"}
+			}
+		}
 	}
 	var body ast.Node
 	if len(f.Docs) > 1 {
@@ -81,7 +103,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		}
 	}
 	v := &validator{file: name, root: body}
-	p := v.policy(&raw)
+	p = v.policy(&raw)
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
 	}

@@ -124,6 +124,9 @@ func TestParse_Errors(t *testing.T) {
 		{"bad outlier detection", ok + "    outlier_detection: {consecutive_5xx: many}\n", []string{"p.yaml:7: clusters[0].outlier_detection: not a valid envoy.config.cluster.v3.OutlierDetection"}},
 		{"invalid outlier detection", ok + "    outlier_detection: {max_ejection_percent: 200}\n", []string{"clusters[0].outlier_detection: not a valid envoy.config.cluster.v3.OutlierDetection", "MaxEjectionPercent"}},
 		{"bad tls", ok + "    tls: {sni: [1]}\n", []string{"clusters[0].tls: not a valid envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"}},
+		{"tag", ok + "    data_path: !custom direct\n", []string{"p.yaml:7", "YAML tags are not supported"}},
+		{"alias", "listeners: [{name: l, routes: [{cluster: c}]}]\nclusters: [&c {name: c}, *c]\n", []string{"p.yaml:2", "YAML aliases are not supported"}},
+		{"tag the decoder panicked on (fuzz)", "A: 0@\nclusters: !00000 00", []string{"p.yaml:2", "YAML tags are not supported"}},
 		{"bad broker section", ok + "brokers:\n  broker-a: {labels: {cluster_name: x}}\n", []string{`p.yaml:8: brokers.broker-a.labels.cluster_name: "cluster_name" is broker metadata`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
