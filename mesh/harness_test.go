@@ -36,6 +36,7 @@ type harness struct {
 	cluster *meshtest.Cluster
 	cp      *meshtest.ControlPlane
 	mesh    *mesh.Mesh
+	last    []rocketmq.Producer // shut down after everything else, see warmInstance
 }
 
 type harnessConfig struct {
@@ -60,7 +61,14 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	for _, topic := range hc.topics {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
 	}
-	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t)}
+	h := &harness{t: t}
+	// Registered first, so it runs last: see warmInstance.
+	t.Cleanup(func() {
+		for _, p := range h.last {
+			_ = p.Shutdown()
+		}
+	})
+	h.cluster, h.cp = meshtest.RunCluster(t, copts...), meshtest.StartControlPlane(t)
 	h.apply(hc.spec(h.cluster))
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
@@ -216,10 +224,22 @@ func (h *harness) consume(group, topic string, handler func(*collector, ...*prim
 // its internal client starts without synchronising with rebalancing, a race -race
 // reports; a consumer on an instance whose client is already running never meets
 // that first read.
+//
+// The producer is shut down last, after the cluster: its Shutdown is the
+// internal client's last, which sets a flag that a rebalance (the consumer's
+// first, or one a broker triggered) reads unsynchronised, another race of the
+// official client; with the brokers gone no rebalance is under way.
 func (h *harness) warmInstance() string {
 	h.t.Helper()
 	inst := uniqueName("inst")
-	h.producer(producer.WithInstanceName(inst))
+	p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithRetry(2), producer.WithInstanceName(inst))
+	if err != nil {
+		h.t.Fatalf("NewProducer: %v", err)
+	}
+	if err := p.Start(); err != nil {
+		h.t.Fatalf("producer Start: %v", err)
+	}
+	h.last = append(h.last, p)
 	time.Sleep(100 * time.Millisecond)
 	return inst
 }
