@@ -13,6 +13,12 @@
 // request that sent it to the code that processed it, and exports every span
 // over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTEL_* variables).
 //
+// With -controlplane it runs rmqmesh's own control plane instead of the meshtest
+// one: discovered from the embedded cluster's nameserver, steered by
+// example/policy.yaml.
+//
+//	go run ./example -controlplane
+//
 // With ROCKETMQ_XDS_BOOTSTRAP (or GRPC_XDS_BOOTSTRAP, or their _CONFIG forms) set
 // it uses that control plane instead: it resolves the listener named by -target,
 // sends -n messages to -topic and reads them back.
@@ -44,6 +50,7 @@ func main() {
 		topic  = flag.String("topic", "orders", "topic to produce to and consume from")
 		n      = flag.Int("n", 300, "messages per step")
 		quiet  = flag.Bool("quiet", false, "print only the summary")
+		withCP = flag.Bool("controlplane", false, "run the embedded cluster with rmqmesh's control plane and example/policy.yaml")
 	)
 	flag.Parse()
 
@@ -67,7 +74,9 @@ func main() {
 	// The mesh instruments its clients with the global providers: this line
 	// is all an application adds to get traces of its RocketMQ traffic.
 	otel.SetTracerProvider(tr.provider)
-	if embedded() {
+	if *withCP {
+		err = runControlPlane(ctx, out, log, *topic, *n, *quiet)
+	} else if embedded() {
 		err = runEmbedded(ctx, out, log, *topic, *n, *quiet)
 	} else {
 		// A bootstrap that is set but does not load is reported by mesh.New.

@@ -107,3 +107,18 @@ func TestRunExternal(t *testing.T) {
 		t.Errorf("output does not show 20 messages on broker-a:\n%s", out.String())
 	}
 }
+
+// The -controlplane demo, with the policy file the repository ships.
+func TestRunControlPlane(t *testing.T) {
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := runControlPlane(ctx, &out, slog.New(slog.DiscardHandler), "orders", 200, false); err != nil {
+		t.Fatalf("runControlPlane: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"1. the shipped policy", "2. policy edited", "summary: sent 400, received 400; 0 sends to read-only broker-b"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -241,3 +241,28 @@ func TestBroker_FaultVerbs(t *testing.T) {
 		t.Errorf("connection still open after CloseClientConnections")
 	}
 }
+
+func TestBroker_RestartElsewhere(t *testing.T) {
+	c := RunCluster(t, WithTopic("orders", 4))
+	b := c.Broker("broker-a")
+	old := b.Addr()
+	if err := b.RestartElsewhere(); err == nil {
+		t.Error("RestartElsewhere of a running broker succeeded")
+	}
+	b.Stop()
+	if err := b.RestartElsewhere(); err != nil {
+		t.Fatal(err)
+	}
+	if b.Addr() == old {
+		t.Fatalf("address %s unchanged", old)
+	}
+	ns := dialRaw(t, c.NameServerAddr())
+	resp := ns.call(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "orders"}, nil)
+	rd, err := remoting.DecodeTopicRouteData(resp.Body)
+	if err != nil || rd.BrokerDatas[0].BrokerAddrs[0] != b.Addr() {
+		t.Errorf("route after the move: %+v, %v; want broker-a at %s", rd, err, b.Addr())
+	}
+	if resp := dialRaw(t, b.Addr()).call(remoting.CodeGetMaxOffset, map[string]string{"topic": "orders", "queueId": "0"}, nil); resp.Code != remoting.Success {
+		t.Errorf("at the new address: code %d", resp.Code)
+	}
+}

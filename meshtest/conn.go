@@ -67,6 +67,25 @@ func (s *server) start(addr string) error {
 	return nil
 }
 
+// startElsewhere starts a stopped server on a new ephemeral port.
+func (s *server) startElsewhere() error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("still running: stop it first")
+	}
+	old := s.addr
+	s.addr = ""
+	s.mu.Unlock()
+	if err := s.start("127.0.0.1:0"); err != nil {
+		s.mu.Lock()
+		s.addr = old
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
 // listenRetry retries briefly: a restarted listener may race the old socket's
 // teardown.
 func listenRetry(addr string) (net.Listener, error) {

@@ -209,24 +209,7 @@ func (cp *ControlPlane) Address() string {
 func (cp *ControlPlane) Update(ctx context.Context, r Resources) error {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	return cp.setLocked(ctx, cloneResources(r))
-}
-
-func cloneResources(r Resources) Resources {
-	c := Resources{}
-	for _, m := range r.Listeners {
-		c.Listeners = append(c.Listeners, proto.CloneOf(m))
-	}
-	for _, m := range r.Clusters {
-		c.Clusters = append(c.Clusters, proto.CloneOf(m))
-	}
-	for _, m := range r.Endpoints {
-		c.Endpoints = append(c.Endpoints, proto.CloneOf(m))
-	}
-	for _, m := range r.RouteConfigs {
-		c.RouteConfigs = append(c.RouteConfigs, proto.CloneOf(m))
-	}
-	return c
+	return cp.setLocked(ctx, r.Clone())
 }
 
 func (cp *ControlPlane) setLocked(ctx context.Context, r Resources) error {

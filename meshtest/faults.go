@@ -78,6 +78,22 @@ func (b *Broker) Restart() error {
 	return nil
 }
 
+// RestartElsewhere starts a stopped or killed broker again on a new
+// ephemeral port with the same store, as a broker rescheduled onto another
+// host does: it registers with the nameserver at its new address. Clients
+// still dialing the old one are refused.
+func (b *Broker) RestartElsewhere() error {
+	select {
+	case <-b.c.done:
+		return ErrClosed
+	default:
+	}
+	if err := b.srv.startElsewhere(); err != nil {
+		return fmt.Errorf("meshtest: restarting broker %q id %d at a new address: %w", b.set.name, b.id, err)
+	}
+	return nil
+}
+
 // Running reports whether the broker is started (not stopped or killed).
 func (b *Broker) Running() bool { return b.srv.registered() }
 

@@ -3,25 +3,13 @@ package meshtest
 import (
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
-	"strings"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
-	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/structpb"
-	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/wellknown"
-	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
 // LBMetadataKey is the filter_metadata key Envoy uses for subset load
@@ -30,15 +18,12 @@ import (
 // Deprecated: use [wellknown.SubsetMetadataNamespace].
 const LBMetadataKey = wellknown.SubsetMetadataNamespace
 
-// Resources is a full set of xDS resources served by a [ControlPlane].
-type Resources struct {
-	Listeners []*listenerv3.Listener
-	Clusters  []*clusterv3.Cluster
-	Endpoints []*endpointv3.ClusterLoadAssignment
-	// RouteConfigs are per-topic contrib RouteConfigurations, served from
-	// the on-demand (linear) cache by name.
-	RouteConfigs []*rocketmqv3.RouteConfiguration
-}
+// Resources is a full set of xDS resources served by a [ControlPlane]:
+// listeners, clusters, endpoints and per-topic RouteConfigurations (served
+// from the on-demand cache by name). It is the control plane's
+// [resource.Set]: meshtest builds its resources with the control plane's
+// builders, so the two cannot drift apart.
+type Resources = resource.Set
 
 // MeshSpec is a short description of a RocketMQ mesh, turned into
 // Envoy-compatible resources by [MeshSpec.Resources].
@@ -70,11 +55,11 @@ type RouteSpec struct {
 	// TopicRegex matches topics by RE2 regex (safe_regex).
 	TopicRegex string
 	// Codes restricts the route to these request codes (a matcher on the
-	// [wellknown.CodeHeader] header); empty matches every code.
+	// "code" header); empty matches every code.
 	Codes []int
 	// Cluster is the target cluster.
 	Cluster string
-	// Subset is the metadata_match under [wellknown.SubsetMetadataNamespace].
+	// Subset is the metadata_match under "envoy.lb".
 	Subset map[string]string
 }
 
@@ -82,9 +67,8 @@ type RouteSpec struct {
 type ClusterSpec struct {
 	// Name of the cluster (and of its ClusterLoadAssignment).
 	Name string
-	// DataPath is "", [wellknown.DataPathDirect] or
-	// [wellknown.DataPathIntercept]; it goes to the cluster's knob
-	// [wellknown.DataPathKey].
+	// DataPath is "", "direct" or "intercept"; it goes to the cluster's
+	// filter_metadata["rmqmesh"]["data_path"].
 	DataPath string
 	// Endpoints of the cluster.
 	Endpoints []EndpointSpec
@@ -113,8 +97,7 @@ type EndpointSpec struct {
 	Priority uint32
 	// Health is the endpoint health status.
 	Health corev3.HealthStatus
-	// LBMetadata are extra keys under [wellknown.SubsetMetadataNamespace],
-	// e.g. "version": "canary".
+	// LBMetadata are extra keys under "envoy.lb", e.g. "version": "canary".
 	LBMetadata map[string]string
 }
 
@@ -129,9 +112,8 @@ func (s MeshSpec) Resources() (Resources, error) {
 	if rcName == "" {
 		rcName = s.Listener + "-routes"
 	}
-	var res Resources
-	inline := &rocketmqv3.RouteConfiguration{Name: rcName}
-	perTopic := map[string]*rocketmqv3.RouteConfiguration{}
+	var inline []resource.Route
+	perTopic := map[string][]resource.Route{}
 	var topicOrder []string
 	for i, rs := range s.Routes {
 		r, err := rs.route()
@@ -139,24 +121,26 @@ func (s MeshSpec) Resources() (Resources, error) {
 			return Resources{}, fmt.Errorf("meshtest: listener %q: routes[%d]: %w", s.Listener, i, err)
 		}
 		if s.OnDemand && rs.Topic != "" {
-			name := xdsclient.OnDemandRouteName(rcName, rs.Topic)
-			rc := perTopic[name]
-			if rc == nil {
-				rc = &rocketmqv3.RouteConfiguration{Name: name}
-				perTopic[name] = rc
+			name := resource.TopicRouteName(rcName, rs.Topic)
+			if _, ok := perTopic[name]; !ok {
 				topicOrder = append(topicOrder, name)
 			}
-			rc.Routes = append(rc.Routes, r)
+			perTopic[name] = append(perTopic[name], r)
 			continue
 		}
-		inline.Routes = append(inline.Routes, r)
+		inline = append(inline, r)
 	}
+	var res Resources
 	for _, name := range topicOrder {
-		res.RouteConfigs = append(res.RouteConfigs, perTopic[name])
+		rc, err := resource.NewRouteConfig(name, perTopic[name])
+		if err != nil {
+			return Resources{}, fmt.Errorf("meshtest: listener %q: %w", s.Listener, err)
+		}
+		res.RouteConfigs = append(res.RouteConfigs, rc)
 	}
-	l, err := listener(s.Listener, inline, s.OnDemand)
+	l, err := resource.NewListener(resource.Listener{Name: s.Listener, RouteConfigName: rcName, OnDemand: s.OnDemand, Routes: inline})
 	if err != nil {
-		return Resources{}, err
+		return Resources{}, fmt.Errorf("meshtest: %w", err)
 	}
 	res.Listeners = []*listenerv3.Listener{l}
 	seen := map[string]bool{}
@@ -168,9 +152,13 @@ func (s MeshSpec) Resources() (Resources, error) {
 			return Resources{}, fmt.Errorf("meshtest: duplicate cluster %q", cs.Name)
 		}
 		seen[cs.Name] = true
-		c, cla, err := cs.build()
+		spec := resource.Cluster{Name: cs.Name, DataPath: cs.DataPath}
+		for _, es := range cs.Endpoints {
+			spec.Endpoints = append(spec.Endpoints, es.endpoint())
+		}
+		c, cla, err := resource.NewCluster(spec)
 		if err != nil {
-			return Resources{}, err
+			return Resources{}, fmt.Errorf("meshtest: %w", err)
 		}
 		res.Clusters = append(res.Clusters, c)
 		res.Endpoints = append(res.Endpoints, cla)
@@ -182,204 +170,73 @@ func (s MeshSpec) Resources() (Resources, error) {
 // xdsclient.OnDemandRouteName). It panics on an invalid RouteSpec, which is
 // a bug in the test.
 func TopicRouteConfig(name string, routes ...RouteSpec) *rocketmqv3.RouteConfiguration {
-	rc := &rocketmqv3.RouteConfiguration{Name: name}
+	specs := make([]resource.Route, len(routes))
 	for i, rs := range routes {
 		r, err := rs.route()
 		if err != nil {
 			panic(fmt.Sprintf("meshtest: TopicRouteConfig(%q): routes[%d]: %v", name, i, err))
 		}
-		rc.Routes = append(rc.Routes, r)
+		specs[i] = r
+	}
+	rc, err := resource.NewRouteConfig(name, specs)
+	if err != nil {
+		panic(fmt.Sprintf("meshtest: TopicRouteConfig: %v", err))
 	}
 	return rc
 }
 
-func listener(name string, rc *rocketmqv3.RouteConfiguration, onDemand bool) (*listenerv3.Listener, error) {
-	proxy, err := anypb.New(&rocketmqv3.RocketmqProxy{
-		StatPrefix:              name,
-		RouteConfig:             rc,
-		TransientObjectLifeSpan: durationpb.New(30_000_000_000),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("meshtest: listener %q: %w", name, err)
-	}
-	l := &listenerv3.Listener{
-		Name: name,
-		Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-			Address: "0.0.0.0", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 9876},
-		}}},
-		FilterChains: []*listenerv3.FilterChain{{
-			Filters: []*listenerv3.Filter{{
-				Name:       wellknown.RocketMQProxyFilter,
-				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: proxy},
-			}},
-		}},
-	}
-	if onDemand {
-		l.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.OnDemandRoutesKey: structpb.NewBoolValue(true)}},
-		}}
-	}
-	return l, nil
-}
-
-func (rs RouteSpec) route() (*rocketmqv3.Route, error) {
+// route turns the spec into the control plane's route description.
+func (rs RouteSpec) route() (resource.Route, error) {
+	r := resource.Route{Kind: resource.AnyTopic, Cluster: rs.Cluster, Subset: rs.Subset}
 	n := 0
-	topic := &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: ".*"}}}
 	if rs.Topic != "" {
 		n++
-		topic.MatchPattern = &matcherv3.StringMatcher_Exact{Exact: rs.Topic}
+		r.Kind, r.Pattern = resource.ExactTopic, rs.Topic
 	}
 	if rs.TopicPrefix != "" {
 		n++
-		topic.MatchPattern = &matcherv3.StringMatcher_Prefix{Prefix: rs.TopicPrefix}
+		r.Kind, r.Pattern = resource.PrefixTopic, rs.TopicPrefix
 	}
 	if rs.TopicRegex != "" {
 		n++
-		topic.MatchPattern = &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: rs.TopicRegex}}
+		r.Kind, r.Pattern = resource.RegexTopic, rs.TopicRegex
 	}
 	if n > 1 {
-		return nil, errors.New("more than one of Topic, TopicPrefix and TopicRegex")
+		return r, errors.New("more than one of Topic, TopicPrefix and TopicRegex")
 	}
 	if rs.Cluster == "" {
-		return nil, errors.New("no cluster")
+		return r, errors.New("no cluster")
 	}
-	r := &rocketmqv3.Route{
-		Match: &rocketmqv3.RouteMatch{Topic: topic},
-		Route: &rocketmqv3.RouteAction{Cluster: rs.Cluster},
-	}
-	if h := codeMatcher(rs.Codes); h != nil {
-		r.Match.Headers = []*routev3.HeaderMatcher{h}
-	}
-	if len(rs.Subset) > 0 {
-		r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.SubsetMetadataNamespace: stringStruct(rs.Subset)}}
+	for _, c := range rs.Codes {
+		r.Codes = append(r.Codes, int32(c))
 	}
 	return r, nil
 }
 
-// codeMatcher matches the synthetic code header Envoy's RocketMQ filter
-// exposes: exact for one code, a safe_regex alternation for several.
-func codeMatcher(codes []int) *routev3.HeaderMatcher {
-	switch len(codes) {
-	case 0:
-		return nil
-	case 1:
-		return &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
-			StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: strconv.Itoa(codes[0])}},
-		}}
+// endpoint turns the spec into the control plane's endpoint description,
+// with meshtest's defaults: perm 6 and 4 queues.
+func (es EndpointSpec) endpoint() resource.Endpoint {
+	e := resource.Endpoint{
+		Address:  es.Address,
+		Weight:   es.Weight,
+		Locality: resource.Locality{Region: es.Locality.GetRegion(), Zone: es.Locality.GetZone(), SubZone: es.Locality.GetSubZone()},
+		Priority: es.Priority,
+		Health:   es.Health,
+		Labels:   es.LBMetadata,
 	}
-	parts := make([]string, len(codes))
-	for i, c := range codes {
-		parts[i] = strconv.Itoa(c)
-	}
-	return &routev3.HeaderMatcher{Name: wellknown.CodeHeader, HeaderMatchSpecifier: &routev3.HeaderMatcher_StringMatch{
-		StringMatch: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{
-			SafeRegex: &matcherv3.RegexMatcher{Regex: "^(" + strings.Join(parts, "|") + ")$"},
-		}},
-	}}
-}
-
-func stringStruct(m map[string]string) *structpb.Struct {
-	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m))}
-	for k, v := range m {
-		s.Fields[k] = structpb.NewStringValue(v)
-	}
-	return s
-}
-
-func (cs ClusterSpec) build() (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignment, error) {
-	c := &clusterv3.Cluster{
-		Name:                 cs.Name,
-		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS},
-		EdsClusterConfig: &clusterv3.Cluster_EdsClusterConfig{
-			EdsConfig:   &corev3.ConfigSource{ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}}, ResourceApiVersion: corev3.ApiVersion_V3},
-			ServiceName: cs.Name,
-		},
-		ConnectTimeout: durationpb.New(5_000_000_000),
-		LbPolicy:       clusterv3.Cluster_ROUND_ROBIN,
-	}
-	if cs.DataPath != "" {
-		c.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			wellknown.MeshMetadataNamespace: stringStruct(map[string]string{wellknown.DataPathKey: cs.DataPath}),
-		}}
-	}
-	cla := &endpointv3.ClusterLoadAssignment{ClusterName: cs.Name}
-	groups := map[string]*endpointv3.LocalityLbEndpoints{}
-	for i, es := range cs.Endpoints {
-		ep, err := es.build()
-		if err != nil {
-			return nil, nil, fmt.Errorf("meshtest: cluster %q: endpoints[%d]: %w", cs.Name, i, err)
-		}
-		key := fmt.Sprintf("%d/%s/%s/%s", es.Priority, es.Locality.GetRegion(), es.Locality.GetZone(), es.Locality.GetSubZone())
-		g := groups[key]
-		if g == nil {
-			g = &endpointv3.LocalityLbEndpoints{Priority: es.Priority}
-			if es.Locality != nil {
-				g.Locality = proto.Clone(es.Locality).(*corev3.Locality)
-			}
-			groups[key] = g
-			cla.Endpoints = append(cla.Endpoints, g)
-		}
-		g.LbEndpoints = append(g.LbEndpoints, ep)
-	}
-	return c, cla, nil
-}
-
-func (es EndpointSpec) build() (*endpointv3.LbEndpoint, error) {
-	host, portStr, err := net.SplitHostPort(es.Address)
-	if err != nil {
-		return nil, fmt.Errorf("address %q: %w", es.Address, err)
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("address %q: bad port: %w", es.Address, err)
-	}
-	ep := &endpointv3.LbEndpoint{
-		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-			Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
-				Address: host, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: uint32(port)},
-			}}},
-		}},
-		HealthStatus: es.Health,
-	}
-	if es.Weight > 0 {
-		ep.LoadBalancingWeight = wrapperspb.UInt32(es.Weight)
-	}
-	lb := map[string]*structpb.Value{}
-	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{}}
 	if es.BrokerName != "" {
-		perm, rq, wq := es.Perm, es.ReadQueues, es.WriteQueues
-		if perm == 0 {
-			perm = 6
+		b := &resource.Broker{Name: es.BrokerName, ID: int64(es.BrokerID), ClusterName: es.ClusterName,
+			Perm: es.Perm, ReadQueues: es.ReadQueues, WriteQueues: es.WriteQueues}
+		if b.Perm == 0 {
+			b.Perm = 6
 		}
-		if rq == 0 {
-			rq = 4
+		if b.ReadQueues == 0 {
+			b.ReadQueues = 4
 		}
-		if wq == 0 {
-			wq = 4
+		if b.WriteQueues == 0 {
+			b.WriteQueues = 4
 		}
-		broker := map[string]*structpb.Value{
-			wellknown.BrokerNameKey:    structpb.NewStringValue(es.BrokerName),
-			wellknown.BrokerIDKey:      structpb.NewNumberValue(float64(es.BrokerID)),
-			wellknown.PermKey:          structpb.NewNumberValue(float64(perm)),
-			wellknown.ReadQueueNumKey:  structpb.NewNumberValue(float64(rq)),
-			wellknown.WriteQueueNumKey: structpb.NewNumberValue(float64(wq)),
-		}
-		if es.ClusterName != "" {
-			broker[wellknown.ClusterNameKey] = structpb.NewStringValue(es.ClusterName)
-		}
-		md.FilterMetadata[wellknown.BrokerMetadataNamespace] = &structpb.Struct{Fields: broker}
-		for k, v := range broker {
-			lb[k] = v
-		}
+		e.Broker = b
 	}
-	for k, v := range es.LBMetadata {
-		lb[k] = structpb.NewStringValue(v)
-	}
-	if len(lb) > 0 {
-		md.FilterMetadata[wellknown.SubsetMetadataNamespace] = &structpb.Struct{Fields: lb}
-	}
-	if len(md.FilterMetadata) > 0 {
-		ep.Metadata = md
-	}
-	return ep, nil
+	return e
 }

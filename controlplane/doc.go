@@ -1,0 +1,35 @@
+// Package controlplane is rmqmesh's control plane ("Pilot" for RocketMQ): it
+// discovers a RocketMQ cluster from its nameservers, applies a policy file,
+// and serves the result over xDS to rmqmesh clients and Envoy sidecars.
+//
+//	s, err := controlplane.New(
+//		controlplane.WithNameservers("10.0.0.1:9876"),
+//		controlplane.WithPolicyFile("policy.yaml"),
+//		controlplane.WithListenAddress(":18000"),
+//		controlplane.WithAdminAddress(":18001"),
+//	)
+//	if err != nil { ... }
+//	defer s.Close()
+//
+// The command cmd/rmqmesh-controlplane wraps it.
+//
+// Three parts meet in one pure function, [Build]: discovery (package
+// discovery: brokers from code 106, and the queue data of the topics clients
+// hold from code 105), the policy (package policy: listeners, ordered
+// routes, clusters selecting brokers, per-broker overrides), and the
+// resources (package resource: exactly what rmqmesh and Envoy's RocketMQ
+// filter read). The [Server] keeps Build's result current as any part
+// changes and serves it with go-control-plane: state-of-the-world and delta
+// ADS on one gRPC port; listeners, clusters and endpoints shared by every
+// client; per-topic route configurations subscribed on demand, a change to
+// one topic pushed to its subscribers only.
+//
+// Versions are content hashes, so replicas given the same cluster and
+// policy serve the same versions, an unchanged push is never sent, and a
+// client that moves to another replica is not resent what it holds.
+//
+// The admin handler serves /healthz, /config_dump, /clients and /metrics
+// (Prometheus).
+//
+// The package does not import mesh: it serves any xDS client.
+package controlplane
