@@ -2,18 +2,24 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // retryLaterOnce consumes every message on its second delivery only: the first
@@ -163,5 +169,111 @@ func TestMesh_OrderedMessagesSpreadOverEveryQueue(t *testing.T) {
 		if q := fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId); q != keyQueue[key] {
 			t.Errorf("key %q went to %s, earlier to %s", key, q, keyQueue[key])
 		}
+	}
+}
+
+// wideTopicSpec routes topic "wide" through its own on-demand route
+// configuration to every broker, whose endpoint metadata claims 4 queues.
+func wideTopicSpec(c *meshtest.Cluster) meshtest.MeshSpec {
+	return meshtest.MeshSpec{
+		Listener: listenerName,
+		OnDemand: true,
+		Routes:   []meshtest.RouteSpec{{Topic: "wide", Cluster: "brokers"}, {TopicPrefix: "%", Cluster: "brokers"}},
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: c.BrokerEndpoints(4)}},
+	}
+}
+
+// sendToQueue sends body to one queue of broker through a producer built with
+// plainProducer.
+func sendToQueue(t *testing.T, p rocketmq.Producer, topic, broker string, queue int, body string) {
+	t.Helper()
+	msg := primitive.NewMessage(topic, []byte(body))
+	msg.Queue = &primitive.MessageQueue{Topic: topic, BrokerName: broker, QueueId: queue}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if _, err := p.SendSync(ctx, msg); err != nil {
+		t.Fatalf("seeding %s queue %d of %q: %v", broker, queue, topic, err)
+	}
+}
+
+// Issue 10 item 9: a topic created with more queues than the brokers' endpoint
+// metadata says. With the topic's queues in its route (rmqmesh.topic_queues),
+// mesh clients write to and read from every queue.
+func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
+	const queues = 8
+	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, spec: wideTopicSpec})
+	h.cluster.CreateTopic("wide", queues)
+	res, err := wideTopicSpec(h.cluster).Resources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rc := range res.RouteConfigs {
+		for _, r := range rc.Routes {
+			md, err := structpb.NewStruct(map[string]any{wellknown.TopicQueuesKey: map[string]any{
+				"broker-a": map[string]any{wellknown.ReadQueueNumKey: queues, wellknown.WriteQueueNumKey: queues},
+				"broker-b": map[string]any{wellknown.ReadQueueNumKey: queues, wellknown.WriteQueueNumKey: queues},
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: md}}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if err := h.cp.Update(ctx, res); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another application put messages on the queues past the metadata's 4.
+	seed := h.plainProducer()
+	for _, b := range []string{"broker-a", "broker-b"} {
+		for q := 4; q < queues; q++ {
+			sendToQueue(t, seed, "wide", b, q, fmt.Sprintf("seed-%s-%d", b, q))
+		}
+	}
+	// Mesh producers write to every queue.
+	hit := map[string]bool{}
+	p := h.producer()
+	for i := 0; i < 200; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		res, err := p.SendSync(ctx, primitive.NewMessage("wide", []byte(fmt.Sprint("mesh-", i))))
+		cancel()
+		if err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		hit[fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId)] = true
+	}
+	for _, b := range []string{"broker-a", "broker-b"} {
+		for q := 0; q < queues; q++ {
+			if !hit[fmt.Sprintf("%s/%d", b, q)] {
+				t.Errorf("no mesh send reached %s queue %d (hit %v)", b, q, hit)
+			}
+		}
+	}
+	// Mesh consumers read every message, the seeded ones included.
+	col, _ := h.consume(uniqueName("cg"), "wide", nil)
+	waitFor(t, "every message of every queue consumed", func() bool { return col.count() == 200+2*(queues-4) })
+}
+
+// Without per-topic queue data the limit is reported where operators look:
+// the config dump names the routes and the convention that lifts it.
+func TestMesh_ConfigDumpWarnsWhenQueueCountsComeFromMetadata(t *testing.T) {
+	h := newHarness(t, harnessConfig{brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers})
+	b, err := h.mesh.ConfigDump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		RouteTable struct {
+			Warnings []string `json:"warnings"`
+		} `json:"routeTable"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.RouteTable.Warnings) != 1 || !strings.Contains(d.RouteTable.Warnings[0], `route 0 in listener "`+listenerName+`"`) ||
+		!strings.Contains(d.RouteTable.Warnings[0], "topic_queues") || !strings.Contains(d.RouteTable.Warnings[0], "no mesh client reads or writes") {
+		t.Errorf("config dump warnings = %q, want one naming route 0, the limit and topic_queues", d.RouteTable.Warnings)
 	}
 }
