@@ -34,8 +34,8 @@ type Input struct {
 	// eds_cluster_config.service_name is tried next, then its inline
 	// load_assignment).
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
-	// Locality is the node's locality; writes prefer brokers in the same
-	// region and zone.
+	// Locality is the node's locality; without locality weights, writes
+	// prefer brokers in the same region and zone.
 	Locality *corev3.Locality
 	// Versions holds resource versions by type or name, shown in dumps only.
 	Versions map[string]string
@@ -485,14 +485,11 @@ func (s *Snapshot) Match(topic string, code int32, headers map[string]string) (*
 // and no other headers. r is a caller-supplied random number or hash; equal
 // r give equal picks on equal snapshots.
 //
-// The weight of a broker is its master's load_balancing_weight times its
-// locality's load_balancing_weight (when set). Only brokers of the lowest
-// priority that has a writable broker are candidates; among them, when the
-// node has a locality and some candidates share its region and zone, only
-// those are. This is Envoy's priority levels plus a strict form of its
-// zone-aware routing. The candidates and cumulative weights are computed
-// once per (cluster, subset) when the snapshot is built: PickWriteBroker is
-// O(log n) and does not allocate on success.
+// Shares follow the rules in the package doc's "Semantics compared with
+// Envoy and gRPC": Envoy's priority load with degraded brokers, locality
+// weights as shares split by endpoint weights, else the node's zone. They
+// are computed once per endpoint set when the snapshot is built:
+// PickWriteBroker is O(log n) and does not allocate on success.
 func (s *Snapshot) PickWriteBroker(topic string, r uint64) (string, error) {
 	rt, err := s.Match(topic, remoting.CodeSendMessage, nil)
 	if err != nil {
@@ -520,8 +517,9 @@ func (s *Snapshot) PickWriteBrokerByKey(topic string, keyHash uint64, avoid stri
 
 // ReadableBrokers returns the sorted names of the brokers consumers of topic
 // may read from: those of the route matched with code 11 (pull) that have a
-// healthy member with the read permission. Priorities and localities are
-// ignored (every queue must be consumed). The result is a new slice,
+// healthy or degraded member with the read permission. Priorities,
+// localities and weights are ignored (every queue must be consumed). The
+// result is a new slice,
 // identical in every process holding an equal snapshot.
 func (s *Snapshot) ReadableBrokers(topic string) ([]string, error) {
 	rt, err := s.Match(topic, remoting.CodePullMessage, nil)
