@@ -132,19 +132,24 @@ func TestMesh_OrderedMessagesSpreadOverEveryQueue(t *testing.T) {
 	})
 	h.cluster.CreateTopic("ordered", queues)
 	p := h.producer(producer.WithQueueSelector(producer.NewHashQueueSelector()))
+	// sendKeyed sends a message with the sharding key and returns its queue.
+	sendKeyed := func(key string) string {
+		t.Helper()
+		msg := primitive.NewMessage("ordered", []byte(key))
+		msg.WithShardingKey(key)
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		defer cancel()
+		res, err := p.SendSync(ctx, msg)
+		if err != nil {
+			t.Fatalf("send %q: %v", key, err)
+		}
+		return fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId)
+	}
 	hits := map[string]int{}
 	keyQueue := map[string]string{}
 	for i := 0; i < 400; i++ {
 		key := fmt.Sprintf("order-%d", i)
-		msg := primitive.NewMessage("ordered", []byte(key))
-		msg.WithShardingKey(key)
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-		res, err := p.SendSync(ctx, msg)
-		cancel()
-		if err != nil {
-			t.Fatalf("send %d: %v", i, err)
-		}
-		q := fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId)
+		q := sendKeyed(key)
 		hits[q]++
 		keyQueue[key] = q
 	}
@@ -158,15 +163,7 @@ func TestMesh_OrderedMessagesSpreadOverEveryQueue(t *testing.T) {
 	// A key keeps its queue: that is what ordering needs.
 	for i := 0; i < 40; i++ {
 		key := fmt.Sprintf("order-%d", i)
-		msg := primitive.NewMessage("ordered", []byte(key))
-		msg.WithShardingKey(key)
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-		res, err := p.SendSync(ctx, msg)
-		cancel()
-		if err != nil {
-			t.Fatalf("resend %d: %v", i, err)
-		}
-		if q := fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId); q != keyQueue[key] {
+		if q := sendKeyed(key); q != keyQueue[key] {
 			t.Errorf("key %q went to %s, earlier to %s", key, q, keyQueue[key])
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -240,8 +239,6 @@ func subsetCluster(t *testing.T, cfg *clusterv3.Cluster_LbSubsetConfig, route ma
 	return in
 }
 
-func mustStructT(t *testing.T, m map[string]any) *structpb.Struct { return mustStruct(t, m) }
-
 // Issue 10 item 8: the cluster's lb_subset_config decides what a route whose
 // subset matches no endpoint gets, as Envoy's subset load balancer does.
 func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
@@ -264,7 +261,7 @@ func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
 		{
 			name:  "DEFAULT_SUBSET",
 			rule:  "Envoy: no subset matches: balance over the endpoints matching default_subset",
-			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStructT(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
+			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
 			route: map[string]any{"version": "v9"},
 			want:  uniform(1, "s1", "s2"),
 		},
@@ -285,13 +282,13 @@ func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
 		{
 			name: "route without metadata takes the fallback",
 			rule: "Envoy: with subsets configured, a route specifying no metadata initiates the fallback policy",
-			cfg:  &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStructT(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
+			cfg:  &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
 			want: uniform(1, "s1", "s2"),
 		},
 		{
 			name:  "keys no selector defines",
 			rule:  "Envoy: subsets exist only for the key sets of subset_selectors; other metadata falls back",
-			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStructT(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
+			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "stable"}), SubsetSelectors: versionSel},
 			route: map[string]any{"stage": "beta"},
 			want:  uniform(1, "s1", "s2"),
 		},
@@ -317,14 +314,14 @@ func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
 		{
 			name:    "DEFAULT_SUBSET that matches nothing",
 			rule:    "Envoy: a default_subset matching no host behaves as NO_FALLBACK",
-			cfg:     &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStructT(t, map[string]any{"version": "gone"}), SubsetSelectors: versionSel},
+			cfg:     &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "gone"}), SubsetSelectors: versionSel},
 			route:   map[string]any{"version": "v9"},
 			wantErr: KindNoEndpoint,
 		},
 		{
 			name:  "panic_mode_any",
 			rule:  "Envoy: panic_mode_any uses any host when the fallback subset is empty",
-			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStructT(t, map[string]any{"version": "gone"}), SubsetSelectors: versionSel, PanicModeAny: true},
+			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "gone"}), SubsetSelectors: versionSel, PanicModeAny: true},
 			route: map[string]any{"version": "v9"},
 			want:  uniform(1, "s1", "s2", "c1"),
 		},
