@@ -9,6 +9,8 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -89,6 +91,7 @@ func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 		rule string
 		node *corev3.Locality
 		locs []loc
+		edit func(*Input) // cluster or assignment settings
 		want map[string]float64
 	}{
 		{
@@ -193,12 +196,124 @@ func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 			locs: []loc{{eps: []ep{{addr: "10.0.0.1", broker: "a", health: degraded}, {addr: "10.0.0.2", broker: "b", health: unhealthy}}}},
 			want: map[string]float64{"a": 1},
 		},
+		{
+			name: "overprovisioning factor",
+			rule: "Envoy: ClusterLoadAssignment.policy.overprovisioning_factor 100 makes 1 of 2 healthy a health of 50",
+			locs: []loc{
+				{priority: 0, eps: []ep{{addr: "10.0.0.1", broker: "a"}, {addr: "10.0.0.2", broker: "b", health: unhealthy}}},
+				{priority: 1, eps: []ep{{addr: "10.0.0.3", broker: "c"}}},
+			},
+			edit: func(in *Input) {
+				in.Endpoints["brokers"].Policy = &endpointv3.ClusterLoadAssignment_Policy{OverprovisioningFactor: wrapUint32(100)}
+			},
+			want: map[string]float64{"a": 0.5, "c": 0.5},
+		},
+		{
+			name: "weighted priority health",
+			rule: "Envoy: policy.weighted_priority_health counts weights: 3 of 4 healthy by weight is health 100",
+			locs: []loc{
+				{priority: 0, eps: []ep{{addr: "10.0.0.1", broker: "a", weight: 3}, {addr: "10.0.0.2", broker: "b", health: unhealthy}}},
+				{priority: 1, eps: []ep{{addr: "10.0.0.3", broker: "c"}}},
+			},
+			edit: func(in *Input) {
+				in.Endpoints["brokers"].Policy = &endpointv3.ClusterLoadAssignment_Policy{WeightedPriorityHealth: true}
+			},
+			want: map[string]float64{"a": 1},
+		},
+		{
+			name: "locality_weighted_lb_config without weights",
+			rule: "Envoy: locality weighted LB with no locality weights falls back to every host; no zone preference",
+			node: nodeZ1,
+			locs: []loc{
+				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
+					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}},
+				}
+			},
+			want: map[string]float64{"a": 0.5, "b": 0.5},
+		},
+		{
+			name: "zone routing_enabled",
+			rule: "Envoy: zone_aware_lb_config.routing_enabled 50% applies zone preference to half the picks",
+			node: nodeZ1,
+			locs: []loc{
+				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
+					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: 50}}},
+				}
+			},
+			want: map[string]float64{"a": 0.75, "b": 0.25},
+		},
+		{
+			name: "zone min_cluster_size",
+			rule: "Envoy: zone aware routing needs min_cluster_size hosts",
+			node: nodeZ1,
+			locs: []loc{
+				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
+					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{MinClusterSize: wrapUint64(3)}},
+				}
+			},
+			want: map[string]float64{"a": 0.5, "b": 0.5},
+		},
+		{
+			name: "subsets ignore locality weights",
+			rule: "Envoy: with lb_subset_config, locality weights apply only with locality_weight_aware",
+			locs: []loc{
+				{region: "r1", zone: "z1", weight: 3, eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+				{region: "r1", zone: "z2", weight: 1, eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_ANY_ENDPOINT}
+			},
+			want: map[string]float64{"a": 0.5, "b": 0.5},
+		},
+		{
+			name: "subsets with locality_weight_aware",
+			rule: "Envoy: locality_weight_aware keeps locality weights in subsets",
+			locs: []loc{
+				{region: "r1", zone: "z1", weight: 3, eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+				{region: "r1", zone: "z2", weight: 1, eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_ANY_ENDPOINT, LocalityWeightAware: true}
+			},
+			want: map[string]float64{"a": 0.75, "b": 0.25},
+		},
+		{
+			name: "subsets with scale_locality_weight",
+			rule: "Envoy: scale_locality_weight scales a locality's weight by its share of hosts in the subset",
+			locs: []loc{
+				{region: "r1", zone: "z1", weight: 1, eps: []ep{{addr: "10.0.0.1", broker: "a1", lb: map[string]any{"v": "x"}}, {addr: "10.0.0.2", broker: "a2"}}},
+				{region: "r1", zone: "z2", weight: 1, eps: []ep{{addr: "10.0.0.3", broker: "b", lb: map[string]any{"v": "x"}}}},
+			},
+			edit: func(in *Input) {
+				in.Clusters["brokers"].LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{
+					SubsetSelectors:     []*clusterv3.Cluster_LbSubsetConfig_LbSubsetSelector{{Keys: []string{"v"}}},
+					LocalityWeightAware: true, ScaleLocalityWeight: true,
+				}
+				in.RouteConfig = rc("rc", rt(t, prefix(""), "brokers", map[string]any{"v": "x"}))
+			},
+			want: map[string]float64{"a1": 1.0 / 3, "b": 2.0 / 3},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Logf("rule: %s", tc.rule)
 			in := oneCluster(t, tc.locs...)
 			in.Locality = tc.node
+			if tc.edit != nil {
+				tc.edit(&in)
+			}
 			checkShares(t, mustSnapshot(t, in), "orders", tc.want)
 		})
 	}
@@ -231,7 +346,7 @@ func subsetCluster(t *testing.T, cfg *clusterv3.Cluster_LbSubsetConfig, route ma
 	t.Helper()
 	in := oneCluster(t, loc{eps: []ep{
 		{addr: "10.0.0.1", broker: "s1", lb: map[string]any{"version": "stable"}},
-		{addr: "10.0.0.2", broker: "s2", lb: map[string]any{"version": "stable"}},
+		{addr: "10.0.0.2", broker: "s2", lb: map[string]any{"version": "stable", "zones": []any{"z1", "z2"}}},
 		{addr: "10.0.0.3", broker: "c1", lb: map[string]any{"version": "canary", "stage": "beta"}},
 	}})
 	in.Clusters["brokers"].LbSubsetConfig = cfg
@@ -319,6 +434,13 @@ func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
 			wantErr: KindNoEndpoint,
 		},
 		{
+			name:  "list_as_any",
+			rule:  "Envoy: list_as_any matches an endpoint whose value is a list holding the route's value",
+			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_NO_FALLBACK, SubsetSelectors: []*clusterv3.Cluster_LbSubsetConfig_LbSubsetSelector{{Keys: []string{"zones"}}}, ListAsAny: true},
+			route: map[string]any{"zones": "z2"},
+			want:  map[string]float64{"s2": 1},
+		},
+		{
 			name:  "panic_mode_any",
 			rule:  "Envoy: panic_mode_any uses any host when the fallback subset is empty",
 			cfg:   &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: clusterv3.Cluster_LbSubsetConfig_DEFAULT_SUBSET, DefaultSubset: mustStruct(t, map[string]any{"version": "gone"}), SubsetSelectors: versionSel, PanicModeAny: true},
@@ -342,3 +464,5 @@ func TestSnapshot_SubsetFallbackPolicy(t *testing.T) {
 }
 
 func wrapUint32(v uint32) *wrapperspb.UInt32Value { return wrapperspb.UInt32(v) }
+
+func wrapUint64(v uint64) *wrapperspb.UInt64Value { return wrapperspb.UInt64(v) }
