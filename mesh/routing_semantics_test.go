@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -248,9 +249,21 @@ func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
 			}
 		}
 	}
-	// Mesh consumers read every message, the seeded ones included.
-	col, _ := h.consume(uniqueName("cg"), "wide", nil)
+	// Mesh consumers read every message, the seeded ones included, and
+	// commit every queue's offset.
+	group := uniqueName("cg")
+	col, _ := h.consume(group, "wide", nil)
 	waitFor(t, "every message of every queue consumed", func() bool { return col.count() == 200+2*(queues-4) })
+	stored := map[string]map[int]int64{}
+	for _, m := range h.cluster.Messages("wide") {
+		if stored[m.BrokerName] == nil {
+			stored[m.BrokerName] = map[int]int64{}
+		}
+		stored[m.BrokerName][m.QueueID] = max(stored[m.BrokerName][m.QueueID], m.QueueOffset+1)
+	}
+	waitFor(t, "every queue's offset committed", func() bool {
+		return maps.EqualFunc(h.cluster.ConsumerOffsets(group, "wide"), stored, maps.Equal)
+	})
 }
 
 // Without per-topic queue data the limit is reported where operators look:
