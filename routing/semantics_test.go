@@ -86,6 +86,18 @@ func merge(ms ...map[string]float64) map[string]float64 {
 // broker gets and the Envoy or gRPC rule it follows.
 func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 	nodeZ1 := &corev3.Locality{Region: "r1", Zone: "z1"}
+	// twoZones is one broker in each of two zones, without locality weights.
+	twoZones := []loc{
+		{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
+		{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
+	}
+	zoneAware := func(z *clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig) func(*Input) {
+		return func(in *Input) {
+			in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
+				LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: z},
+			}
+		}
+	}
 	tests := []struct {
 		name string
 		rule string
@@ -136,10 +148,7 @@ func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 			name: "no locality weights: the node's zone",
 			rule: "zone preference (rmqmesh's form of Envoy zone aware routing) when no locality weights are set",
 			node: nodeZ1,
-			locs: []loc{
-				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
-				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
-			},
+			locs: twoZones,
 			want: map[string]float64{"a": 1},
 		},
 		{
@@ -224,10 +233,7 @@ func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 			name: "locality_weighted_lb_config without weights",
 			rule: "Envoy: locality weighted LB with no locality weights falls back to every host; no zone preference",
 			node: nodeZ1,
-			locs: []loc{
-				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
-				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
-			},
+			locs: twoZones,
 			edit: func(in *Input) {
 				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
 					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig_{LocalityWeightedLbConfig: &clusterv3.Cluster_CommonLbConfig_LocalityWeightedLbConfig{}},
@@ -239,30 +245,16 @@ func TestSnapshot_WriteSharesFollowEnvoyAndGRPC(t *testing.T) {
 			name: "zone routing_enabled",
 			rule: "Envoy: zone_aware_lb_config.routing_enabled 50% applies zone preference to half the picks",
 			node: nodeZ1,
-			locs: []loc{
-				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
-				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
-			},
-			edit: func(in *Input) {
-				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
-					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: 50}}},
-				}
-			},
+			locs: twoZones,
+			edit: zoneAware(&clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{RoutingEnabled: &typev3.Percent{Value: 50}}),
 			want: map[string]float64{"a": 0.75, "b": 0.25},
 		},
 		{
 			name: "zone min_cluster_size",
 			rule: "Envoy: zone aware routing needs min_cluster_size hosts",
 			node: nodeZ1,
-			locs: []loc{
-				{region: "r1", zone: "z1", eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
-				{region: "r1", zone: "z2", eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
-			},
-			edit: func(in *Input) {
-				in.Clusters["brokers"].CommonLbConfig = &clusterv3.Cluster_CommonLbConfig{
-					LocalityConfigSpecifier: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig_{ZoneAwareLbConfig: &clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{MinClusterSize: wrapUint64(3)}},
-				}
-			},
+			locs: twoZones,
+			edit: zoneAware(&clusterv3.Cluster_CommonLbConfig_ZoneAwareLbConfig{MinClusterSize: wrapUint64(3)}),
 			want: map[string]float64{"a": 0.5, "b": 0.5},
 		},
 		{
