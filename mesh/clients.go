@@ -202,7 +202,7 @@ func (m *Mesh) awaitFirstConfig(ctx context.Context, msgs []*primitive.Message) 
 		return nil
 	}
 	topic := msgs[0].Topic
-	m.awaitConfig(ctx, topic, true)
+	m.awaitConfig(ctx, topic, true, 0)
 	if m.table.Load() != nil {
 		return nil
 	}

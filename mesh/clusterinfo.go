@@ -19,7 +19,7 @@ var _ transport.ClusterInfoProvider = (*Mesh)(nil)
 // A listener that routes to some clusters that are missing still answers with
 // the brokers of the others.
 func (m *Mesh) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
-	m.awaitConfig(ctx, "", false)
+	m.awaitConfig(ctx, "", false, m.answerReserve(ctx))
 	snap := m.table.Load()
 	if snap == nil {
 		if lerr := m.watch.listenerError(); lerr != nil {

@@ -26,8 +26,21 @@ var (
 // The clients' own queries, through the mesh's nameserver endpoint, also
 // share one route timeout per topic (see [WithRouteTimeout]).
 func (m *Mesh) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
-	m.awaitConfig(ctx, topic, false)
+	m.awaitConfig(ctx, topic, false, m.answerReserve(ctx))
 	return m.routeFor(ctx, topic)
+}
+
+// answerReserve is how long before ctx's deadline a route query stops
+// waiting for configuration, to answer with what is in force: a fifth of the
+// route timeout, or of the time ctx leaves if that is shorter. Forwarding to
+// nameservers, which the fallback of a topic without its own route may do,
+// fits in it.
+func (m *Mesh) answerReserve(ctx context.Context) time.Duration {
+	r := m.routeTimeout / 5
+	if dl, ok := ctx.Deadline(); ok {
+		r = min(r, time.Until(dl)/5)
+	}
+	return max(r, 0)
 }
 
 // clientQueries serves the nameserver endpoint, which the official clients
@@ -41,7 +54,7 @@ type clientQueries struct{ m *Mesh }
 // remark of the client's TOPIC_NOT_EXIST answer; they start with "mesh: " or
 // "routing: ", the part of rmqmesh that decided.
 func (q clientQueries) TopicRoute(ctx context.Context, topic string) (*remoting.TopicRouteData, error) {
-	q.m.awaitConfig(ctx, topic, true)
+	q.m.awaitConfig(ctx, topic, true, q.m.answerReserve(ctx))
 	return q.m.routeFor(ctx, topic)
 }
 
@@ -52,10 +65,14 @@ func (q clientQueries) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, 
 
 // awaitConfig waits until the xDS resources topic depends on ("" for the
 // listener's configuration alone) have answered and a snapshot built from the
-// answers is in the table, or the mesh knows they cannot come for now, or ctx
-// ends. With budgeted, it also stops once the waits for the same thing have
-// spent one route timeout together (see [watchState.routeWaitDeadline]).
-func (m *Mesh) awaitConfig(ctx context.Context, topic string, budgeted bool) {
+// answers is in the table, or the mesh knows they cannot come for now, or it
+// is reserve before ctx's deadline (ctx's end without a deadline): the time
+// left to answer with what is in force, which for a topic whose own route
+// never comes is the listener's fallback and may be forwarded to
+// nameservers. With budgeted, it also stops once the waits for the same
+// thing have spent one route timeout together (see
+// [watchState.routeWaitDeadline]).
+func (m *Mesh) awaitConfig(ctx context.Context, topic string, budgeted bool, reserve time.Duration) {
 	var sw settleWait
 	for {
 		if topic != "" {
@@ -69,26 +86,41 @@ func (m *Mesh) awaitConfig(ctx context.Context, topic string, budgeted bool) {
 		if r.done {
 			return
 		}
-		var budget *time.Timer
-		var spent <-chan time.Time
+		var until time.Time
+		if dl, ok := ctx.Deadline(); ok && reserve > 0 {
+			until = dl.Add(-reserve)
+		}
 		if budgeted {
 			deadline, ok := m.watch.routeWaitDeadline(r.key, m.routeTimeout)
 			if !ok {
 				return
 			}
-			budget = time.NewTimer(time.Until(deadline))
-			spent = budget.C
+			if until.IsZero() || deadline.Before(until) {
+				until = deadline
+			}
+		}
+		var (
+			timer  *time.Timer
+			stopAt <-chan time.Time
+		)
+		if !until.IsZero() {
+			wait := time.Until(until)
+			if wait <= 0 {
+				return
+			}
+			timer = time.NewTimer(wait)
+			stopAt = timer.C
 		}
 		stop := false
 		select {
 		case <-r.changed:
-		case <-spent:
+		case <-stopAt:
 			stop = true
 		case <-ctx.Done():
 			stop = true
 		}
-		if budget != nil {
-			budget.Stop()
+		if timer != nil {
+			timer.Stop()
 		}
 		if stop {
 			return
@@ -114,7 +146,10 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRou
 	if err != nil {
 		return nil, err
 	}
-	if src.Kind != routing.SourceNameserver {
+	switch src.Kind {
+	case routing.SourceGroup:
+		return m.groupRouteFor(ctx, snap, topic, src)
+	case routing.SourceSynthesize:
 		return snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
 	}
 	upstream, err := m.askNameServers(ctx, topic, src.Cluster, src.Nameservers)
@@ -129,6 +164,30 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRou
 	}
 	m.forwardErrs.Delete(topic)
 	return r, nil
+}
+
+// groupRouteFor answers a group's retry or dead-letter topic that no route
+// names from every nameserver cluster the routes lead to: they know which
+// brokers hold it. A cluster that fails to answer (or does not know the topic
+// yet) only leaves its brokers out.
+func (m *Mesh) groupRouteFor(ctx context.Context, snap *routing.Snapshot, topic string, src routing.Source) (*remoting.TopicRouteData, error) {
+	var (
+		answers []*remoting.TopicRouteData
+		errs    []error
+	)
+	for _, u := range src.Upstreams {
+		r, err := m.askNameServers(ctx, topic, u.Cluster, u.Nameservers)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		answers = append(answers, r)
+	}
+	r, err := snap.RewriteGroupRoute(topic, answers, routing.RouteDataOptions{})
+	if err != nil && len(errs) > 0 {
+		return nil, fmt.Errorf("%w; %w", err, errors.Join(errs...))
+	}
+	return r, err
 }
 
 func isExactTopicRoute(r *routing.Route, topic string) bool {

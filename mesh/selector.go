@@ -1,7 +1,6 @@
 package mesh
 
 import (
-	"hash/fnv"
 	"math/rand/v2"
 	"sync"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
+	"github.com/rmqmesh/rmqmesh/routing"
 )
 
 // QueueSelector returns a QueueSelector that first narrows the client's writable
@@ -17,10 +17,14 @@ import (
 // route's write subset, node locality — and then lets next choose among that
 // broker's queues. A nil next means the client's default round robin.
 //
-// Messages with a sharding key pick the broker by the key's hash rather than at
-// random, so ordered messages keep going to one broker while weights are unchanged.
-// On a retry (lastBrokerName set) the failed broker is avoided when another is
-// writable. A nil message selects no queue.
+// Messages with a sharding key pick the broker by [routing.KeyHash] of the key
+// (weighted rendezvous hashing, see [routing.Route.PickWriteBrokerByKey]) rather
+// than at random: every producer sends a key to the same broker, a change of
+// brokers moves only the keys the change has to move, and the broker choice is
+// independent of the queue hash next applies (the client's hash selector uses
+// 32-bit FNV-1a), so keys reach every queue of every broker. On a retry
+// (lastBrokerName set) the failed broker is avoided when another is writable. A
+// nil message selects no queue.
 func (m *Mesh) QueueSelector(next producer.QueueSelector) producer.QueueSelector {
 	if next == nil {
 		next = producer.NewRoundRobinQueueSelector()
@@ -73,16 +77,19 @@ func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQ
 		s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 		return s.next.Select(msg, mqs, lastBrokerName)
 	}
-	var r uint64
-	key := msg.GetShardingKey()
-	if key != "" {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(key))
-		r = h.Sum64()
-	} else {
-		r = rand.Uint64()
-	}
 	qs := s.split(msg.Topic, mqs)
+	if key := msg.GetShardingKey(); key != "" {
+		broker, err := snap.PickWriteBrokerByKey(msg.Topic, routing.KeyHash(key), lastBrokerName)
+		if queues := qs.byBroker[broker]; err == nil && len(queues) > 0 {
+			s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
+			return s.next.Select(msg, queues, lastBrokerName)
+		}
+		// The client's queue list lacks the broker (its route is older than
+		// the table): every producer with that list falls back alike.
+		s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
+		return s.next.Select(msg, mqs, lastBrokerName)
+	}
+	r := rand.Uint64()
 	for attempt := 0; attempt < 4; attempt++ {
 		broker, err := snap.PickWriteBroker(msg.Topic, r)
 		if err != nil {

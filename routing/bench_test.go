@@ -2,6 +2,7 @@ package routing
 
 import (
 	"fmt"
+	"hash/fnv"
 	"testing"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
@@ -89,22 +90,73 @@ func BenchmarkSnapshot_PickWriteBroker(b *testing.B) {
 	}
 }
 
+// BenchmarkRoute_PickWriteBroker compares, in one run, the pick shapes the
+// relay meets on every send: one priority of equally weighted brokers, two
+// weighted localities with a degraded broker and a second priority (three
+// tiers), and a sharding key's rendezvous pick over the same brokers.
 func BenchmarkRoute_PickWriteBroker(b *testing.B) {
-	s := benchSnapshot(b, 10, "exact")
-	var rt *Route
-	// The transport matches once per request and picks on the route.
-	rt, err := s.Match(benchTopic(10, "exact"), 11, nil)
-	if err != nil {
-		b.Fatal(err)
+	shapes := map[string][]loc{
+		"plain": {{eps: equalBrokers(names16()...)}},
+		"tiers": {
+			{region: "r1", zone: "z1", weight: 3, eps: append(brokers("a", 7, healthy), ep{addr: "10.0.9.1", broker: "a-degraded", health: degraded})},
+			{region: "r1", zone: "z2", weight: 1, eps: brokers("bb", 4, healthy)},
+			{region: "r1", zone: "z3", priority: 1, eps: brokers("ccc", 4, healthy)},
+		},
 	}
-	b.ReportAllocs()
-	var r uint64
-	for b.Loop() {
-		r++
-		if _, err := rt.PickWriteBroker(r * 0x9e3779b97f4a7c15); err != nil {
+	for _, shape := range []string{"plain", "tiers"} {
+		r, err := mustSnapshot(b, oneCluster(b, shapes[shape]...)).Match("orders", 10, nil)
+		if err != nil {
 			b.Fatal(err)
 		}
+		b.Run(shape+"/random", func(b *testing.B) {
+			b.ReportAllocs()
+			var x uint64
+			for b.Loop() {
+				x++
+				if _, err := r.PickWriteBroker(x * 0x9e3779b97f4a7c15); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(shape+"/keyed", func(b *testing.B) {
+			b.ReportAllocs()
+			var x uint64
+			for b.Loop() {
+				x++
+				if _, err := r.PickWriteBrokerByKey(x*0x9e3779b97f4a7c15, ""); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
+}
+
+func names16() []string {
+	out := make([]string, 16)
+	for i := range out {
+		out[i] = fmt.Sprintf("broker-%02d", i)
+	}
+	return out
+}
+
+// BenchmarkKeyHash compares KeyHash with the hash/fnv the queue selector
+// used before it.
+func BenchmarkKeyHash(b *testing.B) {
+	const key = "order-1234567890"
+	b.Run("KeyHash", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = KeyHash(key)
+		}
+	})
+	b.Run("fnv.New64a", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			h := fnv.New64a()
+			_, _ = h.Write([]byte(key))
+			_ = h.Sum64()
+		}
+	})
 }
 
 func BenchmarkTable_LoadParallel(b *testing.B) {

@@ -1,6 +1,12 @@
 package routing
 
-import "sort"
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
+)
 
 // dumpView is the JSON shape of [Snapshot.Dump].
 type dumpView struct {
@@ -10,6 +16,9 @@ type dumpView struct {
 	RouteConfig dumpTable            `json:"route_config"`
 	TopicRoutes map[string]dumpTable `json:"topic_routes,omitempty"`
 	Clusters    []dumpCluster        `json:"clusters"`
+	// Warnings are limits of the configuration in force that a reader
+	// should know about.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 type dumpTable struct {
@@ -22,7 +31,16 @@ type dumpRoute struct {
 	Headers []string `json:"headers,omitempty"`
 	Cluster string   `json:"cluster"`
 	Subset  string   `json:"subset,omitempty"`
-	Error   string   `json:"error,omitempty"`
+	// Fallback says how lb_subset_config chose the endpoints when the
+	// subset did not.
+	Fallback string `json:"fallback,omitempty"`
+	// QueueCounts says where the queue counts of the topics the route
+	// matches come from: "route topic_queues", "endpoint metadata" or
+	// "nameserver".
+	QueueCounts string `json:"queue_counts,omitempty"`
+	// WriteShares is each broker's share of the writes the route picks.
+	WriteShares map[string]float64 `json:"write_shares,omitempty"`
+	Error       string             `json:"error,omitempty"`
 }
 
 type dumpCluster struct {
@@ -31,10 +49,12 @@ type dumpCluster struct {
 	// DataPath is the path in force; RequestedDataPath what the cluster's
 	// knob asks for ("unset" without one). They differ where the process
 	// does not run the relay.
-	DataPath          DataPath       `json:"data_path"`
-	RequestedDataPath DataPath       `json:"requested_data_path"`
-	Error             string         `json:"error,omitempty"`
-	Endpoints         []dumpEndpoint `json:"endpoints"`
+	DataPath          DataPath `json:"data_path"`
+	RequestedDataPath DataPath `json:"requested_data_path"`
+	// LB describes the balancing settings in force.
+	LB        string         `json:"lb,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	Endpoints []dumpEndpoint `json:"endpoints"`
 }
 
 type dumpEndpoint struct {
@@ -70,6 +90,9 @@ func (s *Snapshot) Dump() any {
 	for _, n := range names {
 		cl := s.clusters[n]
 		dc := dumpCluster{Name: n, Type: "empty", DataPath: cl.dataPath, RequestedDataPath: cl.requested, Endpoints: make([]dumpEndpoint, 0, len(cl.endpoints))}
+		if cl.err == nil && !cl.nameservers {
+			dc.LB = cl.lb.describe()
+		}
 		for _, ep := range cl.endpoints {
 			dc.Endpoints = append(dc.Endpoints, dumpEndpoint{Endpoint: ep, HealthStatus: ep.Health.String()})
 		}
@@ -83,7 +106,33 @@ func (s *Snapshot) Dump() any {
 		}
 		v.Clusters = append(v.Clusters, dc)
 	}
+	if w := s.queueCountWarning(); w != "" {
+		v.Warnings = append(v.Warnings, w)
+	}
 	return v
+}
+
+// queueCountWarning names the routes to broker clusters whose topics take
+// their queue counts from endpoint metadata, "" if none do.
+func (s *Snapshot) queueCountWarning() string {
+	var where []string
+	s.eachRoute(func(r *Route) {
+		if r.set != nil && !r.set.cluster.nameservers && r.queues == nil {
+			where = append(where, r.where)
+		}
+	})
+	if len(where) == 0 {
+		return ""
+	}
+	const show = 5
+	list := strings.Join(where[:min(len(where), show)], ", ")
+	if len(where) > show {
+		list += fmt.Sprintf(" and %d more", len(where)-show)
+	}
+	return fmt.Sprintf("queue counts of the topics matched by %s come from the brokers' endpoint metadata (%q, %q), the same for every topic: "+
+		"a topic created with more queues has queues no mesh client reads or writes. Publish each topic's queues in its route's "+
+		"metadata_match.filter_metadata[%q][%q], or route its queries to a nameserver cluster.",
+		list, wellknown.ReadQueueNumKey, wellknown.WriteQueueNumKey, wellknown.MeshMetadataNamespace, wellknown.TopicQueuesKey)
 }
 
 func dumpRoutes(t *routeTable) dumpTable {
@@ -102,8 +151,19 @@ func dumpRoutes(t *routeTable) dumpTable {
 		switch {
 		case r.set == nil:
 			dr.Error = "unknown cluster"
-		case r.set.err != nil:
-			dr.Error = r.set.err.Msg
+		case r.set.cluster.nameservers:
+			dr.QueueCounts = "nameserver"
+		case r.queues != nil:
+			dr.QueueCounts = "route " + wellknown.TopicQueuesKey
+		default:
+			dr.QueueCounts = "endpoint metadata"
+		}
+		if r.set != nil {
+			if r.set.err != nil {
+				dr.Error = r.set.err.Msg
+			}
+			dr.Fallback = r.set.fallback
+			dr.WriteShares = r.WriteShares()
 		}
 		dt.Routes = append(dt.Routes, dr)
 	}

@@ -12,7 +12,6 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -112,40 +111,59 @@ type Endpoint struct {
 	Perm           int32 `json:"perm,omitempty"`
 	ReadQueueNums  int32 `json:"read_queue_num,omitempty"`
 	WriteQueueNums int32 `json:"write_queue_num,omitempty"`
-	// Weight is the endpoint's load_balancing_weight (default 1).
+	// Weight is the endpoint's load_balancing_weight (default 1). It splits
+	// the share of the endpoint's locality (or, without locality weights,
+	// of its priority) between its endpoints.
 	Weight uint32 `json:"weight"`
-	// LocalityWeight is the locality's load_balancing_weight, 0 if unset.
+	// LocalityWeight is the locality's load_balancing_weight, 0 if unset:
+	// the locality's share of its priority (see the package doc).
 	LocalityWeight uint32 `json:"locality_weight,omitempty"`
 	// Locality and Priority are those of the endpoint's LocalityLbEndpoints.
 	Locality Locality `json:"locality"`
 	Priority uint32   `json:"priority,omitempty"`
-	// Health is the EDS health status; Healthy is true for HEALTHY and
-	// UNKNOWN, the statuses that may take traffic.
-	Health  corev3.HealthStatus `json:"-"`
-	Healthy bool                `json:"healthy"`
+	// Health is the EDS health status. Healthy is true for HEALTHY and
+	// UNKNOWN, Degraded for DEGRADED; both may take traffic, a degraded
+	// endpoint only when there are not enough healthy ones (Envoy's rule).
+	Health   corev3.HealthStatus `json:"-"`
+	Healthy  bool                `json:"healthy"`
+	Degraded bool                `json:"degraded,omitempty"`
 
-	lb *structpb.Struct // envoy.lb metadata, for subset matching
+	lb       *structpb.Struct // envoy.lb metadata, for subset matching
+	locality int              // index of the endpoint's LocalityLbEndpoints
 }
 
-// Readable reports whether the endpoint is healthy, has the read permission
-// bit and at least one read queue.
+// available reports whether the endpoint may take traffic at all: healthy
+// or degraded.
+func (e *Endpoint) available() bool { return e.Healthy || e.Degraded }
+
+// Readable reports whether the endpoint is healthy or degraded, has the read
+// permission bit and at least one read queue.
 func (e *Endpoint) Readable() bool {
-	return e.Healthy && e.Perm&remoting.PermRead != 0 && e.ReadQueueNums > 0
+	return e.available() && e.Perm&remoting.PermRead != 0 && e.ReadQueueNums > 0
 }
 
-// Writable reports whether the endpoint is a healthy master (BrokerID 0) with
-// the write permission bit and at least one write queue.
+// Writable reports whether the endpoint is a healthy or degraded master
+// (BrokerID 0) with the write permission bit and at least one write queue.
 func (e *Endpoint) Writable() bool {
-	return e.Healthy && e.BrokerID == remoting.MasterID && e.Perm&remoting.PermWrite != 0 && e.WriteQueueNums > 0
+	return e.available() && e.writeEligible()
 }
 
-// effectiveWeight is the weight used by the write picker.
-func (e *Endpoint) effectiveWeight() uint64 {
-	w := uint64(e.Weight)
-	if e.LocalityWeight > 0 {
-		w *= uint64(e.LocalityWeight)
+// writeEligible reports whether the endpoint's configuration lets it take
+// writes, whatever its health: a master with the write bit and write queues.
+// The write picker counts such endpoints as its hosts.
+func (e *Endpoint) writeEligible() bool {
+	return e.BrokerID == remoting.MasterID && e.Perm&remoting.PermWrite != 0 && e.WriteQueueNums > 0
+}
+
+// healthRank orders endpoints healthy, degraded, unavailable.
+func (e *Endpoint) healthRank() int {
+	switch {
+	case e.Healthy:
+		return 0
+	case e.Degraded:
+		return 1
 	}
-	return w
+	return 2
 }
 
 // BrokerGroup is a RocketMQ broker: all endpoints that share a brokerName
@@ -159,7 +177,7 @@ type BrokerGroup struct {
 }
 
 // Member returns the preferred endpoint with the given broker id: the first
-// healthy one, else the first one.
+// healthy one, else the first degraded one, else the first one.
 func (g *BrokerGroup) Member(id int64) (*Endpoint, bool) {
 	for i := range g.Members {
 		if g.Members[i].BrokerID == id {
@@ -201,6 +219,7 @@ type cluster struct {
 	hasCLA      bool       // a ClusterLoadAssignment (or inline load_assignment) exists
 	nameservers bool       // endpoints have no broker_name
 	endpoints   []Endpoint // in EDS order
+	lb          lbConfig
 }
 
 func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment, interceptAvailable bool) *cluster {
@@ -211,6 +230,7 @@ func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*end
 		cl.err = err
 		return cl
 	}
+	cl.lb = lbConfigOf(c)
 	cla, ok := endpoints[name]
 	if !ok {
 		if sn := c.GetEdsClusterConfig().GetServiceName(); sn != "" {
@@ -224,6 +244,7 @@ func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*end
 		return cl
 	}
 	cl.hasCLA = true
+	cl.lb.applyPolicy(cla.GetPolicy())
 	brokers, nameservers := 0, 0
 	for li, lle := range cla.GetEndpoints() {
 		lbs := lle.GetLbEndpoints()
@@ -233,6 +254,7 @@ func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*end
 		}
 		for ei, lbe := range lbs {
 			ep, err := resolveEndpoint(name, lle, lbe)
+			ep.locality = li
 			if err != nil {
 				cl.err = fmt.Errorf("endpoints[%d].lb_endpoints[%d]: %w", li, ei, err)
 				return cl
@@ -264,15 +286,21 @@ func resolveEndpoint(clusterName string, lle *endpointv3.LocalityLbEndpoints, lb
 	if w := lle.GetLoadBalancingWeight(); w != nil {
 		ep.LocalityWeight = w.GetValue()
 	}
-	if w := lbe.GetLoadBalancingWeight(); w != nil && w.GetValue() > 0 {
-		ep.Weight = w.GetValue()
-	}
 	ep.Healthy = ep.Health == corev3.HealthStatus_HEALTHY || ep.Health == corev3.HealthStatus_UNKNOWN
+	ep.Degraded = ep.Health == corev3.HealthStatus_DEGRADED
 	sa := lbe.GetEndpoint().GetAddress().GetSocketAddress()
 	if sa == nil || sa.GetAddress() == "" {
 		return ep, fmt.Errorf("endpoint has no socket address")
 	}
 	ep.Address = net.JoinHostPort(sa.GetAddress(), strconv.FormatUint(uint64(sa.GetPortValue()), 10))
+	if w := lbe.GetLoadBalancingWeight(); w != nil {
+		// Envoy's proto requires at least 1 and gRPC NACKs "an endpoint with
+		// zero weight": a broker weighted 0 is a mistake, not a drain.
+		if w.GetValue() == 0 {
+			return ep, fmt.Errorf("endpoint %q: load_balancing_weight 0 (Envoy and gRPC require at least 1; mark the endpoint DRAINING or remove it to take it out of service)", ep.Address)
+		}
+		ep.Weight = w.GetValue()
+	}
 
 	md := lbe.GetMetadata().GetFilterMetadata()
 	rmq, lb := md[wellknown.BrokerMetadataNamespace].GetFields(), ep.lb.GetFields()
@@ -374,20 +402,8 @@ func subsetText(s *structpb.Struct) string {
 	return b.String()
 }
 
-// inSubset reports whether an endpoint's envoy.lb metadata holds every key of
-// the subset with an equal value.
-func inSubset(ep *Endpoint, subset *structpb.Struct) bool {
-	for k, want := range subset.GetFields() {
-		got, ok := ep.lb.GetFields()[k]
-		if !ok || !proto.Equal(got, want) {
-			return false
-		}
-	}
-	return true
-}
-
 // groupBrokers groups broker endpoints by brokerName, sorted by name; members
-// sorted by id, healthy first, then priority, then EDS order.
+// sorted by id, healthy first, then degraded, then priority, then EDS order.
 func groupBrokers(eps []Endpoint) []BrokerGroup {
 	byName := make(map[string][]Endpoint)
 	for _, ep := range eps {
@@ -400,8 +416,8 @@ func groupBrokers(eps []Endpoint) []BrokerGroup {
 			if a.BrokerID != b.BrokerID {
 				return a.BrokerID < b.BrokerID
 			}
-			if a.Healthy != b.Healthy {
-				return a.Healthy
+			if ra, rb := a.healthRank(), b.healthRank(); ra != rb {
+				return ra < rb
 			}
 			return a.Priority < b.Priority
 		})

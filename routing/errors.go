@@ -33,7 +33,7 @@ const (
 	// in the route's subset.
 	KindNoEndpoint
 	// KindNoHealthyEndpoint means the routed cluster (subset) has endpoints but
-	// none of them is HEALTHY or UNKNOWN.
+	// none of them is HEALTHY, UNKNOWN or DEGRADED.
 	KindNoHealthyEndpoint
 	// KindNoWritableBroker means no healthy master with write permission is in
 	// the write route's subset.

@@ -10,6 +10,7 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/wellknown"
@@ -90,4 +91,59 @@ func Example() {
 	// broker-a perm=4 addrs=map[0:127.0.0.1:broker-a]
 	// broker-b perm=6 addrs=map[0:127.0.0.1:broker-b]
 	// routing: topic "payments": no route in listener "rmq-prod" (code 10) NoRoute
+}
+
+// Locality weights are shares, endpoint weights split them, and a locality's
+// share shrinks with its availability: zone z1 (weight 3, both brokers
+// healthy) weighs 3 × 100, zone z2 (weight 1, one of two healthy) 1 ×
+// min(100, 140 × 1/2) = 70, so z1 takes 300/370 of the writes, two thirds of
+// it for broker-a (endpoint weight 2). The degraded broker-d takes writes
+// only when healthy ones do not suffice; here they do. A sharding key keeps
+// its broker on every producer.
+func ExampleRoute_WriteShares() {
+	locality := func(zone string, weight uint32, eps ...*endpointv3.LbEndpoint) *endpointv3.LocalityLbEndpoints {
+		l := &endpointv3.LocalityLbEndpoints{Locality: &corev3.Locality{Region: "r1", Zone: zone}, LbEndpoints: eps}
+		if weight > 0 {
+			l.LoadBalancingWeight = &wrapperspb.UInt32Value{Value: weight}
+		}
+		return l
+	}
+	weighted := func(e *endpointv3.LbEndpoint, w uint32) *endpointv3.LbEndpoint {
+		e.LoadBalancingWeight = &wrapperspb.UInt32Value{Value: w}
+		return e
+	}
+	degraded := broker("10.0.0.4", "broker-d", 0, "stable")
+	degraded.HealthStatus = corev3.HealthStatus_DEGRADED
+	snap, err := routing.NewSnapshot(routing.Input{
+		Listener: "rmq-prod",
+		RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rmq-routes", Routes: []*rocketmqv3.Route{
+			{Match: &rocketmqv3.RouteMatch{Topic: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: "o"}}}, Route: &rocketmqv3.RouteAction{Cluster: "brokers"}},
+		}},
+		Clusters: map[string]*clusterv3.Cluster{"brokers": {Name: "brokers"}},
+		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{"brokers": {
+			ClusterName: "brokers",
+			Endpoints: []*endpointv3.LocalityLbEndpoints{
+				locality("z1", 3, weighted(broker("10.0.0.1", "broker-a", 0, "stable"), 2), broker("10.0.0.2", "broker-b", 0, "stable")),
+				locality("z2", 1, broker("10.0.0.3", "broker-c", 0, "stable"), degraded),
+			},
+		}},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	send, _ := snap.Match("orders", 10, nil)
+	shares := send.WriteShares()
+	for _, b := range []string{"broker-a", "broker-b", "broker-c", "broker-d"} {
+		fmt.Printf("%s %.3f\n", b, shares[b])
+	}
+	first, _ := send.PickWriteBrokerByKey(routing.KeyHash("order-42"), "")
+	again, _ := send.PickWriteBrokerByKey(routing.KeyHash("order-42"), "")
+	fmt.Println("order-42 keeps its broker:", first == again)
+	// Output:
+	// broker-a 0.541
+	// broker-b 0.270
+	// broker-c 0.189
+	// broker-d 0.000
+	// order-42 keeps its broker: true
 }

@@ -34,8 +34,8 @@ type Input struct {
 	// eds_cluster_config.service_name is tried next, then its inline
 	// load_assignment).
 	Endpoints map[string]*endpointv3.ClusterLoadAssignment
-	// Locality is the node's locality; writes prefer brokers in the same
-	// region and zone.
+	// Locality is the node's locality; without locality weights, writes
+	// prefer brokers in the same region and zone.
 	Locality *corev3.Locality
 	// Versions holds resource versions by type or name, shown in dumps only.
 	Versions map[string]string
@@ -100,7 +100,8 @@ type Route struct {
 	headers []headerMatcher
 	cluster string
 	subset  *structpb.Struct
-	set     *endpointSet // nil when the cluster is unknown
+	queues  map[string]wellknown.TopicQueues // the topic's queue data, nil for none
+	set     *endpointSet                     // nil when the cluster is unknown
 	// defaultPath is the data path in force for a cluster that requests
 	// none, for DataPath of a route to an unknown cluster.
 	defaultPath DataPath
@@ -199,10 +200,35 @@ func (r *Route) ReadableBrokers() []string {
 // r being a caller-supplied random number or hash; see
 // [Snapshot.PickWriteBroker]. It does not allocate on success.
 func (r *Route) PickWriteBroker(rnd uint64) (string, error) {
-	if r.set != nil && r.set.err == nil && r.set.picker.total > 0 {
+	if r.set != nil && r.set.err == nil && r.set.picker.ok() {
 		return r.set.picker.pick(rnd), nil
 	}
 	return "", r.writeErr("")
+}
+
+// PickWriteBrokerByKey picks the writable broker of the route's subset for a
+// sharding key, keyHash being [KeyHash] of the key: every producer with an
+// equal snapshot picks the same broker for a key, the shares are those of
+// PickWriteBroker, and when brokers join or leave only the keys they gain or
+// lose move (weighted rendezvous hashing). avoid, if not "", is a broker to
+// skip when another can take the key (the one a send just failed on). It
+// does not allocate on success.
+func (r *Route) PickWriteBrokerByKey(keyHash uint64, avoid string) (string, error) {
+	if r.set != nil && r.set.err == nil && r.set.picker.ok() {
+		return r.set.picker.pickKey(keyHash, avoid), nil
+	}
+	return "", r.writeErr("")
+}
+
+// WriteShares returns the probability of each broker of the route's subset
+// taking a write picked by [Route.PickWriteBroker], as the package doc's
+// rules compute it (brokers with no share are left out); nil when nothing
+// is writable. It is for dumps and tests, not the data path.
+func (r *Route) WriteShares() map[string]float64 {
+	if r.set == nil || r.set.err != nil || !r.set.picker.ok() {
+		return nil
+	}
+	return r.set.picker.shares()
 }
 
 // String describes the route, e.g.
@@ -257,145 +283,6 @@ func subsetSuffix(s *structpb.Struct) string {
 	return " subset " + subsetText(s)
 }
 
-// endpointSet is the resolved endpoints of one (cluster, subset), shared by
-// every route that names it, with everything the queries need precomputed.
-type endpointSet struct {
-	// Immutable after construction.
-	cluster     *cluster
-	err         *Error // KindInvalidCluster, KindNoEndpoint, KindNoHealthyEndpoint; Msg is the detail only
-	brokers     []BrokerGroup
-	byName      map[string]int
-	nameservers []Endpoint
-	nsAddrs     []string // healthy nameservers of the lowest priority that has any
-	writable    []string
-	readable    []string
-	picker      picker
-}
-
-func newEndpointSet(cl *cluster, subset *structpb.Struct, local Locality, hasLocal bool) *endpointSet {
-	s := &endpointSet{cluster: cl}
-	where := fmt.Sprintf("cluster %q", cl.name)
-	if !cl.nameservers {
-		where += subsetSuffix(subset)
-	}
-	if cl.err != nil {
-		s.err = &Error{Kind: KindInvalidCluster, Cluster: cl.name, Msg: fmt.Sprintf("cluster %q: %v", cl.name, cl.err), Err: cl.err}
-		return s
-	}
-	if !cl.hasCLA || len(cl.endpoints) == 0 {
-		s.err = &Error{Kind: KindNoEndpoint, Cluster: cl.name, Msg: fmt.Sprintf("cluster %q has no endpoints", cl.name)}
-		return s
-	}
-	var eps []Endpoint
-	healthy := 0
-	for i := range cl.endpoints {
-		// A subset on a route to nameservers selects brokers of their
-		// answer (see RewriteRoute), not nameservers.
-		if cl.nameservers || inSubset(&cl.endpoints[i], subset) {
-			eps = append(eps, cl.endpoints[i])
-			if cl.endpoints[i].Healthy {
-				healthy++
-			}
-		}
-	}
-	if len(eps) == 0 {
-		s.err = &Error{Kind: KindNoEndpoint, Cluster: cl.name, Msg: where + ": no endpoint in subset"}
-		return s
-	}
-	if healthy == 0 {
-		s.err = &Error{Kind: KindNoHealthyEndpoint, Cluster: cl.name, Msg: fmt.Sprintf("%s: none of %d endpoints is healthy", where, len(eps))}
-	}
-	if cl.nameservers {
-		s.nameservers = eps
-		minPrio := ^uint32(0)
-		for i := range eps {
-			if eps[i].Healthy && eps[i].Priority < minPrio {
-				minPrio = eps[i].Priority
-			}
-		}
-		for i := range eps {
-			if eps[i].Healthy && eps[i].Priority == minPrio {
-				s.nsAddrs = append(s.nsAddrs, eps[i].Address)
-			}
-		}
-		return s
-	}
-	s.brokers = groupBrokers(eps)
-	s.byName = make(map[string]int, len(s.brokers))
-	var cands []*Endpoint
-	for i := range s.brokers {
-		g := &s.brokers[i]
-		s.byName[g.Name] = i
-		if g.Readable() {
-			s.readable = append(s.readable, g.Name)
-		}
-		if g.Writable() {
-			s.writable = append(s.writable, g.Name)
-			m, _ := g.Master()
-			cands = append(cands, m)
-		}
-	}
-	s.picker = newPicker(cands, local, hasLocal)
-	return s
-}
-
-// picker picks a name by weight from precomputed cumulative weights.
-type picker struct {
-	names []string
-	cum   []uint64 // cum[i] = sum of weights[0..i]
-	total uint64
-}
-
-// newPicker keeps the candidates (writable masters) of the lowest priority,
-// then narrows them to the node's region and zone if any is there — a strict
-// form of Envoy's priority levels and zone-aware routing: traffic spills to
-// the next priority or to other zones only when the preferred set has no
-// writable broker at all (health is per snapshot, so there is no partial
-// overprovisioning spill).
-func newPicker(cands []*Endpoint, local Locality, hasLocal bool) picker {
-	if len(cands) == 0 {
-		return picker{}
-	}
-	minPrio := cands[0].Priority
-	for _, c := range cands {
-		minPrio = min(minPrio, c.Priority)
-	}
-	var tier, near []*Endpoint
-	for _, c := range cands {
-		if c.Priority != minPrio {
-			continue
-		}
-		tier = append(tier, c)
-		if hasLocal && c.Locality.Region == local.Region && c.Locality.Zone == local.Zone {
-			near = append(near, c)
-		}
-	}
-	if len(near) > 0 {
-		tier = near
-	}
-	p := picker{names: make([]string, len(tier)), cum: make([]uint64, len(tier))}
-	for i, c := range tier {
-		p.total += c.effectiveWeight()
-		p.names[i], p.cum[i] = c.BrokerName, p.total
-	}
-	return p
-}
-
-// pick returns the name whose cumulative weight range holds r mod total.
-func (p *picker) pick(r uint64) string {
-	x := r % p.total
-	lo, hi := 0, len(p.cum)-1
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if p.cum[mid] > x {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return p.names[lo]
-}
-
 // NewSnapshot compiles the route configurations and resolves the clusters'
 // endpoints. It fails only on route configurations that cannot be compiled
 // (an invalid regex, an unsupported matcher); a route that names an unknown
@@ -423,16 +310,19 @@ func NewSnapshot(in Input) (*Snapshot, error) {
 	}
 	hasLocal := s.locality.Region != "" || s.locality.Zone != ""
 	sets := make(map[string]*endpointSet)
-	b := func(clusterName string, subset *structpb.Struct) *endpointSet {
+	b := func(clusterName string, subset *structpb.Struct, queues map[string]wellknown.TopicQueues) *endpointSet {
 		cl, ok := s.clusters[clusterName]
 		if !ok {
 			return nil
 		}
-		key := clusterName + "\x00" + subsetText(subset)
+		if cl.nameservers {
+			queues = nil // the nameservers' answer carries the real queue data
+		}
+		key := setKey(clusterName, subset, queues)
 		if set, ok := sets[key]; ok {
 			return set
 		}
-		set := newEndpointSet(cl, subset, s.locality, hasLocal)
+		set := newEndpointSet(cl, subset, queues, s.locality, hasLocal)
 		sets[key] = set
 		return set
 	}
@@ -458,7 +348,7 @@ func NewSnapshot(in Input) (*Snapshot, error) {
 
 // compileTable compiles rc; where names it in query errors, cfg in build
 // errors (which already name the listener).
-func (s *Snapshot) compileTable(c *compiler, rc *rocketmqv3.RouteConfiguration, where, cfg string, set func(string, *structpb.Struct) *endpointSet) (*routeTable, error) {
+func (s *Snapshot) compileTable(c *compiler, rc *rocketmqv3.RouteConfiguration, where, cfg string, set func(string, *structpb.Struct, map[string]wellknown.TopicQueues) *endpointSet) (*routeTable, error) {
 	t := &routeTable{name: rc.GetName(), exact: make(map[string][]int32), fold: make(map[string][]int32)}
 	for i, pr := range rc.GetRoutes() {
 		fail := func(err error) (*routeTable, error) {
@@ -484,7 +374,10 @@ func (s *Snapshot) compileTable(c *compiler, rc *rocketmqv3.RouteConfiguration, 
 			}
 			r.headers = append(r.headers, hm)
 		}
-		r.set = set(r.cluster, r.subset)
+		if r.queues, err = wellknown.ParseTopicQueues(pr.GetRoute().GetMetadataMatch()); err != nil {
+			return fail(fmt.Errorf("metadata_match: %w", err))
+		}
+		r.set = set(r.cluster, r.subset, r.queues)
 		t.routes = append(t.routes, r)
 		switch {
 		case r.topic.kind == strExact && !r.topic.ignoreCase:
@@ -592,29 +485,41 @@ func (s *Snapshot) Match(topic string, code int32, headers map[string]string) (*
 // and no other headers. r is a caller-supplied random number or hash; equal
 // r give equal picks on equal snapshots.
 //
-// The weight of a broker is its master's load_balancing_weight times its
-// locality's load_balancing_weight (when set). Only brokers of the lowest
-// priority that has a writable broker are candidates; among them, when the
-// node has a locality and some candidates share its region and zone, only
-// those are. This is Envoy's priority levels plus a strict form of its
-// zone-aware routing. The candidates and cumulative weights are computed
-// once per (cluster, subset) when the snapshot is built: PickWriteBroker is
-// O(log n) and does not allocate on success.
+// Shares follow the rules in the package doc's "Semantics compared with
+// Envoy and gRPC": Envoy's priority load with degraded brokers, locality
+// weights as shares split by endpoint weights, else the node's zone. They
+// are computed once per endpoint set when the snapshot is built:
+// PickWriteBroker is O(log n) and does not allocate on success.
 func (s *Snapshot) PickWriteBroker(topic string, r uint64) (string, error) {
 	rt, err := s.Match(topic, remoting.CodeSendMessage, nil)
 	if err != nil {
 		return "", err
 	}
-	if rt.set.picker.total == 0 {
+	if !rt.set.picker.ok() {
 		return "", rt.writeErr(topic)
 	}
 	return rt.set.picker.pick(r), nil
 }
 
+// PickWriteBrokerByKey is [Route.PickWriteBrokerByKey] on the route matched
+// with code 10 (send) and no other headers: the broker for a message with a
+// sharding key. keyHash is [KeyHash] of the key.
+func (s *Snapshot) PickWriteBrokerByKey(topic string, keyHash uint64, avoid string) (string, error) {
+	rt, err := s.Match(topic, remoting.CodeSendMessage, nil)
+	if err != nil {
+		return "", err
+	}
+	if !rt.set.picker.ok() {
+		return "", rt.writeErr(topic)
+	}
+	return rt.set.picker.pickKey(keyHash, avoid), nil
+}
+
 // ReadableBrokers returns the sorted names of the brokers consumers of topic
 // may read from: those of the route matched with code 11 (pull) that have a
-// healthy member with the read permission. Priorities and localities are
-// ignored (every queue must be consumed). The result is a new slice,
+// healthy or degraded member with the read permission. Priorities,
+// localities and weights are ignored (every queue must be consumed). The
+// result is a new slice,
 // identical in every process holding an equal snapshot.
 func (s *Snapshot) ReadableBrokers(topic string) ([]string, error) {
 	rt, err := s.Match(topic, remoting.CodePullMessage, nil)

@@ -232,7 +232,7 @@ func TestSnapshot_Errors(t *testing.T) {
 			},
 			query:    func(s *Snapshot) error { _, err := s.TopicRoute("orders", RouteDataOptions{}); return err },
 			wantKind: KindNoUsableBroker,
-			wantMsg:  `routing: topic "orders": no writable or readable broker: writes: cluster "brokers": none of 1 endpoints is healthy (route 0 in listener "rmq-prod"); reads: cluster "brokers": none of 1 endpoints is healthy (route 0 in listener "rmq-prod")`,
+			wantMsg:  `routing: topic "orders": no writable or readable broker: writes: cluster "brokers": none of 1 endpoints is healthy or degraded (route 0 in listener "rmq-prod"); reads: cluster "brokers": none of 1 endpoints is healthy or degraded (route 0 in listener "rmq-prod")`,
 		},
 		{
 			name: "all endpoints unhealthy on match",
@@ -332,9 +332,10 @@ func TestSnapshot_WeightedPick(t *testing.T) {
 			{region: "r1", zone: "z1", weight: 4, eps: []ep{{addr: "10.0.0.1", broker: "a"}}},
 			{region: "r1", zone: "z2", weight: 1, eps: []ep{{addr: "10.0.0.2", broker: "b"}}},
 		}},
+		// A locality's weight is its share: endpoint weights only split it.
 		{"both", []loc{
-			{region: "r1", zone: "z1", weight: 2, eps: []ep{{addr: "10.0.0.1", broker: "a", weight: 8}}},
-			{region: "r1", zone: "z2", weight: 4, eps: []ep{{addr: "10.0.0.2", broker: "b", weight: 1}}},
+			{region: "r1", zone: "z1", weight: 4, eps: []ep{{addr: "10.0.0.1", broker: "a", weight: 1}}},
+			{region: "r1", zone: "z2", weight: 1, eps: []ep{{addr: "10.0.0.2", broker: "b", weight: 50}}},
 		}},
 	}
 	for _, tc := range tests {

@@ -35,14 +35,34 @@ const (
 	// Source.Nameservers and the answer passed through
 	// [Snapshot.RewriteRoute].
 	SourceNameserver
+	// SourceGroup means the topic is a consumer group's retry or
+	// dead-letter topic that no route names, in a snapshot whose routes lead
+	// to nameserver clusters: the request is forwarded to every cluster in
+	// Source.Upstreams and the answers passed through
+	// [Snapshot.RewriteGroupRoute]. Those nameservers know which brokers
+	// hold the group's topic; endpoint metadata cannot tell.
+	SourceGroup
 )
 
-// String returns "synthesize" or "nameserver".
+// String returns "synthesize", "nameserver" or "group".
 func (k SourceKind) String() string {
-	if k == SourceNameserver {
+	switch k {
+	case SourceNameserver:
 		return "nameserver"
+	case SourceGroup:
+		return "group"
 	}
 	return "synthesize"
+}
+
+// Upstream is one nameserver cluster to ask, for [SourceGroup].
+type Upstream struct {
+	Cluster string
+	// Nameservers are the available nameserver addresses of the lowest
+	// priority that has any, healthy before degraded.
+	Nameservers []string
+	// DataPath is the data path in force for the cluster.
+	DataPath DataPath
 }
 
 // Source is the result of [Snapshot.RouteSource].
@@ -56,18 +76,27 @@ type Source struct {
 	// DataPath is the data path in force for the nameserver cluster, for
 	// SourceNameserver.
 	DataPath DataPath
+	// Upstreams are the nameserver clusters to ask, for SourceGroup.
+	Upstreams []Upstream
 }
 
 // RouteSource tells where the code-105 answer for topic comes from: the
 // route matched with code 105 leading to a nameserver cluster means
-// "forward to these nameservers and rewrite"; anything else, including no
-// route for code 105, means "synthesize with [Snapshot.TopicRoute]".
+// "forward to these nameservers and rewrite"; a group topic that no route
+// names, while routes lead to nameserver clusters, means "ask them all"
+// ([SourceGroup]); anything else, including no route for code 105, means
+// "synthesize with [Snapshot.TopicRoute]" (or [Snapshot.GroupTopicRoute]).
 func (s *Snapshot) RouteSource(topic string) (Source, error) {
 	if s == nil {
 		return Source{}, errNoSnapshot()
 	}
 	r := s.route(topic, remoting.CodeGetRouteInfoByTopic, nil)
 	if r == nil {
+		if s.groupTopicUnrouted(topic) {
+			if ups := s.nameserverUpstreams(); len(ups) > 0 {
+				return Source{Kind: SourceGroup, Upstreams: ups}, nil
+			}
+		}
 		return Source{Kind: SourceSynthesize}, nil
 	}
 	if r.set == nil || r.set.cluster.err != nil {

@@ -24,6 +24,20 @@
 //	    rmqmesh: {data_path: direct}       # on a cluster
 //	    rmqmesh: {on_demand_routes: true}  # on a listener
 //
+// A route carries the queue data of the topics it matches in its
+// metadata_match, under the same namespace (see [TopicQueuesKey]); Envoy's
+// subset load balancer reads only the [SubsetMetadataNamespace] there:
+//
+//	route:
+//	  cluster: brokers
+//	  metadata_match:
+//	    filter_metadata:
+//	      envoy.lb: {version: canary}
+//	      rmqmesh:
+//	        topic_queues:
+//	          broker-a: {read_queue_num: 16, write_queue_num: 16}
+//	          broker-b: {read_queue_num: 8, write_queue_num: 8, perm: 4}
+//
 // Why a package of its own: the names are shared by packages that must not
 // import each other (xdsclient knows no RocketMQ routing, routing does not
 // watch xDS) and by control planes outside this module, so they sit in a leaf
@@ -36,6 +50,8 @@ package wellknown
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"sort"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -94,6 +110,19 @@ const (
 	DataPathKey = "data_path"
 )
 
+// TopicQueuesKey, a struct in a route's metadata_match under
+// [MeshMetadataNamespace], gives the queue data of the topics the route
+// matches, by broker name: per broker a struct with [ReadQueueNumKey] and
+// [WriteQueueNumKey] (integers, required) and [PermKey] (the topic's
+// permission bits on that broker, default 6). It is meant for routes that
+// match one topic exactly, such as the routes of a per-topic route
+// configuration. A control plane that knows each topic's queues (from the
+// brokers' topic configs, as a nameserver does) publishes them here; without
+// them rmqmesh takes every topic's queue counts from the brokers' endpoint
+// metadata. With them, a broker the struct does not list does not hold the
+// topic and is left out of its route. See [ParseTopicQueues].
+const TopicQueuesKey = "topic_queues"
+
 // Values of [DataPathKey].
 const (
 	// DataPathDirect hands the client the real broker addresses.
@@ -122,6 +151,80 @@ func ParseDataPath(md *corev3.Metadata) (string, error) {
 	}
 	return "", fmt.Errorf("filter_metadata[%q][%q] must be %q or %q, not %s",
 		MeshMetadataNamespace, DataPathKey, DataPathDirect, DataPathIntercept, valueText(v))
+}
+
+// TopicQueues is one broker's queue data for a topic, from [TopicQueuesKey].
+type TopicQueues struct {
+	ReadQueueNums, WriteQueueNums int32
+	// Perm is the topic's permission bits on the broker (4 read, 2 write).
+	Perm int32
+}
+
+// DefaultTopicPerm is the [TopicQueues.Perm] of an entry without [PermKey]:
+// read and write.
+const DefaultTopicPerm = 6
+
+// ParseTopicQueues returns the per-topic queue data of a route's
+// metadata_match ([TopicQueuesKey]), by broker name; nil, nil when there is
+// none. Any malformed entry is an error naming the field and the value,
+// without a package prefix, for the caller's own message; it is the only
+// check of the convention, so the xDS client's NACK and the route table say
+// the same.
+func ParseTopicQueues(md *corev3.Metadata) (map[string]TopicQueues, error) {
+	v, ok := md.GetFilterMetadata()[MeshMetadataNamespace].GetFields()[TopicQueuesKey]
+	if !ok {
+		return nil, nil
+	}
+	field := fmt.Sprintf("filter_metadata[%q][%q]", MeshMetadataNamespace, TopicQueuesKey)
+	s, isStruct := v.GetKind().(*structpb.Value_StructValue)
+	if !isStruct {
+		return nil, fmt.Errorf("%s must be a struct of broker names, not %s", field, valueText(v))
+	}
+	brokers := s.StructValue.GetFields()
+	names := make([]string, 0, len(brokers))
+	for name := range brokers {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first error is the same on every run
+	out := make(map[string]TopicQueues, len(brokers))
+	for _, name := range names {
+		bv := brokers[name]
+		where := fmt.Sprintf("%s[%q]", field, name)
+		if name == "" {
+			return nil, fmt.Errorf("%s: empty broker name", field)
+		}
+		b, isStruct := bv.GetKind().(*structpb.Value_StructValue)
+		if !isStruct {
+			return nil, fmt.Errorf("%s must be a struct, not %s", where, valueText(bv))
+		}
+		f := b.StructValue.GetFields()
+		q := TopicQueues{Perm: DefaultTopicPerm}
+		for _, k := range []struct {
+			key      string
+			dst      *int32
+			max      int64
+			required bool
+		}{
+			{ReadQueueNumKey, &q.ReadQueueNums, math.MaxInt32, true},
+			{WriteQueueNumKey, &q.WriteQueueNums, math.MaxInt32, true},
+			{PermKey, &q.Perm, 7, false},
+		} {
+			fv, ok := f[k.key]
+			if !ok {
+				if k.required {
+					return nil, fmt.Errorf("%s has no %q", where, k.key)
+				}
+				continue
+			}
+			n, isNum := fv.GetKind().(*structpb.Value_NumberValue)
+			if !isNum || n.NumberValue != math.Trunc(n.NumberValue) || n.NumberValue < 0 || n.NumberValue > float64(k.max) {
+				return nil, fmt.Errorf("%s[%q] must be an integer in [0, %d], not %s", where, k.key, k.max, valueText(fv))
+			}
+			*k.dst = int32(n.NumberValue)
+		}
+		out[name] = q
+	}
+	return out, nil
 }
 
 // valueText renders a metadata value as compact JSON.

@@ -1,6 +1,7 @@
 package wellknown_test
 
 import (
+	"maps"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -43,6 +44,52 @@ func TestParseDataPath(t *testing.T) {
 			}
 			if err != nil || got != tc.want {
 				t.Errorf("ParseDataPath() = %q, %v; want %q, nil", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseTopicQueues(t *testing.T) {
+	num := structpb.NewNumberValue
+	broker := func(kv map[string]*structpb.Value) *structpb.Value {
+		return structpb.NewStructValue(&structpb.Struct{Fields: kv})
+	}
+	queues := func(kv map[string]*structpb.Value) *corev3.Metadata {
+		return knobs(map[string]*structpb.Value{wellknown.TopicQueuesKey: broker(kv)})
+	}
+	const field = `filter_metadata["rmqmesh"]["topic_queues"]`
+	for _, tc := range []struct {
+		name    string
+		md      *corev3.Metadata
+		want    map[string]wellknown.TopicQueues
+		wantErr string
+	}{
+		{name: "none", md: nil},
+		{name: "other knobs only", md: knobs(map[string]*structpb.Value{"other": structpb.NewStringValue("x")})},
+		{name: "two brokers", md: queues(map[string]*structpb.Value{
+			"broker-a": broker(map[string]*structpb.Value{wellknown.ReadQueueNumKey: num(16), wellknown.WriteQueueNumKey: num(8)}),
+			"broker-b": broker(map[string]*structpb.Value{wellknown.ReadQueueNumKey: num(4), wellknown.WriteQueueNumKey: num(4), wellknown.PermKey: num(4)}),
+		}), want: map[string]wellknown.TopicQueues{
+			"broker-a": {ReadQueueNums: 16, WriteQueueNums: 8, Perm: wellknown.DefaultTopicPerm},
+			"broker-b": {ReadQueueNums: 4, WriteQueueNums: 4, Perm: 4},
+		}},
+		{name: "not a struct", md: knobs(map[string]*structpb.Value{wellknown.TopicQueuesKey: num(8)}), wantErr: field + ` must be a struct of broker names, not 8`},
+		{name: "broker not a struct", md: queues(map[string]*structpb.Value{"broker-a": num(8)}), wantErr: field + `["broker-a"] must be a struct, not 8`},
+		{name: "missing count", md: queues(map[string]*structpb.Value{"broker-a": broker(map[string]*structpb.Value{wellknown.ReadQueueNumKey: num(8)})}), wantErr: field + `["broker-a"] has no "write_queue_num"`},
+		{name: "fraction", md: queues(map[string]*structpb.Value{"broker-a": broker(map[string]*structpb.Value{wellknown.ReadQueueNumKey: num(8.5), wellknown.WriteQueueNumKey: num(8)})}), wantErr: field + `["broker-a"]["read_queue_num"] must be an integer in [0, 2147483647], not 8.5`},
+		{name: "perm out of range", md: queues(map[string]*structpb.Value{"broker-a": broker(map[string]*structpb.Value{wellknown.ReadQueueNumKey: num(8), wellknown.WriteQueueNumKey: num(8), wellknown.PermKey: num(9)})}), wantErr: field + `["broker-a"]["perm"] must be an integer in [0, 7], not 9`},
+		{name: "empty broker name", md: queues(map[string]*structpb.Value{"": broker(nil)}), wantErr: field + `: empty broker name`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := wellknown.ParseTopicQueues(tc.md)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("ParseTopicQueues() error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tc.want) {
+				t.Errorf("ParseTopicQueues() = %v, %v; want %v, nil", got, err, tc.want)
 			}
 		})
 	}

@@ -117,8 +117,19 @@
 //	                    balanced by endpoint and locality weights (round robin).
 //	connect_timeout     exposed as ClusterUpdate.ConnectTimeout (default 5s).
 //
-// Other Envoy-only cluster fields (health_checks, common_lb_config, …)
-// are ignored, as grpc-go ignores them. See [ClusterUpdate.Unimplemented].
+// Other Envoy-only cluster fields (health_checks, …) are ignored, as
+// grpc-go ignores them; common_lb_config, lb_subset_config and the
+// assignment's policy are read by the routing package. See
+// [ClusterUpdate.Unimplemented].
+//
+// Endpoint assignments follow the stricter of Envoy and grpc-go: a
+// load_balancing_weight of 0 is NACKed on an endpoint (both reject it) and on
+// a locality (Envoy rejects it, grpc-go would ignore the locality), with a
+// detail naming the endpoint or locality; the endpoint weights of a locality
+// must sum to at most 2^32-1 (Envoy), so must the locality weights of a
+// priority, and priorities must be contiguous (grpc-go). A route's
+// per-topic queue data (wellknown.TopicQueuesKey) is checked with
+// wellknown.ParseTopicQueues.
 //
 // # Conformance
 //
@@ -146,6 +157,7 @@
 //	xDS protocol         delta ADS                                              yes (grpc-go: no)
 //	Envoy validation     generated proto rules (ValidateAll) on every resource  yes
 //	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes
+//	grpc-go EDS          zero endpoint weight, weight sums, priorities          yes (zero locality weight NACKed, as Envoy)
 //	A40 CSDS             config dump data ([Client.Dump]), no CSDS service       partial
 //	LRS                  load reporting                                         no
 //

@@ -133,6 +133,9 @@ func validateRoute(r *rocketmqv3.Route) error {
 	if r.GetRoute().GetCluster() == "" {
 		return errors.New("route action has no cluster")
 	}
+	if _, err := wellknown.ParseTopicQueues(r.GetRoute().GetMetadataMatch()); err != nil {
+		return fmt.Errorf("route metadata_match: %w", err)
+	}
 	return nil
 }
 
@@ -261,14 +264,23 @@ type brokerKey struct {
 }
 
 // validateAssignment checks what Envoy's proto rules cannot: one endpoint
-// per broker, contiguous priorities, and Envoy's weight limits — the
-// endpoint weights of a locality, and the locality weights of a priority,
-// each sum to at most 2^32-1. (The proto rules already reject a zero
-// weight.)
+// per broker, contiguous priorities (gRPC), and the weight limits — the
+// endpoint weights of a locality sum to at most 2^32-1 (Envoy), so do the
+// locality weights of a priority (gRPC). A weight of 0 is rejected here,
+// before the proto rules would, with a detail that says what Envoy and gRPC
+// do with it: Envoy requires at least 1 for endpoints and localities; gRPC
+// NACKs an endpoint with zero weight and ignores a locality with zero
+// weight. rmqmesh follows the stricter rule, so a control plane that drains
+// a broker by weight 0 learns it from the NACK instead of the broker taking
+// writes.
 func validateAssignment(cla *endpointv3.ClusterLoadAssignment) error {
 	brokers := map[brokerKey]string{}
 	localitySums := map[uint32]uint64{}
 	for i, loc := range cla.GetEndpoints() {
+		if w := loc.GetLoadBalancingWeight(); w != nil && w.GetValue() == 0 {
+			return fmt.Errorf("endpoints[%d] (locality %s, priority %d): load_balancing_weight 0: Envoy requires at least 1 (gRPC would ignore the locality); leave the locality out to give it no traffic",
+				i, localityText(loc.GetLocality()), loc.GetPriority())
+		}
 		localitySums[loc.GetPriority()] += uint64(loc.GetLoadBalancingWeight().GetValue())
 		var endpointSum uint64
 		for j, ep := range loc.GetLbEndpoints() {
@@ -276,6 +288,9 @@ func validateAssignment(cla *endpointv3.ClusterLoadAssignment) error {
 			addr, err := validateAddress(ep.GetEndpoint().GetAddress())
 			if err != nil {
 				return fmt.Errorf("%s: %w", where, err)
+			}
+			if w := ep.GetLoadBalancingWeight(); w != nil && w.GetValue() == 0 {
+				return fmt.Errorf("%s (%s): load_balancing_weight 0: Envoy requires at least 1 and gRPC NACKs an endpoint with zero weight; mark it DRAINING or leave it out to take it out of service", where, addr)
 			}
 			endpointSum += uint64(ep.GetLoadBalancingWeight().GetValue())
 			key, isBroker, err := validateBrokerMetadata(ep.GetMetadata())
@@ -303,6 +318,17 @@ func validateAssignment(cla *endpointv3.ClusterLoadAssignment) error {
 		}
 	}
 	return nil
+}
+
+// localityText renders a locality as {region="r",zone="z"} for messages.
+func localityText(l *corev3.Locality) string {
+	var parts []string
+	for _, f := range []struct{ k, v string }{{"region", l.GetRegion()}, {"zone", l.GetZone()}, {"sub_zone", l.GetSubZone()}} {
+		if f.v != "" {
+			parts = append(parts, fmt.Sprintf("%s=%q", f.k, f.v))
+		}
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 func validateAddress(a *corev3.Address) (string, error) {

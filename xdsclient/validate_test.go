@@ -105,6 +105,10 @@ func TestDecode_Errors(t *testing.T) {
 		}), "empty prefix"},
 		{"route no pattern", routeConfigType, rcWith(func(r *rocketmqv3.Route) { r.Match.Topic = &matcherv3.StringMatcher{} }), "no match pattern"},
 		{"route no topic", routeConfigType, rcWith(func(r *rocketmqv3.Route) { r.Match.Topic = nil }), "no topic matcher"},
+		{"route topic_queues malformed", routeConfigType, rcWith(func(r *rocketmqv3.Route) {
+			q, _ := structpb.NewStruct(map[string]any{wellknown.TopicQueuesKey: map[string]any{"broker-a": map[string]any{wellknown.ReadQueueNumKey: 8}}})
+			r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: q}}
+		}), `routes[0]: route metadata_match: filter_metadata["rmqmesh"]["topic_queues"]["broker-a"] has no "write_queue_num"`},
 		{"route no match", routeConfigType, rcWith(func(r *rocketmqv3.Route) { r.Match = nil }), "routes[0]: no match"},
 		{"route no cluster", routeConfigType, rcWith(func(r *rocketmqv3.Route) { r.Route.Cluster = "" }), "route action has no cluster"},
 		{"header bad name", routeConfigType, header(&routev3.HeaderMatcher{Name: "bad\nname"}), `headers[0]: invalid HeaderMatcher.Name`},
@@ -131,8 +135,8 @@ func TestDecode_Errors(t *testing.T) {
 		{"write queue negative", endpointsType, cla(ep(good, map[string]any{"broker_name": "a", "broker_id": 0.0, "write_queue_num": -4.0}, nil)), `"write_queue_num" must be an integer`},
 		{"cluster_name type", endpointsType, cla(ep(good, map[string]any{"broker_name": "a", "broker_id": 0.0, "cluster_name": 3.0}, nil)), `"cluster_name" must be a string`},
 		{"duplicate broker", endpointsType, cla(ep(good, map[string]any{"broker_name": "a", "broker_id": 0.0}, nil), ep(sock("127.0.0.2", 1), map[string]any{"broker_name": "a", "broker_id": 0.0}, nil)), `duplicate broker (broker_name "a", broker_id 0)`},
-		{"zero weights", endpointsType, cla(ep(good, nil, wrapperspb.UInt32(0)), ep(sock("127.0.0.2", 1), nil, wrapperspb.UInt32(0))), "LoadBalancingWeight: value must be greater than or equal to 1"},
-		{"zero locality weights", endpointsType, &endpointv3.ClusterLoadAssignment{ClusterName: "c", Endpoints: []*endpointv3.LocalityLbEndpoints{{LoadBalancingWeight: wrapperspb.UInt32(0), LbEndpoints: []*endpointv3.LbEndpoint{ep(good, nil, nil)}}}}, "LoadBalancingWeight: value must be greater than or equal to 1"},
+		{"zero weights", endpointsType, cla(ep(good, nil, wrapperspb.UInt32(0)), ep(sock("127.0.0.2", 1), nil, wrapperspb.UInt32(0))), "load_balancing_weight 0: Envoy requires at least 1 and gRPC NACKs an endpoint with zero weight"},
+		{"zero locality weights", endpointsType, &endpointv3.ClusterLoadAssignment{ClusterName: "c", Endpoints: []*endpointv3.LocalityLbEndpoints{{LoadBalancingWeight: wrapperspb.UInt32(0), LbEndpoints: []*endpointv3.LbEndpoint{ep(good, nil, nil)}}}}, "endpoints[0] (locality {}, priority 0): load_balancing_weight 0"},
 		{"priority gap", endpointsType, &endpointv3.ClusterLoadAssignment{ClusterName: "c", Endpoints: []*endpointv3.LocalityLbEndpoints{{Priority: 1, LbEndpoints: []*endpointv3.LbEndpoint{ep(good, nil, nil)}}}}, "priority 0 is missing"},
 		{"wrong type url", endpointsType, &clusterv3.Cluster{Name: "c"}, `resource has type "type.googleapis.com/envoy.config.cluster.v3.Cluster"`},
 	}
@@ -221,8 +225,10 @@ func TestDecode_EnvoyRejects(t *testing.T) {
 		{"lb_policy RANDOM", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_RANDOM }), `lb_policy RANDOM is not supported`},
 		{"lb_policy MAGLEV", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_MAGLEV }), `lb_policy MAGLEV is not supported`},
 		{"lb_policy CLUSTER_PROVIDED", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_CLUSTER_PROVIDED }), `lb_policy CLUSTER_PROVIDED is not supported`},
-		{"zero endpoint weight beside others", endpointsType, claWithLocalities(locality("a", nil, 0, 5)), "LoadBalancingWeight: value must be greater than or equal to 1"},
-		{"zero locality weight beside others", endpointsType, claWithLocalities(locality("a", wrapperspb.UInt32(0), 1), locality("bb", wrapperspb.UInt32(3), 1)), "LoadBalancingWeight: value must be greater than or equal to 1"},
+		// Issue 10 items 4 and 5: weight 0 is NACKed with a detail naming the
+		// endpoint or locality and the rules, never taken as 1 or as unset.
+		{"zero endpoint weight beside others", endpointsType, claWithLocalities(locality("a", nil, 0, 5)), `endpoints[0].lb_endpoints[0] (10.0.1.1:10911): load_balancing_weight 0: Envoy requires at least 1 and gRPC NACKs an endpoint with zero weight`},
+		{"zero locality weight beside others", endpointsType, claWithLocalities(locality("a", wrapperspb.UInt32(0), 1), locality("bb", wrapperspb.UInt32(3), 1)), `endpoints[0] (locality {zone="a"}, priority 0): load_balancing_weight 0: Envoy requires at least 1 (gRPC would ignore the locality)`},
 		{"locality weights overflow per priority", endpointsType, claWithLocalities(locality("a", wrapperspb.UInt32(3_000_000_000), 1), locality("bb", wrapperspb.UInt32(3_000_000_000), 1)), "priority 0: locality weights sum to more than 4294967295"},
 		{"endpoint weights overflow per locality", endpointsType, claWithLocalities(locality("a", nil, 3_000_000_000, 3_000_000_000)), "endpoint weights sum to more than 4294967295"},
 	}
@@ -239,6 +245,12 @@ func TestDecode_EnvoyAccepts(t *testing.T) {
 		msg  proto.Message
 	}{
 		{"header name with a space", routeConfigType, rc},
+		{"route with topic_queues", routeConfigType, &rocketmqv3.RouteConfiguration{Name: "rc", Routes: []*rocketmqv3.Route{func() *rocketmqv3.Route {
+			r := goodRoute()
+			q, _ := structpb.NewStruct(map[string]any{wellknown.TopicQueuesKey: map[string]any{"broker-a": map[string]any{wellknown.ReadQueueNumKey: 16, wellknown.WriteQueueNumKey: 16}}})
+			r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: q}}
+			return r
+		}()}}},
 		{"endpoint weights per locality below 2^32", endpointsType, claWithLocalities(locality("a", nil, 3_000_000_000), locality("bb", nil, 3_000_000_000))},
 		{"lb_policy RING_HASH", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_RING_HASH })},
 		{"lb_policy LEAST_REQUEST", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.LbPolicy = clusterv3.Cluster_LEAST_REQUEST })},
