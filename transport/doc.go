@@ -16,13 +16,13 @@
 //
 // # Connection model
 //
-//	 official client                      Relay                                  brokers
-//	 ───────────────                      ─────                                  ───────
-//	 conn to 127.0.0.1:41001 ══════► endpoint broker-a/0 ─┬─ upstream ══════► broker-a master  10.0.0.1:10911
-//	   (the route's broker-a/0)        (downstream conn)    ├─ upstream ══════► broker-b master  10.0.0.2:10911
-//	                                                        └─ upstream ══════► broker-a master' 10.0.0.9:10911
-//	                                                              (opened when needed, one per real endpoint)
-//	 conn to 127.0.0.1:41002 ══════► endpoint broker-a/1 ─── upstream ══════► broker-a replica 10.0.0.3:10911
+//	official client                      Relay                                  brokers
+//	───────────────                      ─────                                  ───────
+//	conn to 127.0.0.1:41001 ══════► endpoint broker-a/0 ─┬─ upstream ══════► broker-a master  10.0.0.1:10911
+//	  (the route's broker-a/0)        (downstream conn)    ├─ upstream ══════► broker-b master  10.0.0.2:10911
+//	                                                       └─ upstream ══════► broker-a master' 10.0.0.9:10911
+//	                                                             (opened when needed, one per real endpoint)
+//	conn to 127.0.0.1:41002 ══════► endpoint broker-a/1 ─── upstream ══════► broker-a replica 10.0.0.3:10911
 //
 // Each client (downstream) connection gets its own upstream connections, opened
 // lazily, one per real endpoint its requests go to: usually the one behind its
