@@ -92,8 +92,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			c.txKey = transactionKey(c)
 		}
 		err = next(ctx, c)
-		var ue *unreachableError
-		if err == nil || !errors.As(err, &ue) {
+		if err == nil || !isUnreachable(err) {
 			return err
 		}
 		movable := q.Kind == KindWrite || q.Kind == KindRead || q.Kind == KindAnyMaster
@@ -167,4 +166,11 @@ func (r *Relay) brokerNameLink(ctx context.Context, c *Request, next Invoker) er
 // forward is the end of the chain.
 func (r *Relay) forward(_ context.Context, c *Request) error {
 	return c.d.forward(c)
+}
+
+// isUnreachable reports whether err says a target could not be reached. It is
+// a function of its own so that the success path does not pay for errors.As.
+func isUnreachable(err error) bool {
+	var ue *unreachableError
+	return errors.As(err, &ue)
 }
