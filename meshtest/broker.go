@@ -102,6 +102,9 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	if resp := b.checkACL(req); resp != nil {
 		return resp
 	}
+	if resp := b.checkBrokerName(req); resp != nil {
+		return resp
+	}
 	fe, hasErr, delay := b.faultsFor(req.Code)
 	if delay > 0 {
 		b.srv.wg.Add(1)
