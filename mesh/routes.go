@@ -57,7 +57,11 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 		return nil, err
 	}
 	if src.Kind != routing.SourceNameserver {
-		r, err := snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
+		opts, endpointErr := m.virtualAddresses(false)
+		r, err := snap.GroupTopicRoute(topic, opts)
+		if err == nil {
+			err = endpointErr()
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -68,7 +72,11 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (*remoting.TopicRoute
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
-	r, err := snap.RewriteRoute(topic, fromWire(upstream), routing.RouteDataOptions{})
+	opts, endpointErr := m.virtualAddresses(true)
+	r, err := snap.RewriteRoute(topic, fromWire(upstream), opts)
+	if err == nil {
+		err = endpointErr()
+	}
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err

@@ -352,6 +352,7 @@ func (w *watchState) publish() {
 
 	snap, err := routing.NewSnapshot(in)
 
+	defer w.m.relayUpdated() // after the unlock below: the relay reads the table, not the watch
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buildErr = err

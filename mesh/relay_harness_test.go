@@ -1,0 +1,143 @@
+package mesh_test
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/transport"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// relaySource is the loopback address the relay dials brokers from in the
+// intercept-mode tests; their brokers accept connections from it alone, so a
+// request that bypasses the relay (a send-back to a real store host, say) is
+// refused and fails the test.
+const relaySource = "127.0.0.2"
+
+// interceptConfig is a harnessConfig for the intercept data path, plus options
+// for the cluster and the mesh.
+type interceptConfig struct {
+	harnessConfig
+	cluster []meshtest.ClusterOption
+}
+
+// newInterceptHarness is newHarness for the intercept data path: the spec's
+// clusters are left to the default data path, the relay dials from relaySource,
+// and the brokers refuse everything else. When the test ends it checks that no
+// broker refused a connection.
+func newInterceptHarness(t testing.TB, ic interceptConfig) *harness {
+	t.Helper()
+	if !canDialFrom(relaySource) {
+		t.Skipf("cannot dial from %s on this host: the relay's source address needs the whole 127.0.0.0/8 on loopback", relaySource)
+	}
+	copts := []meshtest.ClusterOption{meshtest.WithAllowedClients(relaySource)}
+	for _, b := range ic.brokers {
+		replicas := 0
+		if ic.replica && b == "broker-a" {
+			replicas = 1
+		}
+		copts = append(copts, meshtest.WithBroker(b, replicas))
+	}
+	for _, topic := range ic.topics {
+		copts = append(copts, meshtest.WithTopic(topic, 4))
+	}
+	copts = append(copts, ic.cluster...)
+	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t)}
+	t.Cleanup(func() {
+		for _, name := range h.cluster.BrokerNames() {
+			for id := int64(0); ; id++ {
+				b := h.cluster.Broker(name).Replica(id)
+				if b == nil {
+					break
+				}
+				if n := b.RefusedConnections(); n > 0 {
+					t.Errorf("broker %s/%d refused %d connections that did not come through the relay", name, id, n)
+				}
+			}
+		}
+	})
+	h.apply(ic.spec(h.cluster))
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	opts := append([]mesh.Option{
+		mesh.WithBootstrap(h.cp.Bootstrap(ic.bootstrap...)),
+		mesh.WithRelayOptions(transport.WithUpstreamSource(relaySource)),
+	}, ic.meshOpts...)
+	m, err := mesh.New(ctx, "xds:///"+listenerName, opts...)
+	if err != nil {
+		t.Fatalf("mesh.New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("mesh.Close: %v", err)
+		}
+	})
+	if err := m.WaitReady(ctx); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	h.mesh = m
+	return h
+}
+
+// canDialFrom reports whether a loopback connection can come from ip.
+func canDialFrom(ip string) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return false
+	}
+	defer ln.Close()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// interceptAll is allBrokers on the default data path.
+func interceptAll(c *meshtest.Cluster) meshtest.MeshSpec {
+	spec := allBrokers(c)
+	spec.Clusters[0].DataPath = ""
+	return spec
+}
+
+// interceptAllWith is allBrokersWith on the default data path.
+func interceptAllWith(edit func(*meshtest.EndpointSpec)) func(*meshtest.Cluster) meshtest.MeshSpec {
+	return func(c *meshtest.Cluster) meshtest.MeshSpec {
+		spec := interceptAll(c)
+		for i := range spec.Clusters[0].Endpoints {
+			edit(&spec.Clusters[0].Endpoints[i])
+		}
+		return spec
+	}
+}
+
+// routeAddrs returns the broker addresses the mesh's nameserver endpoint
+// answers for topic, by broker name and id.
+func routeAddrs(t testing.TB, h *harness, topic string) map[string]map[int64]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
+	req.Opaque = 1
+	resp, err := transport.Call(ctx, h.mesh.NameServerAddr(), req)
+	if err != nil {
+		t.Fatalf("route query: %v", err)
+	}
+	if resp.Code != remoting.Success {
+		t.Fatalf("route query for %q: code %d (%q)", topic, resp.Code, resp.Remark)
+	}
+	route, err := remoting.DecodeTopicRouteData(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[int64]string{}
+	for _, b := range route.BrokerDatas {
+		out[b.BrokerName] = b.BrokerAddrs
+	}
+	return out
+}
