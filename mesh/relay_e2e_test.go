@@ -38,7 +38,7 @@ func TestIntercept_ClientsReachBrokersOnlyThroughTheRelay(t *testing.T) {
 	if sent["broker-a"]+sent["broker-b"] != 20 {
 		t.Fatalf("sends landed on %v", sent)
 	}
-	col, _ := h.consume(uniqueName("cg"), "orders", nil)
+	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
 	waitFor(t, "20 messages consumed through the relay", func() bool { return col.count() == 20 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {

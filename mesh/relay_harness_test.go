@@ -5,6 +5,10 @@ import (
 	"net"
 	"testing"
 
+	"github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
@@ -140,4 +144,46 @@ func routeAddrs(t testing.TB, h *harness, topic string) map[string]map[int64]str
 		out[b.BrokerName] = b.BrokerAddrs
 	}
 	return out
+}
+
+// waitRebalanced waits until the rebalances a consumer group's start set off
+// have asked the brokers for the group's members. rocketmq-client-go v2.1.2
+// rebalances once when a consumer starts and once per broker whose
+// NOTIFY_CONSUMER_IDS_CHANGED answers its first heartbeat, each in a goroutine
+// of its own that reads the client's closed flag without synchronisation; a
+// client shut down while one still runs is a race -race reports. Each rebalance
+// asks one broker for the member list of every subscribed topic (the topic and
+// the group's retry topic), so the count of those requests tells when the last
+// one is past its network calls.
+func (h *harness) waitRebalanced(group string) {
+	h.t.Helper()
+	waitFor(h.t, "consumer group "+group+"'s start-up rebalances", func() bool {
+		members, asked := 0, 0
+		for _, name := range h.cluster.BrokerNames() {
+			for id := int64(0); ; id++ {
+				b := h.cluster.Broker(name).Replica(id)
+				if b == nil {
+					break
+				}
+				if len(b.ConsumerIDs(group)) > 0 {
+					members++
+				}
+				for _, r := range b.Requests(remoting.CodeGetConsumerListByGroup) {
+					if r.ExtFields["consumerGroup"] == group {
+						asked++
+					}
+				}
+			}
+		}
+		return members > 0 && asked >= 2*(1+members)
+	})
+}
+
+// consumeRebalanced is consume, and waitRebalanced before the consumer shuts
+// down when the test ends.
+func (h *harness) consumeRebalanced(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+	h.t.Helper()
+	col, c := h.consume(group, topic, handler, opts...)
+	h.t.Cleanup(func() { h.waitRebalanced(group) })
+	return col, c
 }

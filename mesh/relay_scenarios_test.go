@@ -182,7 +182,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		got []string
 	)
 	group := uniqueName("cg")
-	h.consume(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeRebalanced(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -250,7 +250,7 @@ func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
 		brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: interceptAll,
 	}})
-	col, _ := h.consume(uniqueName("cg"), "orders", nil)
+	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
 	b := h.cluster.Broker("broker-a")
 	waitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
 	h.sendN(h.producer(), "orders", 8)
@@ -258,31 +258,15 @@ func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 }
 
 // TestIntercept_PullConsumer polls messages through the relay.
-//
-// Under -race the pull consumer's instance is left running when the test ends:
-// rocketmq-client-go v2.1.2's pull consumer starts a rebalance in a goroutine of
-// its own that reads the client's closed flag without synchronisation, and
-// shutting the client down while it has not run yet is a race -race reports.
 func TestIntercept_PullConsumer(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
 		brokers: []string{"broker-a"}, topics: []string{"polled"}, spec: interceptAll,
 	}})
 	h.sendN(h.producer(), "polled", 8)
-	inst := uniqueName("inst")
-	warm, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithInstanceName(inst))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := warm.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !raceDetector {
-		t.Cleanup(func() { _ = warm.Shutdown() })
-	}
-	time.Sleep(100 * time.Millisecond) // see harness.warmInstance
+	group := uniqueName("pc")
 	pc, err := h.mesh.NewPullConsumer(
-		consumer.WithGroupName(uniqueName("pc")),
-		consumer.WithInstance(inst),
+		consumer.WithGroupName(group),
+		consumer.WithInstance(h.warmInstance()),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	)
 	if err != nil {
@@ -313,6 +297,7 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if len(seen) != 8 {
 		t.Fatalf("polled %d distinct messages through the relay, want 8", len(seen))
 	}
+	h.waitRebalanced(group)
 }
 
 // TestIntercept_RequestReply sends a request whose reply the broker pushes
@@ -337,7 +322,7 @@ func TestIntercept_RequestReply(t *testing.T) {
 	})
 	responder := h.producer()
 	errs := make(chan error, 16)
-	h.consume(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeRebalanced(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			// CreateReplyMessage reads its body argument as properties.
 			reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
@@ -429,7 +414,7 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 	if got := h.sendN(h.producer(), "orders", 10); got["broker-a"]+got["broker-b"] != 10 {
 		t.Fatalf("signed sends landed on %v", got)
 	}
-	col, _ := h.consume(uniqueName("cg"), "orders", nil)
+	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
 	waitFor(t, "10 signed messages consumed", func() bool { return col.count() == 10 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
@@ -450,7 +435,7 @@ func TestIntercept_BrokerNameRequiringBroker(t *testing.T) {
 	})
 	h.sendN(h.producer(), "orders", 8)
 	group := uniqueName("cg")
-	col, _ := h.consume(group, "orders", nil)
+	col, _ := h.consumeRebalanced(group, "orders", nil)
 	waitFor(t, "8 messages consumed", func() bool { return col.count() == 8 })
 	b := h.cluster.Broker("broker-a")
 	for _, code := range []int32{remoting.CodeSendMessage, remoting.CodePullMessage, remoting.CodeQueryConsumerOffset} {
@@ -494,7 +479,7 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	if expire {
 		opts = append(opts, consumer.WithConsumeTimeout(300*time.Millisecond))
 	}
-	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consumeRebalanced(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			mu.Lock()
 			hosts[m.StoreHost] = true
