@@ -565,3 +565,42 @@ func TestNewRelay_Errors(t *testing.T) {
 		}
 	}
 }
+
+func TestRelay_GoAwayRetiresTheUpstream(t *testing.T) {
+	var mu sync.Mutex
+	goAway := true
+	a := startBroker(t, "broker-a", func(c *brokerConn, req *remoting.Command) *remoting.Command {
+		mu.Lock()
+		defer mu.Unlock()
+		if req.Code == remoting.CodeSendMessage && goAway {
+			goAway = false
+			return remoting.NewResponse(req, 1500, "shutting down")
+		}
+		return echo(req)
+	})
+	router := newStaticRouter()
+	router.set("broker-a", 0, member{addr: a.addr(), writable: true})
+	r := startRelay(t, router)
+	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	w.roundTrip(request(remoting.CodeHeartBeat, nil, []byte(`{"clientID":"c"}`)))
+	resp := w.roundTrip(sendRequest("orders"))
+	if resp.Code != remoting.ServiceNotAvailable || !strings.Contains(resp.Remark, "GO_AWAY") {
+		t.Fatalf("answer to a GO_AWAY: code %d remark %q, want SERVICE_NOT_AVAILABLE naming it", resp.Code, resp.Remark)
+	}
+	if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
+		t.Fatalf("the retried send: code %d (%q)", resp.Code, resp.Remark)
+	}
+	if n := len(a.connections()); n != 2 {
+		t.Fatalf("the broker has %d connections from the relay, want a new one after GO_AWAY", n)
+	}
+	// The new connection starts with the client's heartbeat.
+	var second []*remoting.Command
+	for _, r := range a.requests(-1) {
+		if r.Code == remoting.CodeHeartBeat && r.Opaque < 0 {
+			second = append(second, r)
+		}
+	}
+	if len(second) != 1 {
+		t.Errorf("%d replayed heartbeats, want 1 on the new connection", len(second))
+	}
+}
