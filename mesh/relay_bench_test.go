@@ -13,7 +13,6 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
-	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -195,14 +194,7 @@ func measureMoves(tb testing.TB, h *harness, p rocketmq.Producer, addrs [2]strin
 //
 //	go test -run '^$' -bench EndpointMove -benchtime 100x ./mesh/
 func BenchmarkEndpointMove(b *testing.B) {
-	h := newInterceptHarness(b, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec { return movedSpec(c, c.Broker("broker-a").Addr()) },
-	}})
-	alt, err := h.cluster.Broker("broker-a").AddAddress()
-	if err != nil {
-		b.Fatal(err)
-	}
+	h, alt := newMovableHarness(b)
 	p := h.producer()
 	h.sendN(p, "orders", 1)
 	b.ResetTimer()

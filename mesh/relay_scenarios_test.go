@@ -40,15 +40,8 @@ func movedSpec(c *meshtest.Cluster, addr string) meshtest.MeshSpec {
 // change, how long until a send arrives at the new address. The client never
 // sees an address change: its route names the relay's endpoint throughout.
 func TestIntercept_EndpointMoveConvergence(t *testing.T) {
-	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec { return movedSpec(c, c.Broker("broker-a").Addr()) },
-	}})
+	h, alt := newMovableHarness(t)
 	b := h.cluster.Broker("broker-a")
-	alt, err := b.AddAddress()
-	if err != nil {
-		t.Fatal(err)
-	}
 	virtual := routeAddrs(t, h, "orders")["broker-a"][0]
 	p := h.producer()
 	h.sendN(p, "orders", 1)
@@ -59,6 +52,21 @@ func TestIntercept_EndpointMoveConvergence(t *testing.T) {
 	}
 	t.Logf("endpoint move to next request at the new address, %d moves: p50 %v, p99 %v, max %v",
 		moves, lat[len(lat)/2].Round(time.Microsecond), lat[len(lat)*99/100].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+}
+
+// newMovableHarness is an intercept harness whose broker-a also listens at the
+// returned second address, with every topic routed to broker-a at its first.
+func newMovableHarness(tb testing.TB) (*harness, string) {
+	tb.Helper()
+	h := newInterceptHarness(tb, interceptConfig{harnessConfig: harnessConfig{
+		brokers: []string{"broker-a"}, topics: []string{"orders"},
+		spec: func(c *meshtest.Cluster) meshtest.MeshSpec { return movedSpec(c, c.Broker("broker-a").Addr()) },
+	}})
+	alt, err := h.cluster.Broker("broker-a").AddAddress()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, alt
 }
 
 // deadAddr returns a loopback address nothing listens on.
@@ -149,15 +157,8 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 // endpoint under an orderly consumer: its queue locks (kept by client id) stay
 // its own, and its locking and pulling continue at the new address.
 func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
-	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec { return movedSpec(c, c.Broker("broker-a").Addr()) },
-	}})
+	h, alt := newMovableHarness(t)
 	b := h.cluster.Broker("broker-a")
-	alt, err := b.AddAddress()
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := h.producer(producer.WithQueueSelector(producer.NewHashQueueSelector()))
 	// Under -race only the locking is checked: rocketmq-client-go v2.1.2's
 	// orderly consumer races on its own process queue once messages flow.

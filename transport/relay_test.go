@@ -103,14 +103,20 @@ func TestRelay_PipelinedRequestsDoNotWaitForSlowOnes(t *testing.T) {
 	}
 }
 
-func TestRelay_BrokerRequestsGetTheirOwnOpaques(t *testing.T) {
-	a := startBroker(t, "broker-a", nil)
-	b := startBroker(t, "broker-b", nil)
-	router := newStaticRouter()
+// twoBrokers starts two echoing brokers, both writable, and a relay, and dials
+// broker-a's virtual endpoint.
+func twoBrokers(t *testing.T) (a, b *fakeBroker, router *staticRouter, w *wireConn) {
+	t.Helper()
+	a, b = startBroker(t, "broker-a", nil), startBroker(t, "broker-b", nil)
+	router = newStaticRouter()
 	router.set("broker-a", 0, member{addr: a.addr(), writable: true})
 	router.set("broker-b", 0, member{addr: b.addr(), writable: true})
 	r := startRelay(t, router)
-	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	return a, b, router, dialWire(t, endpointOf(t, r, "broker-a", 0))
+}
+
+func TestRelay_BrokerRequestsGetTheirOwnOpaques(t *testing.T) {
+	a, b, router, w := twoBrokers(t)
 	// broker-b becomes an upstream of this connection through a redirect.
 	router.set("broker-a", 0, member{addr: a.addr(), writable: false})
 	w.roundTrip(sendRequest("orders"))
@@ -152,13 +158,7 @@ func TestRelay_BrokerRequestsGetTheirOwnOpaques(t *testing.T) {
 }
 
 func TestRelay_HeartbeatReplayedFirstOnNewUpstreamAndFannedOut(t *testing.T) {
-	a := startBroker(t, "broker-a", nil)
-	b := startBroker(t, "broker-b", nil)
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: a.addr(), writable: true})
-	router.set("broker-b", 0, member{addr: b.addr(), writable: true})
-	r := startRelay(t, router)
-	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	a, b, router, w := twoBrokers(t)
 	hb := request(remoting.CodeHeartBeat, nil, []byte(`{"clientID":"c1"}`))
 	if resp := w.roundTrip(hb); resp.Code != remoting.Success {
 		t.Fatalf("heartbeat: %d", resp.Code)
