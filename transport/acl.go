@@ -44,12 +44,15 @@ func (r *Relay) AddCredentials(c Credentials) error {
 }
 
 // signedBy returns the access key a request is signed with, "" when it is not.
+// Several links ask; the header is read once.
 func signedBy(c *Request) string {
-	if !c.view.HasExt(extSignature) {
-		return ""
+	if !c.signerRead {
+		c.signerRead = true
+		if c.view.HasExt(extSignature) {
+			c.signer, _ = c.view.Ext(extAccessKey)
+		}
 	}
-	ak, _ := c.view.Ext(extAccessKey)
-	return ak
+	return c.signer
 }
 
 // mayEdit reports whether the relay may change c: it is unsigned, or signed with

@@ -94,6 +94,8 @@ type Request struct {
 	view       *remoting.FrameView
 	topic      string
 	txKey      string // a redirected transactional send's message key
+	signer     string // the access key the client signed with, once signerRead
+	signerRead bool
 	edits      [maxEdits]remoting.ExtEdit
 	nedits     int
 	replaced   []byte // a whole new frame, when a link rewrote more than fields
