@@ -114,3 +114,21 @@ func allowFunc(ips []string) (func(net.Addr) bool, error) {
 // RefusedConnections returns how many connections the broker closed because
 // their client address is not among WithAllowedClients.
 func (b *Broker) RefusedConnections() int { return int(b.srv.refused.Load()) }
+
+// AllowClients replaces the client addresses the brokers serve (see
+// WithAllowedClients); no addresses serves every client. Connections already
+// served are kept.
+func (c *Cluster) AllowClients(ips ...string) error {
+	allow, err := allowFunc(ips)
+	if err != nil {
+		return err
+	}
+	for _, s := range c.sets {
+		for _, b := range s.members {
+			b.srv.mu.Lock()
+			b.srv.allow = allow
+			b.srv.mu.Unlock()
+		}
+	}
+	return nil
+}

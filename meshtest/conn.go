@@ -41,7 +41,7 @@ type server struct {
 	// (nil while stopped or refusing); guarded by mu.
 	extra []extraListener
 	// allow, when set, decides from the peer address whether a connection is
-	// served; refused counts the ones it turned away.
+	// served (guarded by mu); refused counts the ones it turned away.
 	allow   func(net.Addr) bool
 	refused atomic.Int64
 }
@@ -96,13 +96,14 @@ func (s *server) acceptLoop(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
 		if s.allow != nil && !s.allow(nc.RemoteAddr()) {
+			s.mu.Unlock()
 			s.refused.Add(1)
 			s.log.Debug("refusing a connection from a client address that is not allowed", "remote", nc.RemoteAddr().String())
 			nc.Close()
 			continue
 		}
-		s.mu.Lock()
 		if !s.running || !s.listeningLocked(ln) {
 			s.mu.Unlock()
 			nc.Close()

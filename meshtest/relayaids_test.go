@@ -132,6 +132,16 @@ func TestCluster_AllowedClients(t *testing.T) {
 	if n := b.RefusedConnections(); n != 1 {
 		t.Errorf("%d refused connections, want 1", n)
 	}
+	// AllowClients opens the brokers to everyone again.
+	if err := c.AllowClients(); err != nil {
+		t.Fatal(err)
+	}
+	if resp := dialRaw(t, b.Addr()).call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102", "queueId": "0"}, nil); resp.Code != remoting.Success {
+		t.Errorf("after AllowClients(): code %d", resp.Code)
+	}
+	if err := c.AllowClients("bad ip"); err == nil {
+		t.Error("AllowClients with a bad address succeeded")
+	}
 }
 
 func TestCluster_BrokerNameRequired(t *testing.T) {
