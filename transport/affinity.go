@@ -53,9 +53,3 @@ func (t *affinityTable) get(key string) (string, bool) {
 	}
 	return e.broker, true
 }
-
-func (t *affinityTable) len() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.m)
-}

@@ -57,6 +57,22 @@ func TestRelay_ForwardsToTheEndpointsBrokerWithBrokerName(t *testing.T) {
 	if got := a.requests(remoting.CodeQueryConsumerOffset); got[0].ExtFields["bname"] != "client-set" {
 		t.Errorf("a bname the client set became %q", got[0].ExtFields["bname"])
 	}
+	// The router was asked once per request, with what the request says.
+	qs := router.recorded()
+	if len(qs) != 4 {
+		t.Fatalf("the router was asked %d times for 4 requests", len(qs))
+	}
+	for i, want := range []transport.Query{
+		{Code: remoting.CodeSendMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
+		{Code: remoting.CodeSendMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
+		{Code: remoting.CodeSendBatchMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
+		{Code: remoting.CodeQueryConsumerOffset, Kind: transport.KindMaster, Topic: "orders", Broker: "broker-a"},
+	} {
+		got := qs[i]
+		if got.Code != want.Code || got.Kind != want.Kind || got.Topic != want.Topic || got.Broker != want.Broker || got.BrokerID != 0 || got.Avoid != "" {
+			t.Errorf("query %d: %+v, want %+v", i, got, want)
+		}
+	}
 }
 
 func TestRelay_WithoutBrokerName(t *testing.T) {

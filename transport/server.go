@@ -72,13 +72,6 @@ func listen(addr string, o *options, log *slog.Logger, serve func(net.Conn)) (*s
 // Addr returns the listener's host:port.
 func (s *server) Addr() string { return s.ln.Addr().String() }
 
-// numConns returns how many connections are being served.
-func (s *server) numConns() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // Close stops accepting, closes every connection and waits until every serve
 // call has returned. It is safe to call more than once.
 func (s *server) Close() error {
