@@ -125,9 +125,21 @@ func (d *downstream) request() {
 	}
 	d.req.reset(v, d.ep.key)
 	d.req.topic = d.topicOf(v)
-	if err := d.r.invoke(d.r.ctx, &d.req); err != nil {
+	if err := d.invoke(); err != nil {
 		d.reject(err)
 	}
+}
+
+// invoke runs the chain. A panic in a link (an interceptor or router of the
+// application's) fails the request, not the process.
+func (d *downstream) invoke() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("relay link panicked; the request is answered with an error", "code", remoting.RequestCodeName(d.req.Code), "panic", fmt.Sprint(p))
+			err = fmt.Errorf("rmqmesh relay: %s: internal error: %v", remoting.RequestCodeName(d.req.Code), p)
+		}
+	}()
+	return d.r.invoke(d.r.ctx, &d.req)
 }
 
 // reject answers the current request with an error response.

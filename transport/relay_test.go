@@ -620,3 +620,25 @@ func TestRelay_GoAwayRetiresTheUpstream(t *testing.T) {
 		t.Errorf("%d replayed heartbeats, want 1 on the new connection", len(second))
 	}
 }
+
+func TestRelay_PanickingInterceptorFailsTheRequestOnly(t *testing.T) {
+	a := startBroker(t, "broker-a", nil)
+	router := newStaticRouter()
+	router.set("broker-a", 0, member{addr: a.addr(), writable: true})
+	boom := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+		if c.Code == remoting.CodeSendMessage {
+			panic("interceptor bug")
+		}
+		c.OnResponse(func(*remoting.FrameView) { panic("hook bug") })
+		return next(ctx, c)
+	}
+	r := startRelay(t, router, transport.WithInterceptors(boom))
+	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	resp := w.roundTrip(sendRequest("orders"))
+	if resp.Code != remoting.SystemError || !strings.Contains(resp.Remark, "interceptor bug") {
+		t.Errorf("code %d remark %q, want SYSTEM_ERROR naming the panic", resp.Code, resp.Remark)
+	}
+	if resp := w.roundTrip(request(remoting.CodeQueryConsumerOffset, map[string]string{"topic": "orders"}, nil)); resp.Code != remoting.Success {
+		t.Errorf("after the panics: code %d (%q), want the request answered", resp.Code, resp.Remark)
+	}
+}

@@ -246,7 +246,7 @@ func (u *upstream) response() {
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
 	if ok && p.onResponse != nil {
-		p.onResponse(v)
+		u.observe(p.onResponse)
 	}
 	u.d.write(frame)
 }
@@ -302,6 +302,17 @@ func (u *upstream) rewrite(p pendingRequest, frame []byte) []byte {
 		}
 	}
 	return frame
+}
+
+// observe calls an interceptor's response hook; a panic in it is logged and
+// the response still goes to the client.
+func (u *upstream) observe(fn func(*remoting.FrameView)) {
+	defer func() {
+		if p := recover(); p != nil {
+			u.log.Error("response hook panicked", "panic", fmt.Sprint(p))
+		}
+	}()
+	fn(&u.view)
 }
 
 func (u *upstream) resetView(frame []byte) {
