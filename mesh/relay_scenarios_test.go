@@ -191,7 +191,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		}
 		return consumer.ConsumeSuccess
 	}, consumer.WithConsumerOrder(true), consumer.WithRebalanceLockInterval(200*time.Millisecond))
-	send("before")
+	send("1-before")
 	var owner string
 	waitFor(t, "broker-a's queues locked", func() bool {
 		locks := b.Locks(group)
@@ -211,7 +211,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 	// Answer the pulls suspended on the old connection so that the next ones
 	// go where the configuration now says (locks live 60 s; this is 21).
 	h.cluster.FastForward(21 * time.Second)
-	send("after")
+	send("2-after")
 	waitFor(t, "locking at the new address", func() bool {
 		for _, r := range b.Requests(remoting.CodeLockBatchMQ) {
 			if r.LocalAddr == alt && r.ExtFields != nil {
