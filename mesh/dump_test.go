@@ -121,19 +121,20 @@ func TestMesh_ConfigDump(t *testing.T) {
 }
 
 func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
-	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	info, err := h.mesh.ClusterInfo(ctx)
-	if err != nil {
-		t.Fatalf("ClusterInfo: %v", err)
-	}
-	a := h.cluster.Broker("broker-a")
-	want := map[int64]string{0: a.Addr(), 1: a.Replica(1).Addr()}
-	if diff := cmp.Diff(info.BrokerAddrTable["broker-a"].BrokerAddrs, want); diff != "" {
-		t.Errorf("broker-a addresses (-got +want):\n%s", diff)
-	}
-	if diff := cmp.Diff(info.ClusterAddrTable[h.cluster.ClusterName()], []string{"broker-a", "broker-b"}); diff != "" {
-		t.Errorf("cluster members (-got +want):\n%s", diff)
-	}
+	eachDataPath(t, func(t *testing.T, path testPath) {
+		h := newHarness(t, harnessConfig{path: path, brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		defer cancel()
+		info, err := h.mesh.ClusterInfo(ctx)
+		if err != nil {
+			t.Fatalf("ClusterInfo: %v", err)
+		}
+		want := map[int64]string{0: h.clientAddr("broker-a", 0), 1: h.clientAddr("broker-a", 1)}
+		if diff := cmp.Diff(info.BrokerAddrTable["broker-a"].BrokerAddrs, want); diff != "" {
+			t.Errorf("broker-a addresses (-got +want):\n%s", diff)
+		}
+		if diff := cmp.Diff(info.ClusterAddrTable[h.cluster.ClusterName()], []string{"broker-a", "broker-b"}); diff != "" {
+			t.Errorf("cluster members (-got +want):\n%s", diff)
+		}
+	})
 }

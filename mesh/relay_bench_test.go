@@ -29,7 +29,10 @@ type dataPaths struct {
 
 func newDataPaths(b *testing.B) *dataPaths {
 	b.Helper()
-	h := newHarness(b, harnessConfig{brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: interceptAll})
+	h := newHarness(b, harnessConfig{
+		brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: allBrokers,
+		path: interceptPath, unrestricted: true, // the bare client dials the brokers
+	})
 	direct, err := mesh.New(context.Background(), "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()), mesh.WithDataPath(routing.DataPathDirect))
 	if err != nil {
 		b.Fatal(err)

@@ -16,7 +16,7 @@ import (
 // come from the relay.
 func TestIntercept_ClientsReachBrokersOnlyThroughTheRelay(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: interceptAll,
+		brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers,
 	}})
 	addrs := routeAddrs(t, h, "orders")
 	real := map[string]bool{}
@@ -38,7 +38,7 @@ func TestIntercept_ClientsReachBrokersOnlyThroughTheRelay(t *testing.T) {
 	if sent["broker-a"]+sent["broker-b"] != 20 {
 		t.Fatalf("sends landed on %v", sent)
 	}
-	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
+	col, _ := h.consume(uniqueName("cg"), "orders", nil)
 	waitFor(t, "20 messages consumed through the relay", func() bool { return col.count() == 20 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
@@ -71,8 +71,10 @@ func TestIntercept_ClientsReachBrokersOnlyThroughTheRelay(t *testing.T) {
 // intercepted.
 func TestIntercept_DirectClusterKeepsRealAddresses(t *testing.T) {
 	h := newHarness(t, harnessConfig{
-		brokers: []string{"broker-a", "broker-b"},
-		topics:  []string{"orders", "payments"},
+		path:         interceptPath,
+		unrestricted: true, // the direct cluster's broker is dialled by the client
+		brokers:      []string{"broker-a", "broker-b"},
+		topics:       []string{"orders", "payments"},
 		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
 			return meshtest.MeshSpec{
 				Listener: listenerName,

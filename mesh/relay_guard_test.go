@@ -42,7 +42,7 @@ func childDial(addr string) int {
 // process that runs it (on Linux, where the peer's process can be checked).
 func TestIntercept_ForeignProcessRefused(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: interceptAll,
+		brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers,
 	}})
 	virtual := routeAddrs(t, h, "orders")["broker-a"][0]
 	for _, addr := range []string{virtual, h.mesh.NameServerAddr()} {

@@ -2,14 +2,11 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
+	"strconv"
 	"testing"
 
-	"github.com/apache/rocketmq-client-go/v2"
-	"github.com/apache/rocketmq-client-go/v2/consumer"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-
-	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -22,68 +19,64 @@ import (
 const relaySource = "127.0.0.2"
 
 // interceptConfig is a harnessConfig for the intercept data path, plus options
-// for the cluster and the mesh.
+// for the cluster.
 type interceptConfig struct {
 	harnessConfig
 	cluster []meshtest.ClusterOption
 }
 
-// newInterceptHarness is newHarness for the intercept data path: the spec's
-// clusters are left to the default data path, the relay dials from relaySource,
-// and the brokers refuse everything else. When the test ends it checks that no
-// broker refused a connection.
+// newInterceptHarness is newHarness on the restricted intercept data path.
 func newInterceptHarness(t testing.TB, ic interceptConfig) *harness {
 	t.Helper()
-	if !canDialFrom(relaySource) {
-		t.Skipf("cannot dial from %s on this host: the relay's source address needs the whole 127.0.0.0/8 on loopback", relaySource)
-	}
-	copts := []meshtest.ClusterOption{meshtest.WithAllowedClients(relaySource)}
-	for _, b := range ic.brokers {
-		replicas := 0
-		if ic.replica && b == "broker-a" {
-			replicas = 1
-		}
-		copts = append(copts, meshtest.WithBroker(b, replicas))
-	}
-	for _, topic := range ic.topics {
-		copts = append(copts, meshtest.WithTopic(topic, 4))
-	}
-	copts = append(copts, ic.cluster...)
-	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t)}
-	t.Cleanup(func() {
-		for _, name := range h.cluster.BrokerNames() {
-			for id := int64(0); ; id++ {
-				b := h.cluster.Broker(name).Replica(id)
-				if b == nil {
-					break
-				}
-				if n := b.RefusedConnections(); n > 0 {
-					t.Errorf("broker %s/%d refused %d connections that did not come through the relay", name, id, n)
-				}
+	hc := ic.harnessConfig
+	hc.path = interceptPath
+	hc.cluster = append(hc.cluster, ic.cluster...)
+	return newHarness(t, hc)
+}
+
+// checkNothingBypassed fails the test when a broker refused a connection that
+// did not come from the relay.
+func (h *harness) checkNothingBypassed() {
+	for _, name := range h.cluster.BrokerNames() {
+		for id := int64(0); ; id++ {
+			b := h.cluster.Broker(name).Replica(id)
+			if b == nil {
+				break
+			}
+			if n := b.RefusedConnections(); n > 0 {
+				h.t.Errorf("broker %s/%d refused %d connections that did not come through the relay", name, id, n)
 			}
 		}
-	})
-	h.apply(ic.spec(h.cluster))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	opts := append([]mesh.Option{
-		mesh.WithBootstrap(h.cp.Bootstrap(ic.bootstrap...)),
-		mesh.WithRelayOptions(transport.WithUpstreamSource(relaySource)),
-	}, ic.meshOpts...)
-	m, err := mesh.New(ctx, "xds:///"+listenerName, opts...)
+	}
+}
+
+// clientAddr returns the address the mesh's routes give clients for a broker
+// member: the relay's virtual endpoint on the intercept path, the real one on
+// the direct path.
+func (h *harness) clientAddr(name string, id int64) string {
+	h.t.Helper()
+	real := h.cluster.Broker(name).Replica(id).Addr()
+	if !h.path.intercept {
+		return real
+	}
+	dump, err := h.mesh.ConfigDump()
 	if err != nil {
-		t.Fatalf("mesh.New: %v", err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Errorf("mesh.Close: %v", err)
+	var d struct {
+		Relay map[string]string `json:"relayEndpoints"`
+	}
+	if err := json.Unmarshal(dump, &d); err != nil {
+		h.t.Fatal(err)
+	}
+	want := name + "/" + strconv.FormatInt(id, 10)
+	for addr, ep := range d.Relay {
+		if ep == want {
+			return addr
 		}
-	})
-	if err := m.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
 	}
-	h.mesh = m
-	return h
+	h.t.Fatalf("the relay has no endpoint for %s", want)
+	return ""
 }
 
 // canDialFrom reports whether a loopback connection can come from ip.
@@ -100,24 +93,6 @@ func canDialFrom(ip string) bool {
 	}
 	c.Close()
 	return true
-}
-
-// interceptAll is allBrokers on the default data path.
-func interceptAll(c *meshtest.Cluster) meshtest.MeshSpec {
-	spec := allBrokers(c)
-	spec.Clusters[0].DataPath = ""
-	return spec
-}
-
-// interceptAllWith is allBrokersWith on the default data path.
-func interceptAllWith(edit func(*meshtest.EndpointSpec)) func(*meshtest.Cluster) meshtest.MeshSpec {
-	return func(c *meshtest.Cluster) meshtest.MeshSpec {
-		spec := interceptAll(c)
-		for i := range spec.Clusters[0].Endpoints {
-			edit(&spec.Clusters[0].Endpoints[i])
-		}
-		return spec
-	}
 }
 
 // routeAddrs returns the broker addresses the mesh's nameserver endpoint
@@ -151,12 +126,21 @@ func routeAddrs(t testing.TB, h *harness, topic string) map[string]map[int64]str
 // rebalances once when a consumer starts and once per broker whose
 // NOTIFY_CONSUMER_IDS_CHANGED answers its first heartbeat, each in a goroutine
 // of its own that reads the client's closed flag without synchronisation; a
-// client shut down while one still runs is a race -race reports. Each rebalance
-// asks one broker for the member list of every subscribed topic (the topic and
-// the group's retry topic), so the count of those requests tells when the last
-// one is past its network calls.
-func (h *harness) waitRebalanced(group string) {
+// client shut down while one still runs is a race -race reports (and the relay's
+// extra hop makes it likelier). Each rebalance asks one broker for the member
+// list of every subscribed topic that has a route (topic and the group's retry
+// topic), so the count of those requests tells when the last one is past its
+// network calls.
+func (h *harness) waitRebalanced(group, topic string) {
 	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	routed := 0
+	for _, t := range []string{topic, "%RETRY%" + group} {
+		if _, err := h.mesh.TopicRoute(ctx, t); err == nil {
+			routed++
+		}
+	}
 	waitFor(h.t, "consumer group "+group+"'s start-up rebalances", func() bool {
 		members, asked := 0, 0
 		for _, name := range h.cluster.BrokerNames() {
@@ -175,15 +159,6 @@ func (h *harness) waitRebalanced(group string) {
 				}
 			}
 		}
-		return members > 0 && asked >= 2*(1+members)
+		return members > 0 && asked >= routed*(1+members)
 	})
-}
-
-// consumeRebalanced is consume, and waitRebalanced before the consumer shuts
-// down when the test ends.
-func (h *harness) consumeRebalanced(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
-	h.t.Helper()
-	col, c := h.consume(group, topic, handler, opts...)
-	h.t.Cleanup(func() { h.waitRebalanced(group) })
-	return col, c
 }

@@ -91,7 +91,7 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 	h := newInterceptHarness(t, interceptConfig{
 		harnessConfig: harnessConfig{
 			brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"},
-			spec: interceptAllWith(func(e *meshtest.EndpointSpec) {
+			spec: allBrokersWith(func(e *meshtest.EndpointSpec) {
 				e.Weight = 1
 				if e.BrokerName == "broker-a" {
 					e.Weight, e.Address = 1000, dead
@@ -183,14 +183,14 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		got []string
 	)
 	group := uniqueName("cg")
-	h.consumeRebalanced(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeOrderly(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
 			got = append(got, string(m.Body))
 		}
 		return consumer.ConsumeSuccess
-	}, consumer.WithConsumerOrder(true), consumer.WithRebalanceLockInterval(200*time.Millisecond))
+	}, consumer.WithRebalanceLockInterval(200*time.Millisecond))
 	send("1-before")
 	var owner string
 	waitFor(t, "broker-a's queues locked", func() bool {
@@ -249,9 +249,9 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 // suspended at the broker, through the relay, until messages arrive.
 func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: interceptAll,
+		brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers,
 	}})
-	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
+	col, _ := h.consume(uniqueName("cg"), "orders", nil)
 	b := h.cluster.Broker("broker-a")
 	waitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
 	h.sendN(h.producer(), "orders", 8)
@@ -261,7 +261,7 @@ func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 // TestIntercept_PullConsumer polls messages through the relay.
 func TestIntercept_PullConsumer(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"polled"}, spec: interceptAll,
+		brokers: []string{"broker-a"}, topics: []string{"polled"}, spec: allBrokers,
 	}})
 	h.sendN(h.producer(), "polled", 8)
 	group := uniqueName("pc")
@@ -298,14 +298,14 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if len(seen) != 8 {
 		t.Fatalf("polled %d distinct messages through the relay, want 8", len(seen))
 	}
-	h.waitRebalanced(group)
+	h.waitRebalanced(group, "polled")
 }
 
 // TestIntercept_RequestReply sends a request whose reply the broker pushes
 // (PUSH_REPLY_MESSAGE_TO_CLIENT) over the relay's upstream to the requester.
 func TestIntercept_RequestReply(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a"}, topics: []string{"rpc", "warm"}, spec: interceptAll,
+		brokers: []string{"broker-a"}, topics: []string{"rpc", "warm"}, spec: allBrokers,
 	}})
 	group := uniqueName("req")
 	requester := h.producer(producer.WithGroupName(group))
@@ -323,7 +323,7 @@ func TestIntercept_RequestReply(t *testing.T) {
 	})
 	responder := h.producer()
 	errs := make(chan error, 16)
-	h.consumeRebalanced(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consume(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			// CreateReplyMessage reads its body argument as properties.
 			reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
@@ -363,7 +363,7 @@ func TestIntercept_RequestReply(t *testing.T) {
 // TestIntercept_BatchSend sends one batch through the relay.
 func TestIntercept_BatchSend(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
-		brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: interceptAll,
+		brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: allBrokers,
 	}})
 	var msgs []*primitive.Message
 	for i := range 5 {
@@ -407,7 +407,7 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 	creds := primitive.Credentials{AccessKey: "mesh-app", SecretKey: "s3cret"}
 	h := newInterceptHarness(t, interceptConfig{
 		harnessConfig: harnessConfig{
-			brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: interceptAll,
+			brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"}, spec: allBrokers,
 			meshOpts: []mesh.Option{mesh.WithCredentials(creds)},
 		},
 		cluster: []meshtest.ClusterOption{meshtest.WithACL(creds.AccessKey, creds.SecretKey)},
@@ -415,7 +415,7 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 	if got := h.sendN(h.producer(), "orders", 10); got["broker-a"]+got["broker-b"] != 10 {
 		t.Fatalf("signed sends landed on %v", got)
 	}
-	col, _ := h.consumeRebalanced(uniqueName("cg"), "orders", nil)
+	col, _ := h.consume(uniqueName("cg"), "orders", nil)
 	waitFor(t, "10 signed messages consumed", func() bool { return col.count() == 10 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
@@ -431,12 +431,12 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 // cluster mode does.
 func TestIntercept_BrokerNameRequiringBroker(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{
-		harnessConfig: harnessConfig{brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: interceptAll},
+		harnessConfig: harnessConfig{brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers},
 		cluster:       []meshtest.ClusterOption{meshtest.WithBrokerNameRequired()},
 	})
 	h.sendN(h.producer(), "orders", 8)
 	group := uniqueName("cg")
-	col, _ := h.consumeRebalanced(group, "orders", nil)
+	col, _ := h.consume(group, "orders", nil)
 	waitFor(t, "8 messages consumed", func() bool { return col.count() == 8 })
 	b := h.cluster.Broker("broker-a")
 	for _, code := range []int32{remoting.CodeSendMessage, remoting.CodePullMessage, remoting.CodeQueryConsumerOffset} {
@@ -461,7 +461,7 @@ func TestIntercept_BrokerNameRequiringBroker(t *testing.T) {
 // too.
 func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{
-		harnessConfig: harnessConfig{brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: interceptAll},
+		harnessConfig: harnessConfig{brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers},
 		// The sent-back message waits out delay level 3 (10 s) before it
 		// reaches the retry topic.
 		cluster: []meshtest.ClusterOption{meshtest.WithTimeScale(0.01)},
@@ -480,7 +480,7 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	if expire {
 		opts = append(opts, consumer.WithConsumeTimeout(300*time.Millisecond))
 	}
-	col, _ := h.consumeRebalanced(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			mu.Lock()
 			hosts[m.StoreHost] = true
@@ -526,7 +526,7 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 func TestIntercept_WeightsAppliedOnce(t *testing.T) {
 	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
 		brokers: []string{"broker-a", "broker-b"}, topics: []string{"orders"},
-		spec: interceptAllWith(func(e *meshtest.EndpointSpec) {
+		spec: allBrokersWith(func(e *meshtest.EndpointSpec) {
 			e.Weight = 80
 			if e.BrokerName == "broker-b" {
 				e.Weight = 20
