@@ -28,7 +28,7 @@ func demoSpec(c *meshtest.Cluster, weights map[string]uint32, readOnly string) m
 	return meshtest.MeshSpec{
 		Listener: demoListener,
 		Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
-		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: eps}},
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", Endpoints: eps}}, // the default data path: intercept
 	}
 }
 
@@ -69,7 +69,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 	if err := m.WaitReady(ctx); err != nil {
 		return err
 	}
-	say("  mesh:          nameserver endpoint %s", m.NameServerAddr())
+	say("  mesh:          nameserver endpoint %s, %s data path", m.NameServerAddr(), m.DataPath())
 
 	p, err := newProducer(m, "demo-producer")
 	if err != nil {
@@ -120,8 +120,12 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 	say("   received:     %v (all steps)", got)
 
 	share := float64(split["broker-a"]) / float64(n)
-	fmt.Fprintf(out, "\nsummary: sent %d, received %d; canary split %.0f/%.0f (configured 80/20); %d sends to read-only broker-b\n",
-		3*n, total(got), 100*share, 100*(1-share), ro["broker-b"])
+	relayed, err := relayEndpoints(m)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nsummary: sent %d, received %d; canary split %.0f/%.0f (configured 80/20); %d sends to read-only broker-b; %s data path, %d relay endpoints\n",
+		3*n, total(got), 100*share, 100*(1-share), ro["broker-b"], m.DataPath(), relayed)
 	if ro["broker-b"] != 0 {
 		return fmt.Errorf("read-only broker-b took %d sends", ro["broker-b"])
 	}
@@ -129,6 +133,21 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 		return fmt.Errorf("received %d of %d messages", total(got), 3*n)
 	}
 	return nil
+}
+
+// relayEndpoints counts the virtual broker endpoints the mesh's relay serves.
+func relayEndpoints(m *mesh.Mesh) (int, error) {
+	dump, err := m.ConfigDump()
+	if err != nil {
+		return 0, err
+	}
+	var d struct {
+		Relay map[string]string `json:"relayEndpoints"`
+	}
+	if err := json.Unmarshal(dump, &d); err != nil {
+		return 0, fmt.Errorf("reading config dump: %w", err)
+	}
+	return len(d.Relay), nil
 }
 
 func total(t tally) int {

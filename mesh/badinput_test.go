@@ -62,44 +62,48 @@ func wantAll(t *testing.T, err error, parts ...string) {
 }
 
 func TestMesh_NoHealthyEndpointErrorNamesClusterAndReason(t *testing.T) {
-	h := newHarness(t, harnessConfig{
-		brokers: []string{"broker-a"},
-		topics:  []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
-			eps := c.BrokerEndpoints(4)
-			for i := range eps {
-				eps[i].Health = corev3.HealthStatus_UNHEALTHY
-			}
-			return meshtest.MeshSpec{
-				Listener: listenerName,
-				Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "sick"}},
-				Clusters: []meshtest.ClusterSpec{{Name: "sick", DataPath: "direct", Endpoints: eps}},
-			}
-		},
+	eachDataPath(t, func(t *testing.T, path testPath) {
+		h := newHarness(t, harnessConfig{path: path,
+			brokers: []string{"broker-a"},
+			topics:  []string{"orders"},
+			spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
+				eps := c.BrokerEndpoints(4)
+				for i := range eps {
+					eps[i].Health = corev3.HealthStatus_UNHEALTHY
+				}
+				return meshtest.MeshSpec{
+					Listener: listenerName,
+					Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "sick"}},
+					Clusters: []meshtest.ClusterSpec{{Name: "sick", Endpoints: eps}},
+				}
+			},
+		})
+		wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"sick"`)
 	})
-	wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"sick"`)
 }
 
 func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
-	h := newHarness(t, harnessConfig{
-		brokers: []string{"broker-a"},
-		topics:  []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
-			return meshtest.MeshSpec{
-				Listener: listenerName,
-				Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "missing"}, {Cluster: "brokers"}},
-				Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: c.BrokerEndpoints(4)}},
-			}
-		},
-		meshOpts:  []mesh.Option{mesh.WithRouteTimeout(500 * time.Millisecond)},
-		bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond)},
-		notReady:  `cluster "missing": does not exist`,
+	eachDataPath(t, func(t *testing.T, path testPath) {
+		h := newHarness(t, harnessConfig{path: path,
+			brokers: []string{"broker-a"},
+			topics:  []string{"orders"},
+			spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
+				return meshtest.MeshSpec{
+					Listener: listenerName,
+					Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "missing"}, {Cluster: "brokers"}},
+					Clusters: []meshtest.ClusterSpec{{Name: "brokers", Endpoints: c.BrokerEndpoints(4)}},
+				}
+			},
+			meshOpts:  []mesh.Option{mesh.WithRouteTimeout(500 * time.Millisecond)},
+			bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond)},
+			notReady:  `cluster "missing": does not exist`,
+		})
+		wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"missing"`)
+		// Other topics keep working.
+		if got := h.sendN(h.producer(), "others", 3); got["broker-a"] != 3 {
+			t.Errorf("sends to an unaffected topic went to %v", got)
+		}
 	})
-	wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"missing"`)
-	// Other topics keep working.
-	if got := h.sendN(h.producer(), "others", 3); got["broker-a"] != 3 {
-		t.Errorf("sends to an unaffected topic went to %v", got)
-	}
 }
 
 func TestMesh_ListenerThatNeverComes(t *testing.T) {

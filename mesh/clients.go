@@ -85,8 +85,11 @@ func (m *Mesh) producerOptions(user []producer.Option) []producer.Option {
 	if s, ok := optionField(user, "Selector").(producer.QueueSelector); ok && s != nil {
 		next = s
 	}
-	out := make([]producer.Option, 0, len(user)+3)
+	out := make([]producer.Option, 0, len(user)+4)
 	out = append(out, user...)
+	if clientCredentials(m, user).IsEmpty() && !m.credentials.IsEmpty() {
+		out = append(out, producer.WithCredentials(m.credentials))
+	}
 	return append(out,
 		producer.WithNsResolver(m.resolver()),
 		producer.WithInstanceName(m.instanceName(optionString(user, "InstanceName"))),
@@ -99,8 +102,11 @@ func (m *Mesh) consumerOptions(user []consumer.Option) []consumer.Option {
 	if s, ok := optionField(user, "Strategy").(consumer.AllocateStrategy); ok && s != nil {
 		next = s
 	}
-	out := make([]consumer.Option, 0, len(user)+3)
+	out := make([]consumer.Option, 0, len(user)+4)
 	out = append(out, user...)
+	if clientCredentials(m, user).IsEmpty() && !m.credentials.IsEmpty() {
+		out = append(out, consumer.WithCredentials(m.credentials))
+	}
 	return append(out,
 		consumer.WithNsResolver(m.resolver()),
 		consumer.WithInstance(m.instanceName(optionString(user, "InstanceName"))),

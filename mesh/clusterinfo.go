@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -31,7 +30,12 @@ func (m *Mesh) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
 		BrokerAddrTable:  map[string]remoting.BrokerData{},
 		ClusterAddrTable: map[string][]string{},
 	}
-	for _, b := range snap.RoutedBrokers(routing.RouteDataOptions{}) {
+	opts, endpointErr := m.virtualAddresses(false)
+	brokers := snap.RoutedBrokers(opts)
+	if err := endpointErr(); err != nil {
+		return nil, err
+	}
+	for _, b := range brokers {
 		info.BrokerAddrTable[b.BrokerName] = b
 		info.ClusterAddrTable[b.Cluster] = append(info.ClusterAddrTable[b.Cluster], b.BrokerName)
 	}

@@ -17,10 +17,18 @@
 // delegates to the caller's own, and the queues a consumer reads through an
 // AllocateStrategy that delegates likewise.
 //
-// This version implements the direct data path: routes list the real broker
-// addresses chosen by xDS, and the client dials brokers itself, so endpoint changes
-// reach it at its 30 s route poll. The intercepting relay is not part of it yet;
-// clusters asking for it are served directly.
+// By default every broker RPC goes through an in-process relay (the intercept data
+// path): routes list the relay's virtual loopback endpoints, one per (brokerName,
+// brokerId), and the relay forwards each request to the real broker xDS chose, so an
+// endpoint change applies to the next request. The client's QueueSelector (the
+// mesh's) still decides the broker of each send, with weights, subsets and locality;
+// the relay keeps that decision whenever the route allows the broker and it is
+// reachable, and only otherwise sends to the route's pick. The AllocateStrategy stays
+// the one place where read queues are assigned. A cluster whose filter_metadata
+// ["rmqmesh"]["data_path"] is "direct", or every cluster with
+// WithDataPath(routing.DataPathDirect), hands the client real broker addresses
+// instead; endpoint changes then reach it at its 30 s route poll. See the transport
+// package for the relay's connection model and what it does per request code.
 //
 // Every client is instrumented with OpenTelemetry (package otel): spans and
 // metrics per the messaging semantic conventions, trace context carried in

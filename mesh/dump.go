@@ -10,18 +10,22 @@ import (
 // for an admin endpoint or a support bundle.
 func (m *Mesh) ConfigDump() ([]byte, error) {
 	dump := struct {
-		Target     string   `json:"target"`
-		Listener   string   `json:"listener"`
-		NameServer string   `json:"nameServerEndpoint"`
-		Pending    string   `json:"pending"`
-		HeldTopics []string `json:"onDemandTopics"`
-		BuildError string   `json:"lastBuildError,omitempty"`
-		Resources  any      `json:"resources"`
-		RouteTable any      `json:"routeTable"`
+		Target     string            `json:"target"`
+		Listener   string            `json:"listener"`
+		NameServer string            `json:"nameServerEndpoint"`
+		DataPath   string            `json:"defaultDataPath"`
+		Relay      map[string]string `json:"relayEndpoints,omitempty"`
+		Pending    string            `json:"pending"`
+		HeldTopics []string          `json:"onDemandTopics"`
+		BuildError string            `json:"lastBuildError,omitempty"`
+		Resources  any               `json:"resources"`
+		RouteTable any               `json:"routeTable"`
 	}{
 		Target:     m.target,
 		Listener:   m.listener,
 		NameServer: m.ns.Addr(),
+		DataPath:   m.dataPath.String(),
+		Relay:      m.relayEndpoints(),
 		Pending:    m.watch.pendingNames(),
 		HeldTopics: m.watch.heldTopics(),
 		Resources:  m.xds.Dump(),

@@ -8,7 +8,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -121,68 +123,109 @@ func TestMesh_ConfigDump(t *testing.T) {
 }
 
 func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
-	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	info, err := h.mesh.ClusterInfo(ctx)
-	if err != nil {
-		t.Fatalf("ClusterInfo: %v", err)
-	}
-	a := h.cluster.Broker("broker-a")
-	want := map[int64]string{0: a.Addr(), 1: a.Replica(1).Addr()}
-	if diff := cmp.Diff(info.BrokerAddrTable["broker-a"].BrokerAddrs, want); diff != "" {
-		t.Errorf("broker-a addresses (-got +want):\n%s", diff)
-	}
-	if diff := cmp.Diff(info.ClusterAddrTable[h.cluster.ClusterName()], []string{"broker-a", "broker-b"}); diff != "" {
-		t.Errorf("cluster members (-got +want):\n%s", diff)
-	}
+	eachDataPath(t, func(t *testing.T, path testPath) {
+		h := newHarness(t, harnessConfig{path: path, brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
+		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		defer cancel()
+		info, err := h.mesh.ClusterInfo(ctx)
+		if err != nil {
+			t.Fatalf("ClusterInfo: %v", err)
+		}
+		want := map[int64]string{0: h.clientAddr("broker-a", 0), 1: h.clientAddr("broker-a", 1)}
+		if diff := cmp.Diff(info.BrokerAddrTable["broker-a"].BrokerAddrs, want); diff != "" {
+			t.Errorf("broker-a addresses (-got +want):\n%s", diff)
+		}
+		if diff := cmp.Diff(info.ClusterAddrTable[h.cluster.ClusterName()], []string{"broker-a", "broker-b"}); diff != "" {
+			t.Errorf("cluster members (-got +want):\n%s", diff)
+		}
+	})
 }
 
 // TestMesh_ConfigDumpShowsDataPathInForce checks that the dump says what is
-// served, not what is asked for: without the relay every cluster is served
-// direct, whatever its data_path knob requests.
+// served, not what is asked for: with the relay (the default) clusters are
+// intercepted unless they ask for direct; with mesh.WithDataPath(direct) every
+// cluster is served direct, whatever its data_path knob requests. The route
+// the client gets agrees.
 func TestMesh_ConfigDumpShowsDataPathInForce(t *testing.T) {
 	cp := controlPlaneWith(t, meshtest.MeshSpec{
 		Listener: listenerName,
-		Routes:   []meshtest.RouteSpec{{Topic: "orders", Cluster: "wants-intercept"}, {Cluster: "no-knob"}},
+		Routes: []meshtest.RouteSpec{
+			{Topic: "orders", Cluster: "wants-intercept"},
+			{Topic: "payments", Cluster: "wants-direct"},
+			{Cluster: "no-knob"},
+		},
 		Clusters: []meshtest.ClusterSpec{
 			{Name: "wants-intercept", DataPath: "intercept", Endpoints: fakeBrokerA},
+			{Name: "wants-direct", DataPath: "direct", Endpoints: fakeBrokerA},
 			{Name: "no-knob", Endpoints: fakeBrokerA},
 		},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	m := newBareMesh(t, cp.Bootstrap())
-	if err := m.WaitReady(ctx); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
-	raw, err := m.ConfigDump()
-	if err != nil {
-		t.Fatalf("ConfigDump: %v", err)
-	}
-	var d struct {
-		RouteTable struct {
-			Clusters []struct {
-				Name      string `json:"name"`
-				InForce   string `json:"data_path"`
-				Requested string `json:"requested_data_path"`
-			} `json:"clusters"`
-		} `json:"routeTable"`
-	}
-	if err := json.Unmarshal(raw, &d); err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, c := range d.RouteTable.Clusters {
-		got[c.Name] = c.InForce + " (requested " + c.Requested + ")"
-	}
-	want := map[string]string{"wants-intercept": "direct (requested intercept)", "no-knob": "direct (requested unset)"}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("data paths in the dump (-got +want):\n%s", diff)
-	}
-	// And it is what the client gets: the real broker address.
-	r, err := m.TopicRoute(ctx, "orders")
-	if err != nil || len(r.BrokerDatas) != 1 || r.BrokerDatas[0].BrokerAddrs[0] != "127.0.0.1:10911" {
-		t.Errorf("TopicRoute(orders) = %+v, %v; want broker-a at its real address", r, err)
+	for _, tc := range []struct {
+		name       string
+		opts       []mesh.Option
+		want       map[string]string
+		ordersReal bool // the client gets broker-a's real address for orders
+	}{
+		{
+			name: "relay",
+			want: map[string]string{
+				"wants-intercept": "intercept (requested intercept)",
+				"wants-direct":    "direct (requested direct)",
+				"no-knob":         "intercept (requested unset)",
+			},
+		},
+		{
+			name: "direct everywhere",
+			opts: []mesh.Option{mesh.WithDataPath(routing.DataPathDirect)},
+			want: map[string]string{
+				"wants-intercept": "direct (requested intercept)",
+				"wants-direct":    "direct (requested direct)",
+				"no-knob":         "direct (requested unset)",
+			},
+			ordersReal: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			defer cancel()
+			m := newBareMesh(t, cp.Bootstrap(), tc.opts...)
+			if err := m.WaitReady(ctx); err != nil {
+				t.Fatalf("WaitReady: %v", err)
+			}
+			raw, err := m.ConfigDump()
+			if err != nil {
+				t.Fatalf("ConfigDump: %v", err)
+			}
+			var d struct {
+				RouteTable struct {
+					Clusters []struct {
+						Name      string `json:"name"`
+						InForce   string `json:"data_path"`
+						Requested string `json:"requested_data_path"`
+					} `json:"clusters"`
+				} `json:"routeTable"`
+			}
+			if err := json.Unmarshal(raw, &d); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, c := range d.RouteTable.Clusters {
+				got[c.Name] = c.InForce + " (requested " + c.Requested + ")"
+			}
+			if diff := cmp.Diff(got, tc.want); diff != "" {
+				t.Errorf("data paths in the dump (-got +want):\n%s", diff)
+			}
+			// And it is what the client gets: the real broker address on the
+			// direct path, a relay endpoint otherwise.
+			for topic, real := range map[string]bool{"orders": tc.ordersReal, "payments": true} {
+				r, err := m.TopicRoute(ctx, topic)
+				if err != nil || len(r.BrokerDatas) != 1 {
+					t.Fatalf("TopicRoute(%s) = %+v, %v; want broker-a", topic, r, err)
+				}
+				if got := r.BrokerDatas[0].BrokerAddrs[0]; (got == "127.0.0.1:10911") != real {
+					t.Errorf("TopicRoute(%s) lists broker-a at %s; want the real address %v", topic, got, real)
+				}
+			}
+		})
 	}
 }

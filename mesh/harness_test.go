@@ -17,6 +17,8 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
 )
 
 // defaultTestTimeout bounds every wait; no test asserts a duration.
@@ -37,6 +39,32 @@ type harness struct {
 	cluster *meshtest.Cluster
 	cp      *meshtest.ControlPlane
 	mesh    *mesh.Mesh
+	path    testPath
+	// restricted: the brokers serve only the relay's source address.
+	restricted bool
+}
+
+// testPath is a data path an end-to-end scenario runs in.
+type testPath struct {
+	name      string
+	intercept bool
+}
+
+var (
+	// directPath makes every cluster direct (mesh.WithDataPath), whatever a
+	// spec says.
+	directPath = testPath{name: "direct"}
+	// interceptPath is the default data path: clusters are intercepted unless
+	// a spec says "direct".
+	interceptPath = testPath{name: "intercept", intercept: true}
+)
+
+// eachDataPath runs an end-to-end scenario once per data path, as subtests
+// named after it.
+func eachDataPath(t *testing.T, scenario func(t *testing.T, path testPath)) {
+	for _, p := range []testPath{directPath, interceptPath} {
+		t.Run(p.name, func(t *testing.T) { scenario(t, p) })
+	}
 }
 
 type harnessConfig struct {
@@ -49,11 +77,27 @@ type harnessConfig struct {
 	// notReady, when set, is what WaitReady must report missing (a spec
 	// that routes to a cluster the control plane does not serve).
 	notReady string
+	// path is the data path; the zero value is direct.
+	path testPath
+	// cluster adds options to the meshtest cluster.
+	cluster []meshtest.ClusterOption
+	// unrestricted lets clients reach brokers other than through the relay on
+	// the intercept path (for specs with direct clusters, and benchmarks with
+	// the bare client). Otherwise the relay dials from relaySource, the brokers
+	// serve that address alone, and the test fails if any refused a connection.
+	unrestricted bool
 }
 
 func newHarness(t testing.TB, hc harnessConfig) *harness {
 	t.Helper()
 	var copts []meshtest.ClusterOption
+	restricted := hc.path.intercept && !hc.unrestricted
+	if restricted {
+		if !canDialFrom(relaySource) {
+			t.Skipf("cannot dial from %s on this host: the relay's source address needs the whole 127.0.0.0/8 on loopback", relaySource)
+		}
+		copts = append(copts, meshtest.WithAllowedClients(relaySource))
+	}
 	for _, b := range hc.brokers {
 		replicas := 0
 		if hc.replica && b == "broker-a" {
@@ -64,11 +108,22 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	for _, topic := range hc.topics {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
 	}
-	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t)}
+	copts = append(copts, hc.cluster...)
+	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t), path: hc.path, restricted: restricted}
+	if restricted {
+		t.Cleanup(h.checkNothingBypassed)
+	}
 	h.apply(hc.spec(h.cluster))
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
-	m, err := mesh.New(ctx, "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...))}, hc.meshOpts...)...)
+	opts := []mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...))}
+	switch {
+	case !hc.path.intercept:
+		opts = append(opts, mesh.WithDataPath(routing.DataPathDirect))
+	case restricted:
+		opts = append(opts, mesh.WithRelayOptions(transport.WithUpstreamSource(relaySource)))
+	}
+	m, err := mesh.New(ctx, "xds:///"+listenerName, append(opts, hc.meshOpts...)...)
 	if err != nil {
 		t.Fatalf("mesh.New: %v", err)
 	}
@@ -190,8 +245,35 @@ func (c *collector) perBroker() map[string]int {
 // consume starts a push consumer through the mesh that records every message.
 func (h *harness) consume(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
 	h.t.Helper()
-	col := newCollector()
+	return h.consumeOn(h.warmInstance(), group, topic, handler, opts...)
+}
+
+// consumeOrderly is consume for an orderly consumer. Under -race the client
+// instance it runs on is never shut down: rocketmq-client-go v2.1.2's orderly
+// consumer keeps goroutines retrying queue locks after its Shutdown, which read
+// the client's closed flag unsynchronised, a race -race reports against the
+// client's own shutdown in either data path. They end with the test binary.
+func (h *harness) consumeOrderly(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+	h.t.Helper()
 	inst := h.warmInstance()
+	if raceDetector {
+		inst = uniqueName("inst")
+		p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithInstanceName(inst))
+		if err != nil {
+			h.t.Fatalf("NewProducer: %v", err)
+		}
+		if err := p.Start(); err != nil {
+			h.t.Fatalf("producer Start: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // see warmInstance
+	}
+	return h.consumeOn(inst, group, topic, handler, append(opts, consumer.WithConsumerOrder(true))...)
+}
+
+// consumeOn is consume on a given client instance.
+func (h *harness) consumeOn(inst, group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+	h.t.Helper()
+	col := newCollector()
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
 		consumer.WithInstance(inst),
 		consumer.WithGroupName(group),
@@ -216,6 +298,8 @@ func (h *harness) consume(group, topic string, handler func(*collector, ...*prim
 		h.t.Fatalf("consumer Start: %v", err)
 	}
 	h.t.Cleanup(func() { _ = c.Shutdown() })
+	// Runs before the Shutdown above (cleanups run last first).
+	h.t.Cleanup(func() { h.waitRebalanced(group, topic) })
 	return col, c
 }
 
@@ -263,7 +347,7 @@ func allBrokers(c *meshtest.Cluster) meshtest.MeshSpec {
 	return meshtest.MeshSpec{
 		Listener: listenerName,
 		Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},
-		Clusters: []meshtest.ClusterSpec{{Name: "brokers", DataPath: "direct", Endpoints: c.BrokerEndpoints(4)}},
+		Clusters: []meshtest.ClusterSpec{{Name: "brokers", Endpoints: c.BrokerEndpoints(4)}},
 	}
 }
 
@@ -298,8 +382,29 @@ func endpointsOf(c *meshtest.Cluster, brokerName string) []meshtest.EndpointSpec
 	return out
 }
 
+// seed runs fn with an official producer talking to the cluster's own
+// nameserver, outside the mesh (the "before" state of an application), to seed
+// brokers; the producer is shut down when fn returns. On a restricted intercept
+// path the brokers serve it while fn runs.
+func (h *harness) seed(fn func(p rocketmq.Producer)) {
+	h.t.Helper()
+	if h.restricted {
+		if err := h.cluster.AllowClients(); err != nil {
+			h.t.Fatal(err)
+		}
+		defer func() {
+			if err := h.cluster.AllowClients(relaySource); err != nil {
+				h.t.Error(err)
+			}
+		}()
+	}
+	p := h.plainProducer()
+	defer p.Shutdown()
+	fn(p)
+}
+
 // plainProducer is an official producer talking to the cluster's own nameserver,
-// outside the mesh: the "before" state of an application, used to seed brokers.
+// outside the mesh.
 func (h *harness) plainProducer() rocketmq.Producer {
 	h.t.Helper()
 	p, err := rocketmq.NewProducer(

@@ -1,6 +1,7 @@
 package mesh_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -11,6 +12,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(childDialEnv); addr != "" {
+		os.Exit(childDial(addr))
+	}
 	rlog.SetLogLevel("error")
 	primitive.PanicHandler = func(any) {}
 	goleak.VerifyTestMain(m, meshtest.OfficialClientGoroutines()...)

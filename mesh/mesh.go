@@ -28,17 +28,22 @@ import (
 // it have been shut down.
 type Mesh struct {
 	// immutable after New
-	target    string
-	listener  string
-	log       *slog.Logger
-	xds       *xdsclient.Client
-	ownsXDS   bool
-	ns        *transport.NameServer
-	topicIdle time.Duration
-	prefix    string
-	meshID    string
-	locality  *corev3.Locality
-	failFast  bool
+	target   string
+	listener string
+	log      *slog.Logger
+	xds      *xdsclient.Client
+	ownsXDS  bool
+	ns       *transport.NameServer
+	relay    *transport.Relay // nil when every cluster is direct
+	router   *relayRouter
+	dataPath routing.DataPath
+	// credentials are given to the clients the mesh builds that have none.
+	credentials primitive.Credentials
+	topicIdle   time.Duration
+	prefix      string
+	meshID      string
+	locality    *corev3.Locality
+	failFast    bool
 	// routeTimeout is the nameserver endpoint's: how long clients' route
 	// queries for one topic wait together.
 	routeTimeout time.Duration
@@ -118,9 +123,24 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 	}
 	m.xds = xc
 	m.watch = newWatchState(m)
+	m.router = &relayRouter{m: m}
+	m.credentials = cfg.credentials
+	m.dataPath = routing.DataPathIntercept
+	if cfg.dataPathSet {
+		m.dataPath = cfg.dataPath
+	}
+	if err := m.startRelay(&cfg); err != nil {
+		if m.ownsXDS {
+			xc.Close()
+		}
+		return nil, fmt.Errorf("mesh: new %q: %w", target, err)
+	}
 
 	m.ns, err = transport.NewNameServer(clientQueries{m}, transport.WithLogger(cfg.log), transport.WithRouteTimeout(cfg.routeTimeout))
 	if err != nil {
+		if m.relay != nil {
+			m.relay.Close()
+		}
 		if m.ownsXDS {
 			xc.Close()
 		}
@@ -206,9 +226,9 @@ func (m *Mesh) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops the nameserver endpoint and the xDS watches, and closes the xDS client
-// when the mesh created it. Clients built from the mesh stop resolving routes; shut
-// them down first.
+// Close stops the nameserver endpoint, the relay and the xDS watches, and closes the
+// xDS client when the mesh created it. Clients built from the mesh stop resolving
+// routes and reaching brokers; shut them down first.
 func (m *Mesh) Close() error {
 	m.closeOnce.Do(func() {
 		var errs []error
@@ -216,6 +236,11 @@ func (m *Mesh) Close() error {
 			errs = append(errs, err)
 		}
 		m.watch.stop()
+		if m.relay != nil {
+			if err := m.relay.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if m.ownsXDS {
 			if err := m.xds.Close(); err != nil {
 				errs = append(errs, err)

@@ -4,6 +4,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
+
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -28,6 +33,11 @@ type config struct {
 	instancePrefix string
 	failFast       bool
 	telemetry      telemetryConfig
+	// data path, relay and credentials: see datapath.go
+	dataPath    routing.DataPath
+	dataPathSet bool
+	credentials primitive.Credentials
+	relayOpts   []transport.Option
 }
 
 // Defaults.

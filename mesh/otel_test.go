@@ -21,16 +21,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
-	"github.com/rmqmesh/rmqmesh/meshtest"
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 	"github.com/rmqmesh/rmqmesh/otel/oteltest"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
-// dataPaths are the data paths every tracing test runs on. The intercepting
-// relay is not built yet; when it is, "intercept" joins this list and every
-// test below runs through it too.
-var dataPaths = []string{"direct"}
+// tracingDataPaths are the data paths every tracing test runs on.
+var tracingDataPaths = []testPath{directPath, interceptPath}
 
 var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
@@ -40,17 +37,14 @@ type tracingHarness struct {
 	rec *oteltest.Recorder
 }
 
-func newTracingHarness(t *testing.T, dataPath string, brokers ...string) *tracingHarness {
+func newTracingHarness(t *testing.T, path testPath, brokers ...string) *tracingHarness {
 	t.Helper()
 	rec := oteltest.New(t)
 	h := newHarness(t, harnessConfig{
+		path:    path,
 		brokers: brokers,
 		topics:  []string{"orders"},
-		spec: func(c *meshtest.Cluster) meshtest.MeshSpec {
-			spec := allBrokers(c)
-			spec.Clusters[0].DataPath = dataPath
-			return spec
-		},
+		spec:    allBrokers,
 		meshOpts: []mesh.Option{
 			mesh.WithTracerProvider(rec.TracerProvider),
 			mesh.WithMeterProvider(rec.MeterProvider),
@@ -127,8 +121,8 @@ func byMessageID(spans []sdktrace.ReadOnlySpan) map[string]sdktrace.ReadOnlySpan
 // the attributes and kinds of the messaging conventions, and the metric counts
 // equal the message counts.
 func TestTracing_OneTraceFromSendToProcess(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a", "broker-b")
 			p := h.producer()
 			const n = 10
@@ -237,8 +231,8 @@ func attrString(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 }
 
 func TestTracing_FailedSendIsAnErrorSpan(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			p := h.producer()
 			h.sendN(p, "orders", 1) // route known; the next send reaches the broker
@@ -262,8 +256,8 @@ func TestTracing_FailedSendIsAnErrorSpan(t *testing.T) {
 // TestTracing_SendAsyncTimeoutEndsSpan holds the broker's answer past the
 // official client's 3 s SendAsync timeout: the span still ends, in error.
 func TestTracing_SendAsyncTimeoutEndsSpan(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			p := h.producer()
 			h.sendN(p, "orders", 1)
@@ -296,8 +290,8 @@ func TestTracing_SendAsyncTimeoutEndsSpan(t *testing.T) {
 }
 
 func TestTracing_BatchProcessSpansLinkEveryMessage(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			p := h.producer()
 			msgs := []*primitive.Message{
@@ -364,8 +358,8 @@ func batchCount(s sdktrace.ReadOnlySpan) int {
 // on — any producer interceptor breaks it in v2.1.2 — and that the reply's
 // trace is linked to the request's.
 func TestTracing_RequestReply(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			responder := h.producer()
 			h.subscribe(uniqueName("cg"), "orders", func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
@@ -490,8 +484,8 @@ func TestTracing_RequestReply(t *testing.T) {
 // the message's properties map; the Go client encodes properties on the wire
 // as the Java client does).
 func TestTracing_JavaInteroperability(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 
 			// Java producer → Go consumer.
@@ -536,8 +530,8 @@ func TestTracing_JavaInteroperability(t *testing.T) {
 }
 
 func TestTracing_TransactionOutcome(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			p, err := h.mesh.NewTransactionProducer(&txListener{checked: map[string]int{}, first: primitive.CommitMessageState}, producer.WithGroupName(uniqueName("txg")))
 			if err != nil {
@@ -568,8 +562,8 @@ func contextOfProps(props map[string]string) trace.SpanContext {
 }
 
 func TestTracing_PullConsumerReceiveAndAck(t *testing.T) {
-	for _, dp := range dataPaths {
-		t.Run(dp, func(t *testing.T) {
+	for _, dp := range tracingDataPaths {
+		t.Run(dp.name, func(t *testing.T) {
 			h := newTracingHarness(t, dp, "broker-a")
 			h.sendN(h.producer(), "orders", 3)
 			send := h.rec.WaitEnded(t, "send orders", 3)
@@ -661,7 +655,7 @@ func TestTracing_Off(t *testing.T) {
 // TestTracing_XDSNACKsAreCounted serves an invalid cluster: the mesh's xDS
 // client NACKs it, and rmqmesh.xds.updates says so.
 func TestTracing_XDSNACKsAreCounted(t *testing.T) {
-	h := newTracingHarness(t, "direct", "broker-a")
+	h := newTracingHarness(t, directPath, "broker-a")
 	bad := &clusterv3.Cluster{Name: "brokers", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}}
 	if err := h.cp.ServeInvalid(ctxTimeout(t), bad); err != nil {
 		t.Fatal(err)

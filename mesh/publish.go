@@ -33,9 +33,9 @@ func (w *watchState) publish() {
 		Endpoints:   make(map[string]*endpointv3.ClusterLoadAssignment),
 		Locality:    w.m.locality,
 		Versions:    map[string]string{"listener/" + w.listener.Name: w.listener.Version},
-		// No relay runs in this version: every cluster is served direct,
-		// whatever it requests, and the dump says so.
-		InterceptAvailable: false,
+		// Without a relay (WithDataPath(routing.DataPathDirect)) every
+		// cluster is served direct, whatever it requests, and the dump says so.
+		InterceptAvailable: w.m.relay != nil,
 	}
 	for topic, t := range w.topics {
 		if t.update != nil {
@@ -57,6 +57,7 @@ func (w *watchState) publish() {
 
 	snap, err := routing.NewSnapshot(in)
 
+	defer w.m.relayUpdated() // after the unlock below: the relay reads the table, not the watch
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buildErr = err

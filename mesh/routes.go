@@ -150,14 +150,26 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRou
 	case routing.SourceGroup:
 		return m.groupRouteFor(ctx, snap, topic, src)
 	case routing.SourceSynthesize:
-		return snap.GroupTopicRoute(topic, routing.RouteDataOptions{})
+		opts, endpointErr := m.virtualAddresses(false)
+		r, err := snap.GroupTopicRoute(topic, opts)
+		if err == nil {
+			err = endpointErr()
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
 	}
 	upstream, err := m.askNameServers(ctx, topic, src.Cluster, src.Nameservers)
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
-	r, err := snap.RewriteRoute(topic, upstream, routing.RouteDataOptions{})
+	opts, endpointErr := m.virtualAddresses(true)
+	r, err := snap.RewriteRoute(topic, upstream, opts)
+	if err == nil {
+		err = endpointErr()
+	}
 	if err != nil {
 		m.forwardErrs.Store(topic, err)
 		return nil, err
@@ -183,9 +195,13 @@ func (m *Mesh) groupRouteFor(ctx context.Context, snap *routing.Snapshot, topic 
 		}
 		answers = append(answers, r)
 	}
-	r, err := snap.RewriteGroupRoute(topic, answers, routing.RouteDataOptions{})
+	opts, endpointErr := m.virtualAddresses(true)
+	r, err := snap.RewriteGroupRoute(topic, answers, opts)
 	if err != nil && len(errs) > 0 {
 		return nil, fmt.Errorf("%w; %w", err, errors.Join(errs...))
+	}
+	if err == nil {
+		err = endpointErr()
 	}
 	return r, err
 }

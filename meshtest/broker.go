@@ -102,6 +102,9 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	if resp := b.checkACL(req); resp != nil {
 		return resp
 	}
+	if resp := b.checkBrokerName(req); resp != nil {
+		return resp
+	}
 	fe, hasErr, delay := b.faultsFor(req.Code)
 	if delay > 0 {
 		b.srv.wg.Add(1)
@@ -138,10 +141,9 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 // process answers one request as Apache RocketMQ 4.9.8's broker does.
 func (b *Broker) process(cn *conn, req *remoting.Command) *remoting.Command {
 	switch req.Code {
-	case remoting.CodeSendMessage, remoting.CodeSendMessageV2, remoting.CodeSendBatchMessage:
+	case remoting.CodeSendMessage, remoting.CodeSendMessageV2, remoting.CodeSendBatchMessage,
+		remoting.CodeSendReplyMessage, remoting.CodeSendReplyMessageV2:
 		return b.handleSend(cn, req)
-	case remoting.CodeSendReplyMessage, remoting.CodeSendReplyMessageV2:
-		return b.handleReply(cn, req)
 	case remoting.CodePullMessage:
 		return b.handlePull(cn, req)
 	case remoting.CodeQueryConsumerOffset:

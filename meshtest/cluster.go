@@ -33,6 +33,9 @@ type clusterOptions struct {
 	logger      *slog.Logger
 	accessKey   string
 	secretKey   string
+	// allowedClients and brokerNameRequired: see addresses.go and proxy.go.
+	allowedClients     []string
+	brokerNameRequired bool
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -144,6 +147,10 @@ func NewCluster(opts ...ClusterOption) (*Cluster, error) {
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 	}
+	allow, err := allowFunc(o.allowedClients)
+	if err != nil {
+		return nil, err
+	}
 	c.ns = newNameServer(c)
 	if err := c.ns.srv.start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("meshtest: starting nameserver: %w", err)
@@ -159,6 +166,7 @@ func NewCluster(opts ...ClusterOption) (*Cluster, error) {
 		}
 		for id := 0; id <= spec.replicas; id++ {
 			b := newBroker(c, set, int64(id))
+			b.srv.allow = allow
 			set.members = append(set.members, b)
 			if err := b.srv.start("127.0.0.1:0"); err != nil {
 				c.Close()

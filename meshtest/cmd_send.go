@@ -94,16 +94,29 @@ func (b *Broker) topicForSend(h *sendHeader) *topicConfig {
 }
 
 // handleSend answers SEND_MESSAGE (10), SEND_MESSAGE_V2 (310), SEND_BATCH_MESSAGE
-// (320) and the reply variants (324, 325).
+// (320) and the reply variants (324, 325, see cmd_reply.go).
 func (b *Broker) handleSend(cn *conn, req *remoting.Command) *remoting.Command {
 	h := parseSendHeader(req)
+	if resp := b.checkSend(cn, req, &h); resp != nil {
+		return resp
+	}
+	if req.Code == remoting.CodeSendReplyMessage || req.Code == remoting.CodeSendReplyMessageV2 {
+		return b.handleReply(cn, req, h)
+	}
+	return b.storeSend(cn, req, h)
+}
+
+// checkSend is AbstractSendMessageProcessor.msgCheck plus the broker's role and
+// permission checks: nil when the send may be stored, the error answer
+// otherwise. It resolves a queueId of -1 to a random queue.
+func (b *Broker) checkSend(cn *conn, req *remoting.Command, h *sendHeader) *remoting.Command {
 	if r := validTopic(h.topic); r != "" {
 		return remoting.NewResponse(req, remoting.SystemError, r)
 	}
 	if notAllowedSendTopics[h.topic] {
 		return remoting.NewResponse(req, remoting.NoPermission, fmt.Sprintf(remarkSendTopicNotAllow, h.topic))
 	}
-	tc := b.topicForSend(&h)
+	tc := b.topicForSend(h)
 	if tc == nil {
 		return remoting.NewResponse(req, remoting.TopicNotExist, fmt.Sprintf(remarkSendTopicNotExist, h.topic))
 	}
@@ -119,6 +132,11 @@ func (b *Broker) handleSend(cn *conn, req *remoting.Command) *remoting.Command {
 	if h.queueID < 0 {
 		h.queueID = rand.Int32N(max(tc.write, 1))
 	}
+	return nil
+}
+
+// storeSend stores a checked send and answers it.
+func (b *Broker) storeSend(cn *conn, req *remoting.Command, h sendHeader) *remoting.Command {
 	bornHost, _ := netip.ParseAddrPort(cn.remote)
 	st := b.set.store
 	var ids []string

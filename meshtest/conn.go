@@ -37,6 +37,13 @@ type server struct {
 	wg        sync.WaitGroup // accept loop, readers, delayed handlers
 	stopCh    chan struct{}  // closed by stop; recreated by start
 	nextConnN uint64
+	// extra holds the addresses added with addAddress and their listeners
+	// (nil while stopped or refusing); guarded by mu.
+	extra []extraListener
+	// allow, when set, decides from the peer address whether a connection is
+	// served (guarded by mu); refused counts the ones it turned away.
+	allow   func(net.Addr) bool
+	refused atomic.Int64
 }
 
 func newServer(log *slog.Logger, h handlerFunc) *server {
@@ -64,7 +71,7 @@ func (s *server) start(addr string) error {
 	s.stopCh = make(chan struct{})
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
-	return nil
+	return s.listenExtraLocked()
 }
 
 // startElsewhere starts a stopped server on a new ephemeral port.
@@ -109,13 +116,20 @@ func (s *server) acceptLoop(ln net.Listener) {
 			return
 		}
 		s.mu.Lock()
-		if !s.running || s.ln != ln {
+		if s.allow != nil && !s.allow(nc.RemoteAddr()) {
+			s.mu.Unlock()
+			s.refused.Add(1)
+			s.log.Debug("refusing a connection from a client address that is not allowed", "remote", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
+		if !s.running || !s.listeningLocked(ln) {
 			s.mu.Unlock()
 			nc.Close()
 			continue
 		}
 		s.nextConnN++
-		cn := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String(), closed: make(chan struct{})}
+		cn := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String(), local: nc.LocalAddr().String(), closed: make(chan struct{})}
 		s.conns[cn] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -152,6 +166,7 @@ func (s *server) stop(abrupt bool) {
 		s.ln.Close()
 		s.ln = nil
 	}
+	s.closeExtraLocked()
 	close(s.stopCh)
 	conns := make([]*conn, 0, len(s.conns))
 	for cn := range s.conns {
@@ -176,6 +191,7 @@ func (s *server) refuse(on bool) error {
 	if on {
 		s.ln.Close()
 		s.ln = nil
+		s.closeExtraLocked()
 		return nil
 	}
 	ln, err := listenRetry(s.addr)
@@ -185,7 +201,7 @@ func (s *server) refuse(on bool) error {
 	s.ln = ln
 	s.wg.Add(1)
 	go s.acceptLoop(ln)
-	return nil
+	return s.listenExtraLocked()
 }
 
 // closeConns closes every established connection, keeping the listener.
@@ -208,6 +224,7 @@ type conn struct {
 	srv    *server
 	nc     net.Conn
 	remote string
+	local  string
 
 	writeMu sync.Mutex
 
@@ -216,6 +233,9 @@ type conn struct {
 	dead      atomic.Bool // killed: answer nothing more
 
 	clientID atomic.Pointer[string] // last heartbeat's clientID
+
+	callMu sync.Mutex // guards calls
+	calls  map[int32]chan *remoting.Command
 }
 
 // ClientID returns the clientID of the connection's last heartbeat, or "".
@@ -239,7 +259,9 @@ func (cn *conn) readLoop() {
 			return
 		}
 		if cmd.IsResponse() {
-			// Clients answer nothing we ask for an answer to (39 and 40 are oneway).
+			// Only PUSH_REPLY_MESSAGE_TO_CLIENT waits for the client's answer
+			// (39 and 40 are oneway).
+			cn.deliver(cmd)
 			continue
 		}
 		cn.dispatch(cmd)

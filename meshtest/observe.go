@@ -17,7 +17,10 @@ type Request struct {
 	// heartbeat, of its body), or the request's clientID field, or "".
 	ClientID   string
 	RemoteAddr string
-	ExtFields  map[string]string
+	// LocalAddr is the broker address the request came in on (see
+	// Broker.AddAddress).
+	LocalAddr string
+	ExtFields map[string]string
 	// Body is the request body (shared; do not modify).
 	Body []byte
 	// Time is the cluster clock at arrival.
@@ -41,6 +44,7 @@ func newRequest(cn *conn, req *remoting.Command, now time.Time) Request {
 		Code:       req.Code,
 		ClientID:   id,
 		RemoteAddr: cn.remote,
+		LocalAddr:  cn.local,
 		ExtFields:  maps.Clone(req.ExtFields),
 		Body:       req.Body,
 		Time:       now,

@@ -210,10 +210,16 @@ func TestSnapshot_HeaderMatchers(t *testing.T) {
 				if _, err := s.Match("orders", 10, hs); err != nil {
 					t.Errorf("Match(headers %v) failed: %v, want a match", hs, err)
 				}
+				if _, err := s.MatchHeaders("orders", 10, lookupHeaders(hs)); err != nil {
+					t.Errorf("MatchHeaders(headers %v) failed: %v, want a match", hs, err)
+				}
 			}
 			for _, hs := range tc.not {
 				if _, err := s.Match("orders", 10, hs); KindOf(err) != KindNoRoute {
 					t.Errorf("Match(headers %v) = %v, want a %v error", hs, err, KindNoRoute)
+				}
+				if _, err := s.MatchHeaders("orders", 10, lookupHeaders(hs)); KindOf(err) != KindNoRoute {
+					t.Errorf("MatchHeaders(headers %v) = %v, want a %v error", hs, err, KindNoRoute)
 				}
 			}
 		})
@@ -343,4 +349,17 @@ func TestSnapshot_IndexEqualsScan(t *testing.T) {
 			}
 		}
 	}
+}
+
+// lookupHeaders is Headers backed by a lookup function, as a relay reading a
+// frame provides them.
+type lookupHeaders map[string]string
+
+func (l lookupHeaders) Header(name string) (string, bool) {
+	for k, v := range l {
+		if k == name {
+			return v, true
+		}
+	}
+	return "", false
 }

@@ -258,13 +258,13 @@ func (c *compiler) headerMatcher(h *routev3.HeaderMatcher) (headerMatcher, error
 	return hm, nil
 }
 
-func (h *headerMatcher) match(code string, headers map[string]string) bool {
+func (h *headerMatcher) match(code string, headers Headers) bool {
 	var v string
 	var ok bool
 	if h.name == wellknown.CodeHeader {
 		v, ok = code, true
-	} else {
-		v, ok = headers[h.name]
+	} else if headers != nil {
+		v, ok = headers.Header(h.name)
 	}
 	if !ok {
 		if !h.missingEmpty {

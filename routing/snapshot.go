@@ -395,7 +395,7 @@ func (s *Snapshot) compileTable(c *compiler, rc *rocketmqv3.RouteConfiguration, 
 // none. Candidates come from the exact index, the ignore-case index and the
 // scan list merged in route order, so the result is the same as a scan of
 // every route.
-func (t *routeTable) match(topic, code string, headers map[string]string) *Route {
+func (t *routeTable) match(topic, code string, headers Headers) *Route {
 	if t == nil {
 		return nil
 	}
@@ -424,7 +424,7 @@ func (t *routeTable) match(topic, code string, headers map[string]string) *Route
 	return nil
 }
 
-func (r *Route) matches(topic, code string, headers map[string]string) bool {
+func (r *Route) matches(topic, code string, headers Headers) bool {
 	if !r.topic.match(topic) {
 		return false
 	}
@@ -438,7 +438,7 @@ func (r *Route) matches(topic, code string, headers map[string]string) bool {
 
 // route returns the first matching route, the topic's own routes first,
 // without checking that its cluster is usable.
-func (s *Snapshot) route(topic string, code int32, headers map[string]string) *Route {
+func (s *Snapshot) route(topic string, code int32, headers Headers) *Route {
 	cs := codeString(code)
 	if t, ok := s.topics[topic]; ok {
 		if r := t.match(topic, cs, headers); r != nil {
@@ -467,6 +467,13 @@ func errNoSnapshot() error {
 // [KindInvalidCluster], [KindNoEndpoint] or [KindNoHealthyEndpoint] when the
 // matched route cannot be used. Match does not allocate on success.
 func (s *Snapshot) Match(topic string, code int32, headers map[string]string) (*Route, error) {
+	return s.MatchHeaders(topic, code, MapHeaders(headers))
+}
+
+// MatchHeaders is [Snapshot.Match] with the request's fields read through
+// headers, so that a relay holding them in a frame need not build a map. A nil
+// headers has no fields. It does not allocate on success.
+func (s *Snapshot) MatchHeaders(topic string, code int32, headers Headers) (*Route, error) {
 	if s == nil {
 		return nil, errNoSnapshot()
 	}

@@ -39,147 +39,65 @@ type ClusterInfoProvider interface {
 	ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error)
 }
 
-// DefaultRouteTimeout bounds how long a route query waits for its provider.
-// The official client gives up on a nameserver call after 3 s, so an answer
-// later than that is never read; 2.5 s leaves room to send an error it can log.
-const DefaultRouteTimeout = 2500 * time.Millisecond
-
-// NameServer is an in-process nameserver endpoint on 127.0.0.1. It owns its
-// listener and every connection accepted on it; Close releases all of them.
+// NameServer is an in-process nameserver endpoint on a loopback address. It owns
+// its listener and every connection accepted on it; Close releases all of them.
 type NameServer struct {
 	// immutable after construction
 	provider     RouteProvider
 	log          *slog.Logger
 	routeTimeout time.Duration
-	maxFrame     int
-	listenAddr   string
-	ln           net.Listener
+	srv          *server
 
 	ctx    context.Context // cancelled by Close so in-flight queries stop waiting
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu     sync.Mutex // guards conns and closed
-	conns  map[net.Conn]struct{}
-	closed bool
 }
 
-// NameServerOption configures a [NameServer].
-type NameServerOption func(*NameServer)
-
-// WithLogger sets the logger; the default discards.
-func WithLogger(l *slog.Logger) NameServerOption {
-	return func(n *NameServer) {
-		if l != nil {
-			n.log = l
-		}
-	}
-}
-
-// WithRouteTimeout bounds each route query. Zero means [DefaultRouteTimeout].
-func WithRouteTimeout(d time.Duration) NameServerOption {
-	return func(n *NameServer) {
-		if d > 0 {
-			n.routeTimeout = d
-		}
-	}
-}
-
-// WithListenAddress sets the address to listen on; the default is 127.0.0.1:0.
-func WithListenAddress(addr string) NameServerOption {
-	return func(n *NameServer) { n.listenAddr = addr }
-}
-
-// NewNameServer starts a nameserver endpoint that answers from provider.
-func NewNameServer(provider RouteProvider, opts ...NameServerOption) (*NameServer, error) {
+// NewNameServer starts a nameserver endpoint that answers from provider. Of the
+// options, [WithLogger], [WithListenAddress], [WithGuard], [WithMaxConnections]
+// and [WithRouteTimeout] apply.
+func NewNameServer(provider RouteProvider, opts ...Option) (*NameServer, error) {
 	if provider == nil {
-		return nil, errors.New("transport: nameserver needs a route provider")
+		return nil, errors.New("transport: nameserver endpoint needs a route provider")
 	}
+	o := newOptions(opts)
 	n := &NameServer{
 		provider:     provider,
-		log:          slog.New(slog.DiscardHandler),
-		routeTimeout: DefaultRouteTimeout,
-		maxFrame:     remoting.DefaultMaxFrameSize,
-		conns:        make(map[net.Conn]struct{}),
-		listenAddr:   "127.0.0.1:0",
+		log:          o.log.With("component", "nameserver"),
+		routeTimeout: o.routeTimeout,
 	}
-	for _, o := range opts {
-		if o != nil {
-			o(n)
-		}
-	}
-	ln, err := net.Listen("tcp", n.listenAddr)
-	if err != nil {
-		return nil, fmt.Errorf("transport: nameserver endpoint: listening on %q: %w", n.listenAddr, err)
-	}
-	n.ln = ln
-	n.log = n.log.With("component", "nameserver", "addr", ln.Addr().String())
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	n.wg.Add(1)
-	go n.acceptLoop()
+	srv, err := listen(o.listenAddr, &o, n.log, n.serveConn)
+	if err != nil {
+		n.cancel()
+		return nil, fmt.Errorf("transport: nameserver endpoint: %w", err)
+	}
+	n.srv = srv
+	n.log = srv.log
 	return n, nil
 }
 
 // Addr returns the endpoint's host:port, for the client's NsResolver.
-func (n *NameServer) Addr() string { return n.ln.Addr().String() }
+func (n *NameServer) Addr() string { return n.srv.Addr() }
 
 // Close stops accepting, closes every connection and waits for the endpoint's
-// goroutines to finish. It is safe to call more than once.
+// goroutines to finish; route queries in flight see their context cancelled. It
+// is safe to call more than once.
 func (n *NameServer) Close() error {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
-	}
-	n.closed = true
-	for c := range n.conns {
-		c.Close()
-	}
-	n.mu.Unlock()
 	n.cancel()
-	err := n.ln.Close()
-	n.wg.Wait()
-	return err
-}
-
-func (n *NameServer) acceptLoop() {
-	defer n.wg.Done()
-	for {
-		c, err := n.ln.Accept()
-		if err != nil {
-			return
-		}
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			c.Close()
-			return
-		}
-		n.conns[c] = struct{}{}
-		n.mu.Unlock()
-		n.wg.Add(1)
-		go n.serveConn(c)
-	}
+	return n.srv.Close()
 }
 
 // serveConn reads requests from one client connection. Requests are answered in
 // their own goroutines because a route query can wait for xDS while the client
-// pipelines others on the same connection.
+// pipelines others on the same connection; serveConn returns once they are done.
 func (n *NameServer) serveConn(c net.Conn) {
-	defer n.wg.Done()
 	var (
 		writeMu sync.Mutex
 		reqs    sync.WaitGroup
 	)
-	defer func() {
-		reqs.Wait()
-		n.mu.Lock()
-		delete(n.conns, c)
-		n.mu.Unlock()
-		c.Close()
-	}()
+	defer reqs.Wait()
 	for {
-		req, err := remoting.ReadCommand(c, n.maxFrame)
+		req, err := remoting.ReadCommand(c, remoting.DefaultMaxFrameSize)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 				n.log.Debug("closing client connection", "remote", c.RemoteAddr().String(), "err", err)

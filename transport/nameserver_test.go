@@ -76,7 +76,7 @@ func staticProvider() *fakeProvider {
 	}}
 }
 
-func startNameServer(t *testing.T, p transport.RouteProvider, opts ...transport.NameServerOption) *transport.NameServer {
+func startNameServer(t *testing.T, p transport.RouteProvider, opts ...transport.Option) *transport.NameServer {
 	t.Helper()
 	ns, err := transport.NewNameServer(p, opts...)
 	if err != nil {

@@ -1,0 +1,4 @@
+package mesh_test
+
+// processGuard says whether the endpoints tell this process from others here.
+const processGuard = true

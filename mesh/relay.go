@@ -1,0 +1,334 @@
+package mesh
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
+)
+
+// relayRouter answers the relay's routing questions from the mesh's current
+// snapshot: the routing decisions stay in the routing package and the mesh's
+// selector; the relay only asks.
+type relayRouter struct {
+	m *Mesh
+	// index caches, per snapshot, every routed broker's endpoints by name.
+	index atomic.Pointer[brokerIndex]
+	// discovered holds the brokers of routes fetched from nameservers, whose
+	// addresses only the nameservers' answers know.
+	discovered discoveredBrokers
+}
+
+var _ transport.Router = (*relayRouter)(nil)
+
+// brokerIndex is every broker some route of one snapshot leads to, with the
+// endpoints a client may use.
+type brokerIndex struct {
+	snap   *routing.Snapshot
+	byName map[string]remoting.BrokerData
+	names  []string // sorted
+}
+
+func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
+	if idx := r.index.Load(); idx != nil && idx.snap == snap {
+		return idx
+	}
+	idx := &brokerIndex{snap: snap, byName: map[string]remoting.BrokerData{}}
+	for _, b := range snap.RoutedBrokers(routing.RouteDataOptions{}) {
+		idx.byName[b.BrokerName] = b
+		idx.names = append(idx.names, b.BrokerName)
+	}
+	sort.Strings(idx.names)
+	r.index.Store(idx)
+	return idx
+}
+
+// Route implements transport.Router.
+func (r *relayRouter) Route(q *transport.Query) (transport.Target, error) {
+	snap := r.m.table.Load()
+	if snap == nil {
+		return transport.Target{}, r.m.noSnapshotError(q.Topic)
+	}
+	switch q.Kind {
+	case transport.KindWrite:
+		return r.write(snap, q)
+	case transport.KindRead:
+		return r.read(snap, q)
+	case transport.KindEndpoint:
+		if t, ok := r.member(snap, q.Broker, q.BrokerID, q.AvoidAddr); ok {
+			return t, nil
+		}
+	case transport.KindAnyMaster:
+		if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok && q.Broker != q.Avoid {
+			return t, nil
+		}
+		idx := r.brokers(snap)
+		for _, name := range idx.names {
+			if t, ok := r.member(snap, name, 0, q.AvoidAddr); ok && name != q.Avoid {
+				return t, nil
+			}
+		}
+		return transport.Target{}, fmt.Errorf("mesh: no broker master is routed in listener %q", r.m.listener)
+	}
+	if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok {
+		return t, nil
+	}
+	return transport.Target{}, fmt.Errorf("mesh: broker %q has no routed master in listener %q", q.Broker, r.m.listener)
+}
+
+// write keeps the broker the client's selector chose when the route's subset has
+// it writable, and otherwise takes the route's pick: the selector already
+// applied the weights, so they are not applied twice.
+func (r *relayRouter) write(snap *routing.Snapshot, q *transport.Query) (transport.Target, error) {
+	rt, err := snap.MatchHeaders(q.Topic, q.Code, q)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindNoRoute && remoting.IsGroupTopic(q.Topic) {
+			// Retry and dead-letter topics live wherever the group's
+			// messages were served (see Snapshot.GroupTopicRoute).
+			if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok && q.Broker != q.Avoid {
+				return t, nil
+			}
+		}
+		return transport.Target{}, err
+	}
+	if rt.IsNameserver() {
+		if t, ok := r.discovered.member(q.Broker, 0); ok && q.Broker != q.Avoid && t.Addr != q.AvoidAddr {
+			return t, nil
+		}
+		return transport.Target{}, fmt.Errorf("mesh: topic %q: broker %q has no master in the nameservers' answers of cluster %q", q.Topic, q.Broker, rt.Cluster())
+	}
+	if t, ok := writableMaster(rt, q.Broker); ok && q.Broker != q.Avoid && t.Addr != q.AvoidAddr {
+		return t, nil
+	}
+	rnd := q.Rand
+	for range 4 {
+		name, err := rt.PickWriteBroker(rnd)
+		if err != nil {
+			return transport.Target{}, err
+		}
+		if t, ok := writableMaster(rt, name); ok && name != q.Avoid && t.Addr != q.AvoidAddr {
+			return t, nil
+		}
+		rnd = rand.Uint64()
+	}
+	for _, name := range rt.WritableBrokers() {
+		if t, ok := writableMaster(rt, name); ok && name != q.Avoid && t.Addr != q.AvoidAddr {
+			return t, nil
+		}
+	}
+	return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: no writable broker other than %q (%s)", q.Topic, rt.Cluster(), q.Avoid, rt)
+}
+
+func writableMaster(rt *routing.Route, name string) (transport.Target, bool) {
+	g, ok := rt.Broker(name)
+	if !ok || !g.Writable() {
+		return transport.Target{}, false
+	}
+	m, _ := g.Master()
+	return transport.Target{Broker: name, Addr: m.Address, Cluster: rt.Cluster()}, true
+}
+
+// read keeps the member the client addressed (the broker's suggestion) when it
+// is readable in the route's subset, else another readable member of that
+// broker, the master first.
+func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transport.Target, error) {
+	rt, err := snap.MatchHeaders(q.Topic, q.Code, q)
+	if err != nil {
+		if routing.KindOf(err) == routing.KindNoRoute && remoting.IsGroupTopic(q.Topic) {
+			if t, ok := r.member(snap, q.Broker, q.BrokerID, q.AvoidAddr); ok {
+				return t, nil
+			}
+			if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok {
+				return t, nil
+			}
+		}
+		return transport.Target{}, err
+	}
+	if rt.IsNameserver() {
+		for _, id := range []int64{q.BrokerID, 0} {
+			if t, ok := r.discovered.member(q.Broker, id); ok && t.Addr != q.AvoidAddr {
+				return t, nil
+			}
+		}
+		return transport.Target{}, fmt.Errorf("mesh: topic %q: broker %q is not in the nameservers' answers of cluster %q", q.Topic, q.Broker, rt.Cluster())
+	}
+	g, ok := rt.Broker(q.Broker)
+	if !ok {
+		return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: broker %q is not in the route's subset (%s)", q.Topic, rt.Cluster(), q.Broker, rt)
+	}
+	if m, ok := g.Member(q.BrokerID); ok && m.Readable() && m.Address != q.AvoidAddr {
+		return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster()}, nil
+	}
+	for i := range g.Members {
+		if m := &g.Members[i]; m.Readable() && m.Address != q.AvoidAddr {
+			return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster()}, nil
+		}
+	}
+	return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: broker %q has no readable member left (%s)", q.Topic, rt.Cluster(), q.Broker, rt)
+}
+
+// member returns broker name's endpoint id among the routed brokers, or among
+// the brokers the nameservers answered with.
+func (r *relayRouter) member(snap *routing.Snapshot, name string, id int64, avoid string) (transport.Target, bool) {
+	if b, ok := r.brokers(snap).byName[name]; ok {
+		if addr, ok := b.BrokerAddrs[id]; ok && addr != avoid {
+			return transport.Target{Broker: name, Addr: addr, Cluster: b.Cluster}, true
+		}
+	}
+	if t, ok := r.discovered.member(name, id); ok && t.Addr != avoid {
+		return t, true
+	}
+	return transport.Target{}, false
+}
+
+// Routed implements transport.Router.
+func (r *relayRouter) Routed(name string) bool {
+	snap := r.m.table.Load()
+	if snap != nil {
+		if _, ok := r.brokers(snap).byName[name]; ok {
+			return true
+		}
+	}
+	return r.discovered.has(name)
+}
+
+// Serves implements transport.Router.
+func (r *relayRouter) Serves(name, addr string) bool {
+	if snap := r.m.table.Load(); snap != nil {
+		for _, a := range r.brokers(snap).byName[name].BrokerAddrs {
+			if a == addr {
+				return true
+			}
+		}
+	}
+	return r.discovered.serves(name, addr)
+}
+
+// discoveredTTL is how long a broker learned from a nameserver's answer stays
+// routed without being seen again: the official client asks for every topic
+// it uses every 30 s.
+const discoveredTTL = 5 * time.Minute
+
+// discoveredBrokers remembers the brokers of route answers the mesh fetched
+// from real nameservers (and rewrote to virtual addresses).
+type discoveredBrokers struct {
+	mu sync.Mutex
+	m  map[string]discovered
+}
+
+type discovered struct {
+	cluster string
+	addrs   map[int64]string
+	seen    time.Time
+}
+
+func (d *discoveredBrokers) add(name, cluster string, id int64, addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		d.m = make(map[string]discovered)
+	}
+	e, ok := d.m[name]
+	if !ok || time.Since(e.seen) > discoveredTTL {
+		e = discovered{addrs: make(map[int64]string)}
+	}
+	e.cluster, e.seen = cluster, time.Now()
+	e.addrs[id] = addr
+	d.m[name] = e
+}
+
+func (d *discoveredBrokers) member(name string, id int64) (transport.Target, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.m[name]
+	if !ok || time.Since(e.seen) > discoveredTTL {
+		return transport.Target{}, false
+	}
+	addr, ok := e.addrs[id]
+	return transport.Target{Broker: name, Addr: addr, Cluster: e.cluster}, ok
+}
+
+func (d *discoveredBrokers) has(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.m[name]
+	return ok && time.Since(e.seen) <= discoveredTTL
+}
+
+func (d *discoveredBrokers) serves(name, addr string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.m[name]
+	if !ok || time.Since(e.seen) > discoveredTTL {
+		return false
+	}
+	for _, a := range e.addrs {
+		if a == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// virtualAddresses returns the route data options that give the client the
+// relay's virtual endpoints for intercepted brokers, and a function that
+// reports the first endpoint that could not be started. learn records the real
+// addresses, for routes fetched from nameservers. Without a relay (the direct
+// data path everywhere) the client gets real addresses.
+func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() error) {
+	if m.relay == nil {
+		return routing.RouteDataOptions{}, func() error { return nil }
+	}
+	var firstErr error
+	opts := routing.RouteDataOptions{AddressOf: func(name string, id int64, real string) string {
+		addr, err := m.relay.Endpoint(name, id)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			return real
+		}
+		if learn {
+			m.router.discovered.add(name, "", id, real)
+		}
+		return addr
+	}}
+	return opts, func() error {
+		if firstErr != nil {
+			return fmt.Errorf("mesh: no virtual endpoint for a broker: %w", firstErr)
+		}
+		return nil
+	}
+}
+
+// relayUpdated tells the relay that the route table changed, so that
+// endpoints of brokers no longer routed are released and upstreams whose
+// address left drain.
+func (m *Mesh) relayUpdated() {
+	if m.relay != nil {
+		m.relay.Update()
+	}
+}
+
+// DataPath reports the data path the mesh gives clusters whose metadata does
+// not choose one.
+func (m *Mesh) DataPath() routing.DataPath { return m.dataPath }
+
+// relayEndpoints describes the relay's virtual endpoints for dumps, by address.
+func (m *Mesh) relayEndpoints() map[string]string {
+	if m.relay == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for addr, ep := range m.relay.Endpoints() {
+		out[addr] = ep.BrokerName + "/" + strconv.FormatInt(ep.BrokerID, 10)
+	}
+	return out
+}
