@@ -36,6 +36,7 @@ type clusterOptions struct {
 	// allowedClients and brokerNameRequired: see addresses.go and proxy.go.
 	allowedClients     []string
 	brokerNameRequired bool
+	retention          int
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -93,6 +94,17 @@ func WithLogger(l *slog.Logger) ClusterOption {
 // sorted extFields values and the body) of every request against one account.
 func WithACL(accessKey, secretKey string) ClusterOption {
 	return func(o *clusterOptions) { o.accessKey, o.secretKey = accessKey, secretKey }
+}
+
+// WithRetention bounds what a long-running cluster (a benchmark, a soak
+// test) holds: each consume queue keeps about its last n messages and each
+// broker and the nameserver about their last n requests. Older messages are
+// deleted as a broker deletes expired commit log files: their queue offsets
+// fall below the queue's min offset (a pull from there is told to move on),
+// lookups by offset message id miss them, and [Cluster.Messages] and
+// Requests no longer list them. n <= 0, the default, keeps everything.
+func WithRetention(n int) ClusterOption {
+	return func(o *clusterOptions) { o.retention = n }
 }
 
 // Cluster is an in-memory RocketMQ cluster: one nameserver and broker sets on

@@ -46,7 +46,7 @@ func (n *NameServer) RequestCount(code int32) int { return len(n.Requests(code))
 
 func (n *NameServer) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	n.mu.Lock()
-	n.requests = append(n.requests, newRequest(cn, req, n.c.clock.now()))
+	n.requests = appendRetained(n.requests, newRequest(cn, req, n.c.clock.now()), n.c.opts.retention)
 	fe, hasErr := n.errs[req.Code]
 	n.mu.Unlock()
 	if hasErr {
