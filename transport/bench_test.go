@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bufio"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -104,14 +105,27 @@ type relayedClient struct {
 	opaque int32
 }
 
-func newRelayedClient(tb testing.TB) *relayedClient {
+// The ways from the client to the rawBroker that BenchmarkRelay compares.
+const (
+	viaRelay  = "relay"  // the relay
+	viaSplice = "splice" // a proxy that copies bytes both ways and does nothing else
+	viaDirect = "direct" // no hop
+)
+
+func newRelayedClient(tb testing.TB, via string) *relayedClient {
 	rb := startRawBroker(tb)
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: rb.ln.Addr().String(), readable: true, writable: true})
-	// The test router records every query; the mesh's does not.
-	quiet := &quietRouter{router}
-	r := startRelay(tb, quiet)
-	addr := endpointOf(tb, r, "broker-a", 0)
+	addr := rb.ln.Addr().String()
+	switch via {
+	case viaRelay:
+		router := newStaticRouter()
+		router.set("broker-a", 0, member{addr: addr, readable: true, writable: true})
+		// The test router records every query; the mesh's does not.
+		quiet := &quietRouter{router}
+		r := startRelay(tb, quiet)
+		addr = endpointOf(tb, r, "broker-a", 0)
+	case viaSplice:
+		addr = startSplice(tb, addr)
+	}
 	req := remoting.NewRequest(remoting.CodeSendMessage, map[string]string{
 		"producerGroup": "bench", "topic": "orders", "queueId": "1", "sysFlag": "0", "bornTimestamp": "1700000000000",
 		"flag": "0", "properties": "UNIQ_KEY\x01AC1100020001000000000000000000\x02WAIT\x01true\x02", "reconsumeTimes": "0",
@@ -161,49 +175,87 @@ func (rc *relayedClient) recv() {
 	_, _ = rc.br.Discard(n)
 }
 
+// startSplice starts the least any in-process hop can do: a proxy that copies
+// bytes between each client connection and a connection to upstream, one
+// goroutine per direction. It returns the proxy's address.
+func startSplice(tb testing.TB, upstream string) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); _, _ = io.Copy(u, c); u.Close() }()
+			go func() { defer wg.Done(); _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
 // BenchmarkRelay measures the relay alone (see relayedClient), one request at
-// a time and 64 pipelined. allocs/op is the relay's work per request
-// (routing, bname, the offset msgId rewrite of the answer). Goal: at most 2
-// allocations per relayed request, asserted by
-// TestRelay_RequestAllocatesAtMostTwice; process-cpu-ns/op is the CPU the
-// process spent per request, the relay's share of which the benchmark program
-// (go run ./bench) shows against the bare client.
+// a time and 64 pipelined, beside the same client talking to the broker
+// directly and through a splice proxy (startSplice): the difference between
+// splice and direct is what any in-process hop costs (system calls, wake-ups),
+// the difference between relay and splice what the relay's own work costs.
+// allocs/op is the relay's work per request (routing, bname, the offset msgId
+// rewrite of the answer). Goal: at most 2 allocations per relayed request,
+// asserted by TestRelay_RequestAllocatesAtMostTwice. process-cpu-ns/op is the
+// CPU the whole process spent per request; the benchmark program (go run
+// ./bench) shows the relay's cost against the bare client.
 //
 //	go test -run '^$' -bench Relay -benchmem ./transport/
 func BenchmarkRelay(b *testing.B) {
-	for _, window := range []int{1, 64} {
-		name := "sync"
-		if window > 1 {
-			name = "pipelined-64"
+	for _, via := range []string{viaDirect, viaSplice, viaRelay} {
+		for _, window := range []int{1, 64} {
+			name := via + "/sync"
+			if window > 1 {
+				name = via + "/pipelined-64"
+			}
+			b.Run(name, func(b *testing.B) { benchmarkRelay(b, via, window) })
 		}
-		b.Run(name, func(b *testing.B) {
-			rc := newRelayedClient(b)
-			for range window {
-				rc.send()
-			}
-			b.ReportAllocs()
-			b.SetBytes(int64(len(rc.out)))
-			b.ResetTimer()
-			cpu := processCPU()
-			for i := 0; i < b.N; i++ {
-				rc.recv()
-				if i+window < b.N {
-					rc.send()
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "process-cpu-ns/op")
-			for range max(0, window-b.N) {
-				rc.recv()
-			}
-		})
+	}
+}
+
+func benchmarkRelay(b *testing.B, via string, window int) {
+	rc := newRelayedClient(b, via)
+	for range window {
+		rc.send()
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rc.out)))
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		rc.recv()
+		if i+window < b.N {
+			rc.send()
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/float64(b.N), "process-cpu-ns/op")
+	for range max(0, window-b.N) {
+		rc.recv()
 	}
 }
 
 // The relay forwards every broker RPC: a relayed request may cost it at most
 // two allocations (BenchmarkRelay measures its time).
 func TestRelay_RequestAllocatesAtMostTwice(t *testing.T) {
-	rc := newRelayedClient(t)
+	rc := newRelayedClient(t, viaRelay)
 	rc.send() // the first request dials the upstream
 	rc.recv()
 	if n := testing.AllocsPerRun(1000, func() { rc.send(); rc.recv() }); n > 2 {
