@@ -91,7 +91,7 @@ type settings struct {
 // defaults are the full run's sizes, or -quick's.
 func defaults(quick bool) settings {
 	s := settings{
-		Rounds: 5, Sync: 3000, Async: 30000, InFlight: 128, Batches: 600, E2E: 1500, Backlog: 20000,
+		Rounds: 5, Sync: 3000, Async: 30000, InFlight: 128, Batches: 1500, E2E: 1500, Backlog: 20000,
 		BatchSize: batchSize, BodyBytes: 1024, Topic: "bench", E2ETopic: "bench-e2e", BacklogTopic: "bench-backlog",
 	}
 	if quick {
