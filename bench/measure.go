@@ -2,8 +2,11 @@ package main
 
 import (
 	"math"
+	"os"
 	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -19,6 +22,9 @@ type sample struct {
 	cpu, brokerCPU time.Duration
 	// allocs and bytes are the client process's heap allocations over the run.
 	allocs, bytes uint64
+	// syscalls counts the client process's read and write system calls over
+	// the run; negative when unknown (not Linux).
+	syscalls int64
 }
 
 // allocMetrics are the runtime metrics whose sum is what testing's
@@ -56,6 +62,7 @@ type meter struct {
 	cpu0, broker0   time.Duration
 	cpuOK, brokerOK bool
 	allocs0, bytes0 uint64
+	syscalls0       int64
 }
 
 // start opens the timed section. The cluster process is asked for its CPU
@@ -67,6 +74,7 @@ func (m *meter) start() {
 		m.broker0, m.brokerOK = cpu, err == nil
 	}
 	m.allocs0, m.bytes0 = heapAllocs()
+	m.syscalls0 = ioSyscalls()
 	m.cpu0, m.cpuOK = processCPU()
 	m.began = time.Now()
 }
@@ -75,8 +83,12 @@ func (m *meter) start() {
 func (m *meter) stop(msgs int, lat []time.Duration) sample {
 	elapsed := time.Since(m.began)
 	cpu, cpuOK := processCPU()
+	syscalls := ioSyscalls()
 	allocs, bytes := heapAllocs()
-	s := sample{msgs: msgs, elapsed: elapsed, lat: lat, cpu: -1, brokerCPU: -1, allocs: allocs - m.allocs0, bytes: bytes - m.bytes0}
+	s := sample{msgs: msgs, elapsed: elapsed, lat: lat, cpu: -1, brokerCPU: -1, allocs: allocs - m.allocs0, bytes: bytes - m.bytes0, syscalls: -1}
+	if syscalls >= 0 && m.syscalls0 >= 0 {
+		s.syscalls = syscalls - m.syscalls0
+	}
 	if cpuOK && m.cpuOK {
 		s.cpu = cpu - m.cpu0
 	}
@@ -123,4 +135,33 @@ func spreadOf(xs []float64) *spread {
 		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
 	}
 	return &spread{Median: med, Min: s[0], Max: s[len(s)-1]}
+}
+
+// ioSyscalls returns how many read and write system calls the process has
+// made (syscr and syscw of /proc/self/io), or -1 where that file does not
+// exist. Every hop a request takes costs some: the figure shows what the
+// relay's loopback hop adds.
+func ioSyscalls() int64 {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return -1
+	}
+	var n int64
+	found := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "syscr" && k != "syscw") {
+			continue
+		}
+		c, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return -1
+		}
+		n += c
+		found++
+	}
+	if found != 2 {
+		return -1
+	}
+	return n
 }

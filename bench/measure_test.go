@@ -67,6 +67,9 @@ func TestMeter_CountsTheClientsAllocations(t *testing.T) {
 	if _, ok := processCPU(); ok && s.cpu < 0 {
 		t.Errorf("client CPU = %v although the process's CPU time is known", s.cpu)
 	}
+	if ioSyscalls() >= 0 && s.syscalls < 0 {
+		t.Errorf("system calls = %d although /proc/self/io counts them", s.syscalls)
+	}
 	if s.msgs != 1000 || s.elapsed <= 0 {
 		t.Errorf("sample counts %d messages over %v", s.msgs, s.elapsed)
 	}

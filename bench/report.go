@@ -71,6 +71,9 @@ type roundFigures struct {
 	BrokerCPU *float64 `json:"broker_cpu_us_per_msg,omitempty"`
 	Allocs    float64  `json:"allocs_per_msg"`
 	Bytes     float64  `json:"bytes_per_msg"`
+	// Syscalls is the client process's read and write system calls per
+	// message (Linux only).
+	Syscalls *float64 `json:"client_syscalls_per_msg,omitempty"`
 }
 
 // figures summarises roundFigures over the rounds.
@@ -83,6 +86,7 @@ type figures struct {
 	BrokerCPU *spread `json:"broker_cpu_us_per_msg,omitempty"`
 	Allocs    *spread `json:"allocs_per_msg"`
 	Bytes     *spread `json:"bytes_per_msg"`
+	Syscalls  *spread `json:"client_syscalls_per_msg,omitempty"`
 }
 
 // comparison is a mode against a reference mode, round by round: throughput
@@ -119,6 +123,9 @@ func figuresOf(s sample) roundFigures {
 	if s.brokerCPU >= 0 {
 		f.BrokerCPU = ptr(µs(s.brokerCPU) / msgs)
 	}
+	if s.syscalls >= 0 {
+		f.Syscalls = ptr(float64(s.syscalls) / msgs)
+	}
 	return f
 }
 
@@ -144,6 +151,7 @@ func summarise(rounds []roundFigures) figures {
 		BrokerCPU: spreadOf(over(rounds, func(r roundFigures) *float64 { return r.BrokerCPU })),
 		Allocs:    spreadOf(over(rounds, func(r roundFigures) *float64 { return &r.Allocs })),
 		Bytes:     spreadOf(over(rounds, func(r roundFigures) *float64 { return &r.Bytes })),
+		Syscalls:  spreadOf(over(rounds, func(r roundFigures) *float64 { return r.Syscalls })),
 	}
 }
 
@@ -340,7 +348,7 @@ func (r *report) writeTable(out io.Writer) error {
 		if w.Op != "" {
 			fmt.Fprint(tw, "p50 µs\tp50 − bare\tp99 µs\tp999 µs\t")
 		}
-		fmt.Fprint(tw, "client CPU µs/msg\tbroker CPU µs/msg\tallocs/msg\tB/msg\t\n")
+		fmt.Fprint(tw, "client CPU µs/msg\tbroker CPU µs/msg\tallocs/msg\tB/msg\tsyscalls/msg\t\n")
 		for _, m := range w.Modes {
 			f := m.Summary
 			ratio, delta := "1.00", ""
@@ -352,7 +360,7 @@ func (r *report) writeTable(out io.Writer) error {
 			if w.Op != "" {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", spreadString(f.P50, "%.0f"), delta, medianString(f.P99, "%.0f"), medianString(f.P999, "%.0f"))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", medianString(f.ClientCPU, "%.1f"), medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", medianString(f.ClientCPU, "%.1f"), medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"), medianString(f.Syscalls, "%.1f"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
