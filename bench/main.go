@@ -347,27 +347,33 @@ func runRounds(ctx context.Context, b *bench, modes []*mode, workloads []workloa
 	return results, nil
 }
 
-func selectWorkloads(list string) ([]workloadSpec, error) {
+// selectNamed returns the items of all named in list (comma-separated), in
+// all's order; flag and what name the list in errors.
+func selectNamed[T any](list, flag, what string, all []T, name func(T) string) ([]T, error) {
 	want := map[string]bool{}
 	for _, n := range strings.Split(list, ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			want[n] = true
 		}
 	}
-	var out []workloadSpec
-	for _, w := range workloadSpecs {
-		if want[w.Name] {
-			out = append(out, w)
-			delete(want, w.Name)
+	var out []T
+	for _, x := range all {
+		if want[name(x)] {
+			out = append(out, x)
+			delete(want, name(x))
 		}
 	}
 	for n := range want {
-		return nil, fmt.Errorf("unknown workload %q in -workloads (known: %s)", n, names(workloadSpecs, func(w workloadSpec) string { return w.Name }))
+		return nil, fmt.Errorf("unknown %s %q in %s (known: %s)", what, n, flag, names(all, name))
 	}
 	if len(out) == 0 {
-		return nil, errors.New("-workloads names no workload")
+		return nil, fmt.Errorf("%s names no %s", flag, what)
 	}
 	return out, nil
+}
+
+func selectWorkloads(list string) ([]workloadSpec, error) {
+	return selectNamed(list, "-workloads", "workload", workloadSpecs, func(w workloadSpec) string { return w.Name })
 }
 
 func selected(ws []workloadSpec, name string) bool {

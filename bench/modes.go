@@ -164,26 +164,7 @@ func (m *mode) Close() error {
 // selectModes returns the specs named in list (comma-separated), in the
 // canonical order.
 func selectModes(list string) ([]modeSpec, error) {
-	want := map[string]bool{}
-	for _, n := range strings.Split(list, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want[n] = true
-		}
-	}
-	var out []modeSpec
-	for _, s := range modeSpecs {
-		if want[s.Name] {
-			out = append(out, s)
-			delete(want, s.Name)
-		}
-	}
-	for n := range want {
-		return nil, fmt.Errorf("unknown mode %q in -modes (known: %s)", n, names(modeSpecs, func(s modeSpec) string { return s.Name }))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("-modes names no mode")
-	}
-	return out, nil
+	return selectNamed(list, "-modes", "mode", modeSpecs, func(s modeSpec) string { return s.Name })
 }
 
 func names[T any](xs []T, name func(T) string) string {

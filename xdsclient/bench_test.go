@@ -158,13 +158,20 @@ func reportHeld(b *testing.B, before, beforeClient uint64, topics int) {
 	b.ReportMetric(float64(int64(after)-int64(before))/float64(topics), "process-bytes/topic")
 }
 
-func benchOnDemandMemory(b *testing.B, protocol string, topics int) {
+// memoryBenchControlPlane stops the timer, turns on profileEveryAllocation and
+// starts a control plane for one run of a memory benchmark; the run closes it.
+func memoryBenchControlPlane(b *testing.B) *meshtest.ControlPlane {
 	b.StopTimer()
 	profileEveryAllocation(b)
 	cp, err := meshtest.NewControlPlane()
 	if err != nil {
 		b.Fatal(err)
 	}
+	return cp
+}
+
+func benchOnDemandMemory(b *testing.B, protocol string, topics int) {
+	cp := memoryBenchControlPlane(b)
 	defer cp.Close()
 	ctx := context.Background()
 	names := make([]string, topics)
@@ -227,12 +234,7 @@ func BenchmarkClient_FullPushMemory(b *testing.B) {
 }
 
 func benchFullPushMemory(b *testing.B, protocol string, topics int) {
-	b.StopTimer()
-	profileEveryAllocation(b)
-	cp, err := meshtest.NewControlPlane()
-	if err != nil {
-		b.Fatal(err)
-	}
+	cp := memoryBenchControlPlane(b)
 	defer cp.Close()
 	spec := onDemandSpec(topics)
 	spec.OnDemand = false // every route inline in the listener
