@@ -348,7 +348,7 @@ func (r *report) writeTable(out io.Writer) error {
 		if w.Op != "" {
 			fmt.Fprint(tw, "p50 µs\tp50 − bare\tp99 µs\tp999 µs\t")
 		}
-		fmt.Fprint(tw, "client CPU µs/msg\tbroker CPU µs/msg\tallocs/msg\tB/msg\tsyscalls/msg\t\n")
+		fmt.Fprint(tw, "client CPU µs/msg (× bare)\tbroker CPU µs/msg\tallocs/msg\tB/msg\tsyscalls/msg\t\n")
 		for _, m := range w.Modes {
 			f := m.Summary
 			ratio, delta := "1.00", ""
@@ -360,7 +360,11 @@ func (r *report) writeTable(out io.Writer) error {
 			if w.Op != "" {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", spreadString(f.P50, "%.0f"), delta, medianString(f.P99, "%.0f"), medianString(f.P999, "%.0f"))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", medianString(f.ClientCPU, "%.1f"), medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"), medianString(f.Syscalls, "%.1f"))
+			cpu := medianString(f.ClientCPU, "%.1f")
+			if m.VsBare != nil && m.VsBare.ClientCPU != nil {
+				cpu += fmt.Sprintf(" (%.2f×)", m.VsBare.ClientCPU.Median)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", cpu, medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"), medianString(f.Syscalls, "%.1f"))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -118,7 +118,7 @@ func TestReport_TableAndJSON(t *testing.T) {
 	for _, want := range [][]string{
 		{"load average 0.50 0.60 0.70 at the start, 0.80 0.90 1.00 at the end"},
 		{"sync send, 1 KiB"},
-		{"mesh intercept", "900 (800–900)", "0.90 (0.80–0.90)", "120 (120–120)", "+20 (+20–+20)"},
+		{"mesh intercept", "900 (800–900)", "0.90 (0.80–0.90)", "120 (120–120)", "+20 (+20–+20)", "20.0 (1.00×)"},
 		{"mesh intercept", "async throughput ≥ 0.90× bare", "0.90 (0.80–0.90)", "met"},
 		{"intercept + tracing (batch exporter)", "not measured"},
 	} {
