@@ -21,7 +21,7 @@ const (
 	chartWidth = 1000
 	labelWidth = 250 // left column: workload and mode names
 	plotLeft   = labelWidth + 10
-	plotRight  = chartWidth - 70 // room for the value labels
+	plotRight  = chartWidth - 120 // room for the value labels ("1.53× 40,522 msg/s")
 	barHeight  = 13
 	barGap     = 3
 	groupGap   = 18
