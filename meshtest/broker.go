@@ -19,25 +19,32 @@ type Broker struct {
 
 	opaque atomic.Int32 // numbers the requests the broker sends (39, 40)
 
-	mu        sync.Mutex
-	errs      map[int32]faultError
-	delays    map[int32]time.Duration
-	requests  []Request
-	producers map[string]map[string]*conn // group -> clientID -> conn
-	consumers map[string]*consumerGroup
-	pulls     map[queueKey][]*parkedPull
-	clients   map[string]*clientInfo
+	mu       sync.Mutex
+	errs     map[int32]faultError
+	delays   map[int32]time.Duration
+	holds    map[int32]*hold
+	requests []Request
+	sent     []Request // requests the broker sent to clients (39, 40)
+	// rebalances counts, per consumer client and group, the rebalances the
+	// broker asked for (40 sent) and saw (38 received); never reset.
+	rebalances map[memberKey]*rebalanceCount
+	producers  map[string]map[string]*conn // group -> clientID -> conn
+	consumers  map[string]*consumerGroup
+	pulls      map[queueKey][]*parkedPull
+	clients    map[string]*clientInfo
 }
 
 func newBroker(c *Cluster, set *brokerSet, id int64) *Broker {
 	b := &Broker{
 		c: c, set: set, id: id,
-		errs:      map[int32]faultError{},
-		delays:    map[int32]time.Duration{},
-		producers: map[string]map[string]*conn{},
-		consumers: map[string]*consumerGroup{},
-		pulls:     map[queueKey][]*parkedPull{},
-		clients:   map[string]*clientInfo{},
+		errs:       map[int32]faultError{},
+		delays:     map[int32]time.Duration{},
+		holds:      map[int32]*hold{},
+		rebalances: map[memberKey]*rebalanceCount{},
+		producers:  map[string]map[string]*conn{},
+		consumers:  map[string]*consumerGroup{},
+		pulls:      map[queueKey][]*parkedPull{},
+		clients:    map[string]*clientInfo{},
 	}
 	log := c.log.With("broker", set.name, "brokerId", id)
 	b.srv = newServer(log, b.serve)
@@ -102,19 +109,13 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	if resp := b.checkACL(req); resp != nil {
 		return resp
 	}
-	fe, hasErr, delay := b.faultsFor(req.Code)
-	if delay > 0 {
+	fe, hasErr, delay, held := b.faultsFor(req.Code)
+	if delay > 0 || held != nil {
 		b.srv.wg.Add(1)
 		stop := b.srv.stopCh
 		go func() {
 			defer b.srv.wg.Done()
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			case <-cn.closed:
+			if !waitFault(delay, held, stop, cn.closed) {
 				return
 			}
 			var resp *remoting.Command
@@ -188,6 +189,23 @@ func withExt(resp *remoting.Command, kv ...string) *remoting.Command {
 		resp.ExtFields[kv[i]] = kv[i+1]
 	}
 	return resp
+}
+
+// send sends a broker-initiated oneway request (39, 40) to a client and records
+// it for SentRequests once written.
+func (b *Broker) send(cn *conn, code int32, ext map[string]string, body []byte) {
+	req := b.newBrokerRequest(code, ext, body)
+	cn.write(req)
+	if cn.isClosed() {
+		return
+	}
+	r := newRequest(cn, req, b.c.clock.now())
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.sent = append(b.sent, r)
+	if code == remoting.CodeNotifyConsumerIDsChanged {
+		b.rebalanceCountLocked(r.ClientID, ext["consumerGroup"]).notified++
+	}
 }
 
 // newBrokerRequest builds a broker-initiated oneway request (39, 40) in Java form.

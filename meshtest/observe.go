@@ -52,6 +52,9 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, r)
+	if r.Code == remoting.CodeGetConsumerListByGroup {
+		b.rebalanceCountLocked(r.ClientID, r.ExtFields["consumerGroup"]).asked++
+	}
 }
 
 // Requests returns the requests with the given code this broker received, in
@@ -81,11 +84,28 @@ func (b *Broker) RequestCount(code int32) int {
 	return n
 }
 
-// ResetRequests forgets every recorded request.
+// SentRequests returns the requests with the given code this broker sent to
+// clients — CHECK_TRANSACTION_STATE (39) and NOTIFY_CONSUMER_IDS_CHANGED (40) —
+// in the order it wrote them; ClientID names the client of the connection each
+// went to.
+func (b *Broker) SentRequests(code int32) []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []Request
+	for _, r := range b.sent {
+		if r.Code == code {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// ResetRequests forgets every recorded request, received and sent.
 func (b *Broker) ResetRequests() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = nil
+	b.sent = nil
 }
 
 // Client describes a client connection that sent this broker a heartbeat.
