@@ -59,7 +59,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 	say("rmqmesh demo (embedded: no ROCKETMQ_XDS_BOOTSTRAP set)")
 	say("  cluster:       broker-a %s (replica %s), broker-b %s",
 		cluster.Broker("broker-a").Addr(), cluster.Broker("broker-a").Replica(1).Addr(), cluster.Broker("broker-b").Addr())
-	say("  control plane: %s, listener %q", cp.Address(), demoListener)
+	say("  control plane: %s, listener %q", cp.Addr(), demoListener)
 
 	m, err := mesh.New(ctx, "xds:///"+demoListener, mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(log))
 	if err != nil {

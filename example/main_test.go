@@ -54,7 +54,7 @@ func warmInstance(t *testing.T, m *mesh.Mesh) {
 // never seen, as a user with a real one would.
 func TestRunExternal(t *testing.T) {
 	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithTopic("orders", 4))
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	res, err := meshtest.MeshSpec{
 		Listener: "rocketmq",
 		Routes:   []meshtest.RouteSpec{{Cluster: "brokers"}},

@@ -100,7 +100,7 @@ func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
 }
 
 func TestMesh_ListenerThatNeverComes(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := context.Background()
 	m, err := mesh.New(ctx, "xds:///absent",
 		mesh.WithBootstrap(cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300*time.Millisecond))),
@@ -123,7 +123,7 @@ func TestMesh_ListenerThatNeverComes(t *testing.T) {
 }
 
 func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	boot := cp.Bootstrap()
 	cp.Close()
 	ctx := context.Background()
@@ -151,7 +151,7 @@ func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
 // and nil messages or queues handed to the mesh's QueueSelector and
 // AllocateStrategy.
 func TestMesh_HostileButLegalInputsDoNotPanic(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	m, err := mesh.New(context.Background(), "xds:///"+listenerName,
 		mesh.WithBootstrap(cp.Bootstrap()), mesh.WithTopicIdleTimeout(time.Nanosecond), nil)
 	if err != nil {

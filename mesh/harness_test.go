@@ -60,7 +60,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	for _, topic := range hc.topics {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
 	}
-	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t)}
+	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.RunControlPlane(t)}
 	h.apply(hc.spec(h.cluster))
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()

@@ -271,7 +271,7 @@ func scaleSetup(tb testing.TB, n int) *meshtest.ControlPlane {
 		res.RouteConfigs[i] = meshtest.TopicRouteConfig(xdsclient.OnDemandRouteName(onDemandRCName, topic),
 			meshtest.RouteSpec{Topic: topic, Cluster: cluster})
 	}
-	cp := meshtest.StartControlPlane(tb)
+	cp := meshtest.RunControlPlane(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	if err := cp.Update(ctx, res); err != nil {
@@ -424,7 +424,7 @@ func BenchmarkMesh_OnDemandHeldTopics(b *testing.B) {
 // routes.
 func TestMesh_OnDemandQueryBeforeListenerArrives(t *testing.T) {
 	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithBroker("broker-b", 0), meshtest.WithTopic("payments", 4))
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(cp.Bootstrap()))

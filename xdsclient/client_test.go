@@ -42,7 +42,7 @@ func addrs(cla *endpointv3.ClusterLoadAssignment) []string {
 
 func TestClient_FullChain(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
@@ -102,7 +102,7 @@ func TestClient_FullChain(t *testing.T) {
 
 func TestClient_UpdateAndDelete(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -138,7 +138,7 @@ func TestClient_UpdateAndDelete(t *testing.T) {
 }
 
 func TestClient_IgnoreResourceDeletion(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := testCtx(t)
 	spec := baseSpec()
 	if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -178,7 +178,7 @@ func TestClient_IgnoreResourceDeletion(t *testing.T) {
 
 func TestClient_NACKKeepsLastGood(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -257,7 +257,7 @@ func TestClient_NACKKeepsLastGood(t *testing.T) {
 
 func TestClient_ServerRestart(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -297,12 +297,12 @@ func TestClient_ServerRestart(t *testing.T) {
 }
 
 func TestClient_Fallback(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := testCtx(t)
 	if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapServers(unusedAddr(t), cp.Address())))
+	c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapServers(unusedAddr(t), cp.Addr())))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()
 	lw.waitUpdate(t, "listener from the fallback server", nil)
@@ -320,7 +320,7 @@ func TestClient_Unreachable(t *testing.T) {
 }
 
 func TestClient_CloseIdempotent(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	c := newClient(t, cp.Bootstrap())
 	if err := c.Close(); err != nil {
 		t.Errorf("Close() = %v", err)

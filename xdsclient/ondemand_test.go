@@ -24,7 +24,7 @@ func onDemandSpec(topics int) meshtest.MeshSpec {
 
 func TestClient_OnDemandTopics(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, onDemandSpec(5))); err != nil {
 			t.Fatal(err)
@@ -92,7 +92,7 @@ func waitSubscribed(t *testing.T, cp *meshtest.ControlPlane, want []string) {
 
 func TestClient_OnDemandDoesNotExist(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, onDemandSpec(1))); err != nil {
 			t.Fatal(err)

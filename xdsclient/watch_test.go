@@ -20,7 +20,7 @@ import (
 // lock: a callback may watch, cancel its own watch and cancel others.
 func TestClient_WatchFromCallback(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestClient_WatchFromCallback(t *testing.T) {
 }
 
 func TestClient_InvalidWatch(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	c := newClient(t, cp.Bootstrap())
 	for _, name := range []string{"", "*"} {
 		w := newRecorder[*xdsclient.ClusterUpdate]()
