@@ -108,6 +108,9 @@ type Cluster struct {
 
 	noNotify atomic.Bool // notifyConsumerIdsChangedEnable=false
 
+	settleMu sync.Mutex
+	routed   map[string]int // group → WithRoutedTopics of StartConsumer; guarded by settleMu
+
 	tickMu    sync.Mutex // serializes tick
 	wake      chan struct{}
 	done      chan struct{}

@@ -149,4 +149,3 @@ func TestBroker_GoldenErrorRemarks(t *testing.T) {
 		t.Errorf("14 for a new group: %d %v", resp.Code, resp.ExtFields)
 	}
 }
-
