@@ -41,7 +41,7 @@ func TestNew_RejectsBadTargetsAndBootstraps(t *testing.T) {
 func sendErr(t *testing.T, h *harness, topic string) error {
 	t.Helper()
 	p := h.producer()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	_, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("x")))
 	if err == nil {
@@ -109,7 +109,7 @@ func TestMesh_ListenerThatNeverComes(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer m.Close()
-	wctx, cancel := context.WithTimeout(ctx, defaultTestTimeout)
+	wctx, cancel := context.WithTimeout(ctx, meshtest.DefaultTimeout)
 	defer cancel()
 	// The does-not-exist timer settles the wait with an error instead of a hang.
 	if err := m.WaitReady(wctx); err != nil {

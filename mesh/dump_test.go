@@ -106,7 +106,7 @@ func TestMesh_ConfigDump(t *testing.T) {
 	// xDS orders nothing across resource types: the listener can be in force
 	// while the endpoints' response for the same version is still on its way,
 	// so wait for every resource rather than for the listener alone.
-	waitFor(t, "every resource and the route table at version "+next, func() bool {
+	meshtest.WaitFor(t, "every resource and the route table at version "+next, func() bool {
 		d = configDump(t, h.mesh)
 		for _, r := range d.Resources {
 			if r.Version != next {
@@ -122,7 +122,7 @@ func TestMesh_ConfigDump(t *testing.T) {
 
 func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
 	h := newHarness(t, harnessConfig{brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	info, err := h.mesh.ClusterInfo(ctx)
 	if err != nil {

@@ -18,9 +18,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/meshtest"
 )
 
-// defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = 30 * time.Second
-
 const listenerName = "rmq-test"
 
 var seq atomic.Int64
@@ -62,7 +59,7 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	}
 	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.RunControlPlane(t)}
 	h.apply(hc.spec(h.cluster))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	m, err := mesh.New(ctx, "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...))}, hc.meshOpts...)...)
 	if err != nil {
@@ -87,7 +84,7 @@ func (h *harness) apply(spec meshtest.MeshSpec) {
 	if err != nil {
 		h.t.Fatalf("building resources: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := h.cp.Update(ctx, res); err != nil {
 		h.t.Fatalf("control plane update: %v", err)
@@ -99,7 +96,7 @@ func (h *harness) apply(spec meshtest.MeshSpec) {
 func (h *harness) waitApplied() {
 	h.t.Helper()
 	want := h.cp.Version()
-	waitFor(h.t, "mesh to apply control plane version "+want, func() bool {
+	meshtest.WaitFor(h.t, "mesh to apply control plane version "+want, func() bool {
 		b, err := h.mesh.ConfigDump()
 		return err == nil && containsVersion(b, want)
 	})
@@ -127,7 +124,7 @@ func (h *harness) sendN(p rocketmq.Producer, topic string, n int) map[string]int
 	h.t.Helper()
 	perBroker := map[string]int{}
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(fmt.Sprintf("%s-%06d", topic, seq.Add(1)))))
 		cancel()
 		if err != nil {
@@ -179,13 +176,19 @@ func (c *collector) perBroker() map[string]int {
 	return out
 }
 
-// consume starts a push consumer through the mesh that records every message.
+// consume starts a push consumer of group through the mesh, on an internal
+// client of its own, that records every message; meshtest.StartConsumer starts
+// it and registers its shutdown.
 func (h *harness) consume(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
 	h.t.Helper()
+	return h.consumeWith(nil, group, topic, handler, opts...)
+}
+
+// consumeWith is consume with options for meshtest.StartConsumer.
+func (h *harness) consumeWith(start []meshtest.StartOption, group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+	h.t.Helper()
 	col := newCollector()
-	inst := h.warmInstance()
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
-		consumer.WithInstance(inst),
 		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	}, opts...)...)
@@ -204,36 +207,8 @@ func (h *harness) consume(group, topic string, handler func(*collector, ...*prim
 	if err != nil {
 		h.t.Fatalf("Subscribe %q: %v", topic, err)
 	}
-	if err := c.Start(); err != nil {
-		h.t.Fatalf("consumer Start: %v", err)
-	}
-	h.t.Cleanup(func() { _ = c.Shutdown() })
+	meshtest.StartConsumer(h.t, h.cluster, group, c, start...)
 	return col, c
-}
-
-// warmInstance starts a producer on a fresh instance name and returns the name.
-// rocketmq-client-go v2.1.2's route updater reads consumer subscriptions 10 ms after
-// its internal client starts without synchronising with rebalancing, a race -race
-// reports; a consumer on an instance whose client is already running never meets
-// that first read.
-func (h *harness) warmInstance() string {
-	h.t.Helper()
-	inst := uniqueName("inst")
-	h.producer(producer.WithInstanceName(inst))
-	time.Sleep(100 * time.Millisecond)
-	return inst
-}
-
-// waitFor polls cond until it holds, failing the test after defaultTestTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // allBrokers is a spec with one cluster of every broker and one catch-all route.
@@ -302,7 +277,7 @@ func sendTo(t *testing.T, p rocketmq.Producer, topic, broker string, i int) {
 	t.Helper()
 	msg := primitive.NewMessage(topic, []byte(fmt.Sprintf("seed-%d", i)))
 	msg.Queue = &primitive.MessageQueue{Topic: topic, BrokerName: broker, QueueId: 0}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := p.SendSync(ctx, msg); err != nil {
 		t.Fatalf("seeding %q on %q: %v", topic, broker, err)

@@ -56,7 +56,7 @@ func BenchmarkClient_UpdateLatency(b *testing.B) {
 					select {
 					case t := <-got:
 						lat = append(lat, t.Sub(start))
-					case <-time.After(defaultTestTimeout):
+					case <-time.After(meshtest.DefaultTimeout):
 						b.Fatal("timed out waiting for the update")
 					}
 				}

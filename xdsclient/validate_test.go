@@ -16,16 +16,9 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-)
 
-func mustAny(t *testing.T, m proto.Message) *anypb.Any {
-	t.Helper()
-	a, err := anypb.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
+)
 
 func exact(s string) *matcherv3.StringMatcher {
 	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}}
@@ -40,7 +33,7 @@ func listenerWith(t *testing.T, filter *listenerv3.Filter, md *corev3.Metadata) 
 }
 
 func proxyFilter(t *testing.T, rc *rocketmqv3.RouteConfiguration) *listenerv3.Filter {
-	return &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: rc})}}
+	return &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: testutil.MustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: rc})}}
 }
 
 func TestDecode_Errors(t *testing.T) {
@@ -84,7 +77,7 @@ func TestDecode_Errors(t *testing.T) {
 		want string
 	}{
 		{"listener without filter", listenerType, &listenerv3.Listener{Name: "l"}, `no "envoy.filters.network.rocketmq_proxy" network filter`},
-		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
+		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: testutil.MustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
 		{"listener undecodable typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: rocketmqProxyTypeURL, Value: []byte{0xff}}}}, nil), "cannot decode typed_config"},
 		{"listener no typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: RocketMQFilterName}, nil), "has no typed_config"},
 		{"listener bad on_demand type", listenerType, listenerWith(t, proxyFilter(t, &rocketmqv3.RouteConfiguration{Name: "rc"}), onDemand(structpb.NewStringValue("yes"))), `filter_metadata["rmqmesh"]["on_demand_routes"] must be a bool`},
@@ -134,7 +127,7 @@ func TestDecode_Errors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, u, _, err := tc.rt.decode(mustAny(t, tc.msg))
+			_, u, _, err := tc.rt.decode(testutil.MustAny(t, tc.msg))
 			if err == nil {
 				t.Fatalf("decode() = %+v, want error containing %q", u, tc.want)
 			}
@@ -150,7 +143,7 @@ func TestDecode_Nameserver(t *testing.T) {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: "ns", Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
 		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 9876}}}}}},
 	}}}}}
-	name, u, _, err := endpointsType.decode(mustAny(t, cla))
+	name, u, _, err := endpointsType.decode(testutil.MustAny(t, cla))
 	if err != nil || name != "ns" || u == nil {
 		t.Fatalf("decode() = %q, %v, %v; want ns, update, nil", name, u, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
@@ -169,15 +170,6 @@ func (b *fakeBuilder) respond(t *testing.T, resp *discoveryv3.DiscoveryResponse)
 	b.recv <- m
 }
 
-func mustAny(t *testing.T, m proto.Message) *anypb.Any {
-	t.Helper()
-	a, err := anypb.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // TestClient_SotWUnnamedNACKKeepsLastGood: a full-state response whose bad
 // resource cannot be named must not delete the cached resources it may
 // stand for, and an unsolicited type is never ACKed as a wildcard request.
@@ -191,7 +183,7 @@ func TestClient_SotWUnnamedNACKKeepsLastGood(t *testing.T) {
 		t.Fatalf("first request = %v", req)
 	}
 	good := &clusterv3.Cluster{Name: "brokers", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_EDS}}
-	fb.respond(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "a", Resources: []*anypb.Any{mustAny(t, good)}})
+	fb.respond(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "a", Resources: []*anypb.Any{testutil.MustAny(t, good)}})
 	cw.waitUpdate(t, "cluster", nil)
 	if req := fb.nextRequest(t, ctx); req.GetVersionInfo() != "1" || req.GetResponseNonce() != "a" || req.GetErrorDetail() != nil {
 		t.Fatalf("ACK = %v", req)
