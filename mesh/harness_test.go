@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,7 +62,9 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	h.apply(hc.spec(h.cluster))
 	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	m, err := mesh.New(ctx, "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...))}, hc.meshOpts...)...)
+	// The mesh logs to the test's output, shown with the test that failed.
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := mesh.New(ctx, "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...)), mesh.WithLogger(logger)}, hc.meshOpts...)...)
 	if err != nil {
 		t.Fatalf("mesh.New: %v", err)
 	}
