@@ -295,11 +295,12 @@ func newScaleMesh(tb testing.TB, cp *meshtest.ControlPlane) (*mesh.Mesh, *xdscli
 }
 
 // touchTopics asks the mesh for the routes of topics 0, step, 2*step, ...
-// (count of them) with a few concurrent callers, as many clients would.
+// (count of them) with a few concurrent callers, as many clients would. Each
+// query has a deadline of its own, as a client's has: under -race on a loaded
+// machine a thousand on-demand subscriptions take longer than one
+// DefaultTimeout, and a query past a shared deadline was answered "no route".
 func touchTopics(tb testing.TB, m *mesh.Mesh, count, step int) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
-	defer cancel()
 	const workers = 16
 	idx := make(chan int)
 	errs := make(chan error, workers)
@@ -310,7 +311,9 @@ func touchTopics(tb testing.TB, m *mesh.Mesh, count, step int) {
 			defer wg.Done()
 			for i := range idx {
 				topic := scaleTopic(i)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				r, err := m.TopicRoute(ctx, topic)
+				cancel()
 				if err == nil && (len(r.BrokerDatas) != 1 || r.BrokerDatas[0].BrokerName != scaleBroker(i)) {
 					err = fmt.Errorf("topic %q: route %+v, want only %s", topic, r.BrokerDatas, scaleBroker(i))
 				}
