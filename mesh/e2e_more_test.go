@@ -32,7 +32,7 @@ func TestMesh_ControlPlaneGoneKeepsLastGoodRoutes(t *testing.T) {
 		t.Errorf("new producer after the control plane stopped: sends landed on %v", got)
 	}
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
-	meshtest.WaitFor(t, "40 messages consumed with the control plane down", func() bool { return col.count() == 40 })
+	meshtest.WaitFor(t, "40 messages consumed with the control plane down", func() bool { return col.Distinct() == 40 })
 }
 
 func TestMesh_OrderlyConsumption(t *testing.T) {
@@ -64,7 +64,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 		bad   []string
 		total int
 	)
-	_, _ = h.consume(uniqueName("cg"), "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeOrderly(uniqueName("cg"), "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -77,7 +77,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 			total++
 		}
 		return consumer.ConsumeSuccess
-	}, consumer.WithConsumerOrder(true))
+	})
 	meshtest.WaitFor(t, "all ordered messages consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -213,7 +213,7 @@ func TestMesh_AckAffinity(t *testing.T) {
 		mu      sync.Mutex
 		retried = map[string]string{} // body → broker it came from on first delivery
 	)
-	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(group, "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -222,12 +222,12 @@ func TestMesh_AckAffinity(t *testing.T) {
 				return consumer.ConsumeRetryLater
 			}
 		}
-		col.add(msgs...)
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess
 	}, consumer.WithConsumeMessageBatchMaxSize(1))
-	meshtest.WaitFor(t, "first deliveries", func() bool { return col.count() >= 36 })
+	meshtest.WaitFor(t, "first deliveries", func() bool { return col.Distinct() >= 36 })
 	h.cluster.FastForward(time.Minute) // release the delayed retries
-	meshtest.WaitFor(t, "all 40 consumed, retries included", func() bool { return col.count() == 40 })
+	meshtest.WaitFor(t, "all 40 consumed, retries included", func() bool { return col.Distinct() == 40 })
 
 	mu.Lock()
 	defer mu.Unlock()
@@ -332,7 +332,7 @@ func TestMesh_RetriesFlowWithTopicSpecificRoutes(t *testing.T) {
 		mu          sync.Mutex
 		redelivered int
 	)
-	col, _ := h.consume(uniqueName("cg"), "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(uniqueName("cg"), "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -341,11 +341,11 @@ func TestMesh_RetriesFlowWithTopicSpecificRoutes(t *testing.T) {
 			}
 			redelivered++
 		}
-		col.add(msgs...)
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess
 	}, consumer.WithConsumeMessageBatchMaxSize(1))
 	meshtest.WaitFor(t, "every message redelivered from its retry topic", func() bool {
 		h.cluster.FastForward(10 * time.Second)
-		return col.count() == 10
+		return col.Distinct() == 10
 	})
 }

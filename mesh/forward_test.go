@@ -118,8 +118,8 @@ func TestMesh_ForwardedRouteWriteSubsetByBrokerName(t *testing.T) {
 	// The routes lead to nameservers only, so the group's %RETRY% topic has no
 	// route: the consumer rebalances orders alone.
 	col, _ := h.consumeWith([]meshtest.StartOption{meshtest.WithRoutedTopics(1)}, uniqueName("cg"), "orders", nil)
-	meshtest.WaitFor(t, "40 messages consumed", func() bool { return col.count() == 40 })
-	if got := col.perBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
+	meshtest.WaitFor(t, "40 messages consumed", func() bool { return col.Distinct() == 40 })
+	if got := col.PerBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
 		t.Errorf("consumed per broker %v, want broker-a 10 and broker-b 30 (reads see every broker)", got)
 	}
 }

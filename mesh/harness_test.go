@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,56 +140,32 @@ func (h *harness) sendN(p rocketmq.Producer, topic string, n int) map[string]int
 	return perBroker
 }
 
-// collector gathers messages a push consumer receives, by body.
-type collector struct {
-	mu      sync.Mutex
-	byBody  map[string]*primitive.MessageExt
-	brokers map[string]int
-}
-
-func newCollector() *collector {
-	return &collector{byBody: map[string]*primitive.MessageExt{}, brokers: map[string]int{}}
-}
-
-func (c *collector) add(msgs ...*primitive.MessageExt) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range msgs {
-		if _, dup := c.byBody[string(m.Body)]; !dup {
-			c.brokers[m.Queue.BrokerName]++
-		}
-		c.byBody[string(m.Body)] = m
-	}
-}
-
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byBody)
-}
-
-func (c *collector) perBroker() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range c.brokers {
-		out[k] = v
-	}
-	return out
-}
-
 // consume starts a push consumer of group through the mesh, on an internal
 // client of its own, that records every message; meshtest.StartConsumer starts
 // it and registers its shutdown.
-func (h *harness) consume(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+func (h *harness) consume(group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*meshtest.Collector, rocketmq.PushConsumer) {
 	h.t.Helper()
 	return h.consumeWith(nil, group, topic, handler, opts...)
 }
 
-// consumeWith is consume with options for meshtest.StartConsumer.
-func (h *harness) consumeWith(start []meshtest.StartOption, group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+// consumeOrderly is consume for an orderly consumer, with a keeper on its
+// instance (see meshtest.WithKeeper).
+func (h *harness) consumeOrderly(group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult) *meshtest.Collector {
 	h.t.Helper()
-	col := newCollector()
+	inst := uniqueName("inst")
+	keeper, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("keeper")), producer.WithInstanceName(inst))
+	if err != nil {
+		h.t.Fatalf("NewProducer (keeper): %v", err)
+	}
+	col, _ := h.consumeWith([]meshtest.StartOption{meshtest.WithKeeper(keeper)}, group, topic, handler,
+		consumer.WithConsumerOrder(true), consumer.WithInstance(inst))
+	return col
+}
+
+// consumeWith is consume with options for meshtest.StartConsumer.
+func (h *harness) consumeWith(start []meshtest.StartOption, group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*meshtest.Collector, rocketmq.PushConsumer) {
+	h.t.Helper()
+	col := &meshtest.Collector{}
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
 		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
@@ -199,8 +174,8 @@ func (h *harness) consumeWith(start []meshtest.StartOption, group, topic string,
 		h.t.Fatalf("NewPushConsumer: %v", err)
 	}
 	if handler == nil {
-		handler = func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
-			col.add(msgs...)
+		handler = func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+			col.Add(msgs...)
 			return consumer.ConsumeSuccess
 		}
 	}

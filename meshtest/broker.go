@@ -25,8 +25,8 @@ type Broker struct {
 	holds    map[int32]*hold
 	requests []Request
 	sent     []Request // requests the broker sent to clients (39, 40)
-	// rebalances counts, per consumer client and group, the rebalances the
-	// broker asked for (40 sent) and saw (38 received); never reset.
+	// rebalances counts, per connection and group, the rebalances the broker
+	// asked for (40 sent) and saw (38 received); never reset.
 	rebalances map[memberKey]*rebalanceCount
 	producers  map[string]map[string]*conn // group -> clientID -> conn
 	consumers  map[string]*consumerGroup
@@ -204,7 +204,7 @@ func (b *Broker) send(cn *conn, code int32, ext map[string]string, body []byte) 
 	defer b.mu.Unlock()
 	b.sent = append(b.sent, r)
 	if code == remoting.CodeNotifyConsumerIDsChanged {
-		b.rebalanceCountLocked(r.ClientID, ext["consumerGroup"]).notified++
+		b.rebalanceCountLocked(cn, ext["consumerGroup"]).notified++
 	}
 }
 

@@ -53,8 +53,10 @@ package meshtest
 // rebalance may still run.
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -64,9 +66,9 @@ import (
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
-// Consumer is what rocketmq.PushConsumer and rocketmq.PullConsumer have in common
-// that StartConsumer uses.
-type Consumer interface {
+// Starter is what StartConsumer needs of a consumer (rocketmq.PushConsumer,
+// rocketmq.PullConsumer) and of a keeper (rocketmq.Producer).
+type Starter interface {
 	Start() error
 	Shutdown() error
 }
@@ -75,7 +77,8 @@ type Consumer interface {
 type StartOption func(*startOptions)
 
 type startOptions struct {
-	routedTopics int // 0: every subscription
+	routedTopics int     // 0: every subscription
+	keeper       Starter // nil: none
 }
 
 // WithRoutedTopics says how many of the consumer's subscriptions, its
@@ -87,6 +90,20 @@ func WithRoutedTopics(n int) StartOption {
 	return func(o *startOptions) { o.routedTopics = n }
 }
 
+// WithKeeper gives StartConsumer a client built on the consumer's instance name
+// and not yet started — a producer — for an orderly consumer. Shutting an orderly
+// consumer down unlocks its queues, and each of its per-queue consume loops that
+// sees a queue unlocked before it sees the shutdown asks for the lock again
+// 100 ms later (pushConsumer.tryLockLaterAndReconsume), a request that reads the
+// flag the same Shutdown writes. With a keeper holding the internal client,
+// stopping shuts the consumer down, waits until the consumer's goroutines have
+// ended, and only then shuts the keeper down, which writes the flag; another
+// orderly consumer running at the time makes the wait last until it stops too.
+// StartConsumer starts the keeper once the consumer has settled.
+func WithKeeper(k Starter) StartOption {
+	return func(o *startOptions) { o.keeper = k }
+}
+
 // StartConsumer starts consumer — built by the caller for group, subscribed,
 // clustering (the default message model), on an instance name of its own, and
 // pointed at c directly or through a mesh — and returns once its start has
@@ -94,7 +111,7 @@ func WithRoutedTopics(n int) StartOption {
 // cleanup on t that stops the consumer, and returns the same stop for tests that
 // stop it earlier (safe to call more than once). It fails t when the consumer
 // cannot start or does not settle within DefaultTimeout.
-func StartConsumer(t testing.TB, c *Cluster, group string, consumer Consumer, opts ...StartOption) (stop func()) {
+func StartConsumer(t testing.TB, c *Cluster, group string, consumer Starter, opts ...StartOption) (stop func()) {
 	t.Helper()
 	var o startOptions
 	for _, opt := range opts {
@@ -128,6 +145,11 @@ func StartConsumer(t testing.TB, c *Cluster, group string, consumer Consumer, op
 	})
 	release()
 	c.waitSettled(t, group)
+	if o.keeper != nil {
+		if err := o.keeper.Start(); err != nil {
+			t.Fatalf("meshtest: starting the keeper of consumer %q: %v", id, err)
+		}
+	}
 
 	var once sync.Once
 	stop = func() {
@@ -135,6 +157,17 @@ func StartConsumer(t testing.TB, c *Cluster, group string, consumer Consumer, op
 			t.Helper()
 			if err := consumer.Shutdown(); err != nil {
 				t.Errorf("meshtest: consumer %q of group %q: Shutdown: %v", id, group, err)
+			}
+			if o.keeper != nil {
+				// Reading the broker's state in the wait orders the consume loops'
+				// last requests, which it received, before the keeper's Shutdown.
+				WaitFor(t, fmt.Sprintf("the goroutines of consumer %q to end after its Shutdown", id), func() bool {
+					c.groupMembers(group)
+					return !consumerRunning(consumer)
+				})
+				if err := o.keeper.Shutdown(); err != nil {
+					t.Errorf("meshtest: the keeper of consumer %q: Shutdown: %v", id, err)
+				}
 			}
 			WaitFor(t, fmt.Sprintf("the brokers to see consumer %q of group %q leave", id, group), func() bool {
 				return !c.groupMembers(group)[id]
@@ -165,8 +198,49 @@ func (c *Cluster) routedTopics(group string) int {
 	return c.routed[group]
 }
 
-// memberKey names one consumer client in one group.
-type memberKey struct{ clientID, group string }
+// consumerRunning reports whether the official push consumer consumer still has
+// a goroutine that may send a request through its internal client: a consume
+// loop (one that was to ask for a lock 100 ms later included), found by the
+// receiver of its method frames in the goroutine dump, or its lock ticker, an
+// unnamed closure found by name (an orderly consumer's only; it ends at
+// Shutdown). Its pull loops are left out: a long poll can keep one for 20 s, and
+// pulls do not read the flag.
+func consumerRunning(consumer Starter) bool {
+	self := []byte(fmt.Sprintf("(%p", consumer))
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	const pkg = "rocketmq-client-go/v2/consumer.(*pushConsumer)."
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte(pkg+"Start.func1.3(")) {
+			return true
+		}
+		if !bytes.Contains(g, self) {
+			continue
+		}
+		for _, f := range []string{"consumeMessageOrderly(", "consumeMessageConcurrently(", "tryLockLaterAndReconsume(", "submitConsumeRequestLater(", "submitToConsume("} {
+			if bytes.Contains(g, []byte(pkg+f)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// memberKey names one consumer connection in one group. Requests are counted
+// by connection because a client may ask for the consumer list on a connection
+// before its first heartbeat there has named the client; the name is looked up
+// when the counts are read.
+type memberKey struct {
+	cn    *conn
+	group string
+}
 
 // rebalanceCount is what one broker knows of a member's rebalances.
 type rebalanceCount struct {
@@ -174,8 +248,8 @@ type rebalanceCount struct {
 	asked    int // GET_CONSUMER_LIST_BY_GROUP received from it
 }
 
-func (b *Broker) rebalanceCountLocked(clientID, group string) *rebalanceCount {
-	k := memberKey{clientID, group}
+func (b *Broker) rebalanceCountLocked(cn *conn, group string) *rebalanceCount {
+	k := memberKey{cn, group}
 	rc := b.rebalances[k]
 	if rc == nil {
 		rc = &rebalanceCount{}
@@ -243,8 +317,9 @@ func (c *Cluster) settled(group string) (bool, string) {
 		}
 		for k, rc := range b.rebalances {
 			if k.group == group {
-				asked[k.clientID] += rc.asked
-				notified[k.clientID] += rc.notified
+				id := k.cn.ClientID()
+				asked[id] += rc.asked
+				notified[id] += rc.notified
 			}
 		}
 		b.mu.Unlock()

@@ -13,7 +13,7 @@ func TestCluster_TwoConsumersRebalance(t *testing.T) {
 	c := RunCluster(t, WithTopic("TopicTest", 4), WithTimeScale(0.01))
 	p := newProducer(t, c)
 	group := name("cg")
-	var got1, got2 collector
+	var got1, got2 Collector
 	startPushConsumer(t, c, group, "TopicTest", &got1, nil)
 	b := c.Broker("broker-a")
 	if ids := b.ConsumerIDs(group); len(ids) != 1 {
@@ -40,8 +40,8 @@ func TestCluster_TwoConsumersRebalance(t *testing.T) {
 		t.Errorf("the broker answered %d consumer lists after the second consumer started, want more than 1", n-before)
 	}
 	sendN(t, p, "TopicTest", "q", 40)
-	WaitFor(t, "all consumed", func() bool { return len(got1.bodies())+len(got2.bodies()) >= 40 })
-	q1, q2 := got1.queues(), got2.queues()
+	WaitFor(t, "all consumed", func() bool { return got1.Distinct()+got2.Distinct() >= 40 })
+	q1, q2 := got1.Queues(), got2.Queues()
 	for q := range q1 {
 		if q2[q] {
 			t.Errorf("queue %d consumed by both consumers (q1 %v, q2 %v)", q, q1, q2)

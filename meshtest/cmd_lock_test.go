@@ -2,10 +2,10 @@ package meshtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
-	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
 )
@@ -32,8 +32,8 @@ func TestCluster_OrderlyConsumerLocksQueues(t *testing.T) {
 		}
 	}
 	group := name("cg")
-	var got collector
-	stop := startPushConsumer(t, c, group, "TopicTest", &got, nil, consumer.WithConsumerOrder(true))
+	var got Collector
+	stop := startOrderlyConsumer(t, c, group, "TopicTest", &got)
 	b := c.Broker("broker-a")
 	WaitFor(t, "both queues locked", func() bool {
 		held := 0
@@ -50,11 +50,10 @@ func TestCluster_OrderlyConsumerLocksQueues(t *testing.T) {
 			t.Errorf("lock request without a known client: %+v", r)
 		}
 	}
-	WaitFor(t, "orderly consumption", func() bool { return got.len() == n })
+	WaitFor(t, "orderly consumption", func() bool { return got.Len() == n })
 	// Per queue, messages arrive in send order.
 	last := map[int]int{0: -1, 1: -1}
-	got.mu.Lock()
-	for _, m := range got.msgs {
+	for _, m := range got.Messages() {
 		var i int
 		fmt.Sscanf(string(m.Body), "o%d", &i)
 		if i <= last[m.Queue.QueueId] {
@@ -62,10 +61,39 @@ func TestCluster_OrderlyConsumerLocksQueues(t *testing.T) {
 		}
 		last[m.Queue.QueueId] = i
 	}
-	got.mu.Unlock()
 	stop()
 	WaitFor(t, "unlock on shutdown", func() bool { return b.RequestCount(42) > 0 })
-	if locks := b.Locks(group); len(locks) != 0 {
-		t.Errorf("locks left after unlock: %+v", locks)
+	// The client's consume loops ask for a lock again 100 ms after Shutdown
+	// unlocked their queues (tryLockLaterAndReconsume), and with the keeper up
+	// those requests succeed: every lock left must have been taken after the
+	// unlock, by a LOCK_BATCH_MQ naming its queue.
+	unlocks := b.Requests(42)
+	unlock := unlocks[len(unlocks)-1]
+	var ub lockBody
+	if err := json.Unmarshal(unlock.Body, &ub); err != nil {
+		t.Fatalf("unlock on shutdown: %v", err)
+	}
+	named := 0
+	for _, q := range ub.MQSet {
+		if q.Topic == "TopicTest" {
+			named++
+		}
+	}
+	if named != 2 {
+		t.Errorf("unlock on shutdown names %+v, want both TopicTest queues", ub.MQSet)
+	}
+	relocked := map[messageQueue]bool{}
+	for _, r := range b.Requests(41) {
+		var lb lockBody
+		if r.Time.After(unlock.Time) && json.Unmarshal(r.Body, &lb) == nil {
+			for _, q := range lb.MQSet {
+				relocked[q] = true
+			}
+		}
+	}
+	for _, l := range b.Locks(group) {
+		if q := (messageQueue{BrokerName: l.BrokerName, QueueID: int32(l.QueueID), Topic: l.Topic}); !relocked[q] {
+			t.Errorf("lock left after unlock and never asked for again: %+v", l)
+		}
 	}
 }

@@ -25,9 +25,9 @@ func TestCluster_PushConsumerReceivesAll(t *testing.T) {
 			t.Fatalf("SendSync %d: %v", i, err)
 		}
 	}
-	var got collector
+	var got Collector
 	startPushConsumer(t, c, name("cg"), "TopicTest", &got, nil)
-	WaitFor(t, "all messages", func() bool { return len(got.bodies()) == n })
+	WaitFor(t, "all messages", func() bool { return got.Distinct() == n })
 }
 
 func TestCluster_PullConsumerPolls(t *testing.T) {
@@ -75,10 +75,10 @@ func TestCluster_ReplicaServesPullsAfterSuggest(t *testing.T) {
 	b := c.Broker("broker-a")
 	replica := b.Replica(1)
 	b.SuggestReplica(1)
-	var got collector
+	var got Collector
 	startPushConsumer(t, c, name("cg"), "TopicTest", &got, nil)
 	sendN(t, p, "TopicTest", "s", 10)
-	WaitFor(t, "all consumed", func() bool { return len(got.bodies()) == 10 })
+	WaitFor(t, "all consumed", func() bool { return got.Distinct() == 10 })
 	WaitFor(t, "replica pulls", func() bool { return replica.RequestCount(11) > 0 })
 	if replica.RequestCount(34) == 0 {
 		t.Errorf("replica saw no heartbeat")

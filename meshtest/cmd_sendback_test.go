@@ -15,17 +15,15 @@ func TestCluster_RetryLaterRedelivers(t *testing.T) {
 	p := newProducer(t, c)
 	sendN(t, p, "TopicTest", "r", 1)
 	group := name("cg")
-	var got collector
+	var got Collector
 	startPushConsumer(t, c, group, "TopicTest", &got, func(m *primitive.MessageExt) consumer.ConsumeResult {
 		if m.ReconsumeTimes == 0 {
 			return consumer.ConsumeRetryLater
 		}
 		return consumer.ConsumeSuccess
 	})
-	WaitFor(t, "redelivery", func() bool { return got.len() >= 2 })
-	got.mu.Lock()
-	second := got.msgs[1]
-	got.mu.Unlock()
+	WaitFor(t, "redelivery", func() bool { return got.Len() >= 2 })
+	second := got.Messages()[1]
 	if second.ReconsumeTimes != 1 || string(second.Body) != "r0" || second.Topic != "TopicTest" {
 		t.Errorf("redelivered topic %q body %q reconsumeTimes %d", second.Topic, second.Body, second.ReconsumeTimes)
 	}
@@ -44,7 +42,7 @@ func TestCluster_DeadLetterAfterMaxReconsume(t *testing.T) {
 	p := newProducer(t, c)
 	sendN(t, p, "TopicTest", "d", 1)
 	group := name("cg")
-	var got collector
+	var got Collector
 	startPushConsumer(t, c, group, "TopicTest", &got, func(*primitive.MessageExt) consumer.ConsumeResult {
 		return consumer.ConsumeRetryLater
 	}, consumer.WithMaxReconsumeTimes(2))
@@ -54,7 +52,7 @@ func TestCluster_DeadLetterAfterMaxReconsume(t *testing.T) {
 	if string(m.Body) != "d0" || m.ReconsumeTimes != 3 || m.Properties["RETRY_TOPIC"] != "TopicTest" {
 		t.Errorf("dead letter %+v", m)
 	}
-	if n := got.len(); n != 3 {
+	if n := got.Len(); n != 3 {
 		t.Errorf("consumed %d times, want 3 (first delivery + 2 retries)", n)
 	}
 }

@@ -3,7 +3,6 @@ package meshtest
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,12 +48,32 @@ func newProducer(t *testing.T, c *Cluster, opts ...producer.Option) rocketmq.Pro
 // its own, subscribes it to topic with a handler that records every message into
 // got and answers result(msg), and starts it with StartConsumer. stop shuts it
 // down (the broker then sees its connection close: the Go client never sends 35).
-func startPushConsumer(t *testing.T, c *Cluster, group, topic string, got *collector, result func(*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (stop func()) {
+func startPushConsumer(t *testing.T, c *Cluster, group, topic string, got *Collector, result func(*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (stop func()) {
+	t.Helper()
+	pc := newPushConsumer(t, c, group, name("ci"), topic, got, result, opts...)
+	return StartConsumer(t, c, group, pc)
+}
+
+// startOrderlyConsumer is startPushConsumer for an orderly consumer, with a
+// keeper (see WithKeeper).
+func startOrderlyConsumer(t *testing.T, c *Cluster, group, topic string, got *Collector) (stop func()) {
+	t.Helper()
+	inst := name("ci")
+	pc := newPushConsumer(t, c, group, inst, topic, got, nil, consumer.WithConsumerOrder(true))
+	keeper, err := rocketmq.NewProducer(producer.WithNameServer([]string{c.NameServerAddr()}),
+		producer.WithGroupName(name("keeper")), producer.WithInstanceName(inst))
+	if err != nil {
+		t.Fatalf("NewProducer (keeper): %v", err)
+	}
+	return StartConsumer(t, c, group, pc, WithKeeper(keeper))
+}
+
+func newPushConsumer(t *testing.T, c *Cluster, group, instance, topic string, got *Collector, result func(*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) rocketmq.PushConsumer {
 	t.Helper()
 	all := append([]consumer.Option{
 		consumer.WithNameServer([]string{c.NameServerAddr()}),
 		consumer.WithGroupName(group),
-		consumer.WithInstance(name("ci")),
+		consumer.WithInstance(instance),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	}, opts...)
 	pc, err := rocketmq.NewPushConsumer(all...)
@@ -62,7 +81,7 @@ func startPushConsumer(t *testing.T, c *Cluster, group, topic string, got *colle
 		t.Fatalf("NewPushConsumer: %v", err)
 	}
 	err = pc.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		got.add(msgs...)
+		got.Add(msgs...)
 		if result != nil {
 			return result(msgs[0]), nil
 		}
@@ -71,7 +90,7 @@ func startPushConsumer(t *testing.T, c *Cluster, group, topic string, got *colle
 	if err != nil {
 		t.Fatalf("Subscribe %q: %v", topic, err)
 	}
-	return StartConsumer(t, c, group, pc)
+	return pc
 }
 
 // waitOffsetsCommitted waits until the broker holds a committed offset of group
@@ -93,45 +112,6 @@ func waitOffsetsCommitted(t *testing.T, c *Cluster, group, topic string) map[int
 		return true
 	})
 	return perQueue
-}
-
-// collector gathers consumed messages.
-type collector struct {
-	mu   sync.Mutex
-	msgs []*primitive.MessageExt
-}
-
-func (c *collector) add(msgs ...*primitive.MessageExt) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, msgs...)
-}
-
-func (c *collector) bodies() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]int{}
-	for _, m := range c.msgs {
-		out[string(m.Body)]++
-	}
-	return out
-}
-
-func (c *collector) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.msgs)
-}
-
-// queues returns the queue IDs of the collected messages.
-func (c *collector) queues() map[int]bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[int]bool{}
-	for _, m := range c.msgs {
-		out[m.Queue.QueueId] = true
-	}
-	return out
 }
 
 func sendN(t *testing.T, p rocketmq.Producer, topic, prefix string, n int) {

@@ -53,7 +53,7 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, r)
 	if r.Code == remoting.CodeGetConsumerListByGroup {
-		b.rebalanceCountLocked(r.ClientID, r.ExtFields["consumerGroup"]).asked++
+		b.rebalanceCountLocked(cn, r.ExtFields["consumerGroup"]).asked++
 	}
 }
 
