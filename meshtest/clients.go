@@ -42,6 +42,10 @@ package meshtest
 //     it turns membership notifications off while the consumer stops, so the
 //     group's other consumers are not sent into a rebalance that their own
 //     cleanup could then meet.
+//   - An orderly consumer's Shutdown unlocks its queues, and its consume loops
+//     ask for the locks again 100 ms later, reading the flag that Shutdown has
+//     written by then: give it a keeper (WithKeeper), which holds the internal
+//     client until those loops have ended.
 //
 // What is left is the client's 20 s rebalance timer and 5 s offset persistence
 // meeting a Shutdown within the few milliseconds each takes; a test's consumers
