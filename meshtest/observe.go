@@ -62,8 +62,13 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 func (b *Broker) Requests(code int32) []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return withCode(b.requests, code)
+}
+
+// withCode returns the requests of rs with the given code, in order.
+func withCode(rs []Request, code int32) []Request {
 	var out []Request
-	for _, r := range b.requests {
+	for _, r := range rs {
 		if r.Code == code {
 			out = append(out, r)
 		}
@@ -91,13 +96,7 @@ func (b *Broker) RequestCount(code int32) int {
 func (b *Broker) SentRequests(code int32) []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var out []Request
-	for _, r := range b.sent {
-		if r.Code == code {
-			out = append(out, r)
-		}
-	}
-	return out
+	return withCode(b.sent, code)
 }
 
 // ResetRequests forgets every recorded request, received and sent.
