@@ -191,20 +191,25 @@ func withExt(resp *remoting.Command, kv ...string) *remoting.Command {
 	return resp
 }
 
-// send sends a broker-initiated oneway request (39, 40) to a client and records
-// it for SentRequests once written.
+// send sends a broker-initiated oneway request (39, 40) to a client, recording it
+// for SentRequests first, so that a client that has read it finds it recorded.
+// A notification the connection could not take does not count as one the client
+// was sent (see StartConsumer).
 func (b *Broker) send(cn *conn, code int32, ext map[string]string, body []byte) {
 	req := b.newBrokerRequest(code, ext, body)
-	cn.write(req)
-	if cn.isClosed() {
-		return
-	}
 	r := newRequest(cn, req, b.c.clock.now())
+	notify := code == remoting.CodeNotifyConsumerIDsChanged
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.sent = append(b.sent, r)
-	if code == remoting.CodeNotifyConsumerIDsChanged {
+	if notify {
 		b.rebalanceCountLocked(cn, ext["consumerGroup"]).notified++
+	}
+	b.mu.Unlock()
+	cn.write(req)
+	if notify && cn.isClosed() {
+		b.mu.Lock()
+		b.rebalanceCountLocked(cn, ext["consumerGroup"]).notified--
+		b.mu.Unlock()
 	}
 }
 

@@ -51,10 +51,11 @@ package meshtest
 // meeting a Shutdown within the few milliseconds each takes; a test's consumers
 // rarely live that long.
 //
-// Do not share one instance name between a producer and a consumer in tests, the
-// way tests once warmed an instance before a consumer started: the producer's
-// Shutdown is then the one that writes the flag, while the consumer's last
-// rebalance may still run.
+// Do not otherwise share one instance name between a producer and a consumer in
+// tests, the way tests once warmed an instance before a consumer started: the
+// producer's Shutdown is then the one that writes the flag, while the consumer's
+// last rebalance may still run. A keeper is the exception made safe: it starts
+// after the consumer has settled and stops after the consumer's goroutines.
 
 import (
 	"bytes"
