@@ -120,7 +120,7 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 			var body string
 			for attempt := 0; ; attempt++ {
 				body = fmt.Sprintf("%s-%d", tc.name, attempt)
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				res, err := p.SendMessageInTransaction(ctx, primitive.NewMessage("orders", []byte(body)))
 				cancel()
 				if err != nil {
@@ -133,7 +133,7 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 					t.Fatal("the selector never chose broker-a (weight 1000 of 1001)")
 				}
 			}
-			waitFor(t, body+" committed on broker-b", func() bool {
+			meshtest.WaitFor(t, body+" committed on broker-b", func() bool {
 				for _, m := range h.cluster.Broker("broker-b").Messages("orders") {
 					if string(m.Body) == body {
 						return true
@@ -170,7 +170,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		for i := 0; i < perPhase; i++ {
 			msg := primitive.NewMessage("orders", []byte(fmt.Sprintf("%s-%03d", phase, i)))
 			msg.WithShardingKey("one-key")
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			_, err := p.SendSync(ctx, msg)
 			cancel()
 			if err != nil {
@@ -183,7 +183,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		got []string
 	)
 	group := uniqueName("cg")
-	h.consumeOrderly(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeOrderly(group, "orders", func(_ *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -193,7 +193,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 	}, consumer.WithRebalanceLockInterval(200*time.Millisecond))
 	send("1-before")
 	var owner string
-	waitFor(t, "broker-a's queues locked", func() bool {
+	meshtest.WaitFor(t, "broker-a's queues locked", func() bool {
 		locks := b.Locks(group)
 		if len(locks) < 4 {
 			return false
@@ -201,7 +201,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		owner = locks[0].ClientID
 		return true
 	})
-	waitFor(t, "the messages before the move consumed", func() bool {
+	meshtest.WaitFor(t, "the messages before the move consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= perPhase
@@ -212,7 +212,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 	// go where the configuration now says (locks live 60 s; this is 21).
 	h.cluster.FastForward(21 * time.Second)
 	send("2-after")
-	waitFor(t, "locking at the new address", func() bool {
+	meshtest.WaitFor(t, "locking at the new address", func() bool {
 		for _, r := range b.Requests(remoting.CodeLockBatchMQ) {
 			if r.LocalAddr == alt && r.ExtFields != nil {
 				return true
@@ -220,7 +220,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "a pull at the new address", func() bool {
+	meshtest.WaitFor(t, "a pull at the new address", func() bool {
 		for _, r := range b.Requests(remoting.CodePullMessage) {
 			if r.LocalAddr == alt {
 				return true
@@ -233,7 +233,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 			t.Errorf("queue %d: lock held by %q (expired %v), want %q's all along", l.QueueID, l.ClientID, l.Expired, owner)
 		}
 	}
-	waitFor(t, "the messages after the move consumed", func() bool {
+	meshtest.WaitFor(t, "the messages after the move consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= 2*perPhase
@@ -253,9 +253,9 @@ func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 	}})
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
 	b := h.cluster.Broker("broker-a")
-	waitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
+	meshtest.WaitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
 	h.sendN(h.producer(), "orders", 8)
-	waitFor(t, "the messages delivered to the waiting consumer", func() bool { return col.count() == 8 })
+	meshtest.WaitFor(t, "the messages delivered to the waiting consumer", func() bool { return col.Distinct() == 8 })
 }
 
 // TestIntercept_PullConsumer polls messages through the relay.
@@ -267,7 +267,6 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	group := uniqueName("pc")
 	pc, err := h.mesh.NewPullConsumer(
 		consumer.WithGroupName(group),
-		consumer.WithInstance(h.warmInstance()),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	)
 	if err != nil {
@@ -276,12 +275,9 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if err := pc.Subscribe("polled", consumer.MessageSelector{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Shutdown()
+	meshtest.StartConsumer(t, h.cluster, group, pc)
 	seen := map[string]bool{}
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for len(seen) < 8 && time.Now().Before(deadline) {
 		cr, err := pc.Poll(context.Background(), time.Second)
 		if consumer.IsNoNewMsgError(err) {
@@ -298,7 +294,6 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if len(seen) != 8 {
 		t.Fatalf("polled %d distinct messages through the relay, want 8", len(seen))
 	}
-	h.waitRebalanced(group, "polled")
 }
 
 // TestIntercept_RequestReply sends a request whose reply the broker pushes
@@ -313,7 +308,7 @@ func TestIntercept_RequestReply(t *testing.T) {
 	// the official client heartbeats one second after it starts, to the brokers
 	// it has routes for by then.
 	h.sendN(requester, "warm", 1)
-	waitFor(t, "the requester's heartbeat on broker-a", func() bool {
+	meshtest.WaitFor(t, "the requester's heartbeat on broker-a", func() bool {
 		for _, c := range h.cluster.Broker("broker-a").Clients() {
 			if slices.Contains(c.ProducerGroups, group) {
 				return true
@@ -323,12 +318,12 @@ func TestIntercept_RequestReply(t *testing.T) {
 	})
 	responder := h.producer()
 	errs := make(chan error, 16)
-	h.consume(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consume(uniqueName("rpc"), "rpc", func(_ *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			// CreateReplyMessage reads its body argument as properties.
 			reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
 			if err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				_, err = responder.SendSync(ctx, reply)
 				cancel()
 			}
@@ -341,9 +336,9 @@ func TestIntercept_RequestReply(t *testing.T) {
 		}
 		return consumer.ConsumeSuccess
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	reply, err := requester.Request(ctx, defaultTestTimeout, primitive.NewMessage("rpc", []byte("ping")))
+	reply, err := requester.Request(ctx, meshtest.DefaultTimeout, primitive.NewMessage("rpc", []byte("ping")))
 	select {
 	case err := <-errs:
 		t.Errorf("responder: %v", err)
@@ -369,7 +364,7 @@ func TestIntercept_BatchSend(t *testing.T) {
 	for i := range 5 {
 		msgs = append(msgs, primitive.NewMessage("orders", []byte("batch-"+strconv.Itoa(i))))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	res, err := h.producer().SendSync(ctx, msgs...)
 	if err != nil {
@@ -416,7 +411,7 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 		t.Fatalf("signed sends landed on %v", got)
 	}
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
-	waitFor(t, "10 signed messages consumed", func() bool { return col.count() == 10 })
+	meshtest.WaitFor(t, "10 signed messages consumed", func() bool { return col.Distinct() == 10 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
 			if r.ExtFields["bname"] != b || r.ExtFields["AccessKey"] != creds.AccessKey {
@@ -437,7 +432,7 @@ func TestIntercept_BrokerNameRequiringBroker(t *testing.T) {
 	h.sendN(h.producer(), "orders", 8)
 	group := uniqueName("cg")
 	col, _ := h.consume(group, "orders", nil)
-	waitFor(t, "8 messages consumed", func() bool { return col.count() == 8 })
+	meshtest.WaitFor(t, "8 messages consumed", func() bool { return col.Distinct() == 8 })
 	b := h.cluster.Broker("broker-a")
 	for _, code := range []int32{remoting.CodeSendMessage, remoting.CodePullMessage, remoting.CodeQueryConsumerOffset} {
 		if b.RequestCount(code) == 0 {
@@ -480,7 +475,7 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	if expire {
 		opts = append(opts, consumer.WithConsumeTimeout(300*time.Millisecond))
 	}
-	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(group, "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			mu.Lock()
 			hosts[m.StoreHost] = true
@@ -489,11 +484,11 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 				<-release // stuck past the consume timeout
 			}
 		}
-		col.add(msgs...)
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess
 	}, opts...)
 	h.sendN(h.producer(), "orders", 1)
-	waitFor(t, "the message consumed", func() bool {
+	meshtest.WaitFor(t, "the message consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(hosts) > 0
@@ -507,17 +502,17 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	}
 	mu.Unlock()
 	if !expire {
-		waitFor(t, "the message consumed", func() bool { return col.count() == 1 })
+		meshtest.WaitFor(t, "the message consumed", func() bool { return col.Distinct() == 1 })
 		return
 	}
 	b := h.cluster.Broker("broker-a")
-	waitFor(t, "the expired message sent back", func() bool { return b.RequestCount(remoting.CodeConsumerSendMsgBack) > 0 })
+	meshtest.WaitFor(t, "the expired message sent back", func() bool { return b.RequestCount(remoting.CodeConsumerSendMsgBack) > 0 })
 	once.Do(func() { close(release) })
 	back := b.Requests(remoting.CodeConsumerSendMsgBack)[0]
 	if !strings.HasPrefix(back.RemoteAddr, relaySource+":") {
 		t.Errorf("the send-back came from %s, want the relay's %s", back.RemoteAddr, relaySource)
 	}
-	waitFor(t, "the message in the retry topic", func() bool { return len(b.Messages("%RETRY%"+group)) > 0 })
+	meshtest.WaitFor(t, "the message in the retry topic", func() bool { return len(b.Messages("%RETRY%"+group)) > 0 })
 }
 
 // TestIntercept_WeightsAppliedOnce checks that the relay keeps the broker the
@@ -537,7 +532,7 @@ func TestIntercept_WeightsAppliedOnce(t *testing.T) {
 	p := h.producer()
 	chosen := map[string]int{}
 	for i := range n {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage("orders", []byte("w-"+strconv.Itoa(i))))
 		cancel()
 		if err != nil {

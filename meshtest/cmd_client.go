@@ -100,6 +100,9 @@ func (b *Broker) handleHeartbeat(cn *conn, req *remoting.Command) *remoting.Comm
 			retryTopics = append(retryTopics, RetryTopicPrefix+cd.GroupName)
 		}
 	}
+	if !b.c.notifying() {
+		changed = nil
+	}
 	b.mu.Unlock()
 	for _, t := range retryTopics {
 		b.set.store.createTopicIfAbsent(&topicConfig{name: t, read: 1, write: 1, perm: permReadWrite})
@@ -131,7 +134,7 @@ func (b *Broker) handleUnregister(cn *conn, req *remoting.Command) *remoting.Com
 		}
 	}
 	if g := req.Ext("consumerGroup"); g != "" {
-		if b.removeConsumerLocked(g, id, nil) {
+		if b.removeConsumerLocked(g, id, nil) && b.c.notifying() {
 			changed = append(changed, g)
 		}
 	}
@@ -180,9 +183,10 @@ func (b *Broker) connClosed(cn *conn) {
 			delete(b.producers, g)
 		}
 	}
+	notify := b.c.notifying()
 	for g, cg := range b.consumers {
 		for id, c := range cg.clients {
-			if c == cn && b.removeConsumerLocked(g, id, cn) {
+			if c == cn && b.removeConsumerLocked(g, id, cn) && notify {
 				changed = append(changed, g)
 			}
 		}
@@ -209,7 +213,7 @@ func (b *Broker) notifyConsumersChanged(group string) {
 	}
 	b.mu.Unlock()
 	for _, cn := range conns {
-		cn.write(b.newBrokerRequest(remoting.CodeNotifyConsumerIDsChanged, map[string]string{"consumerGroup": group}, nil))
+		b.send(cn, remoting.CodeNotifyConsumerIDsChanged, map[string]string{"consumerGroup": group}, nil)
 	}
 }
 

@@ -56,6 +56,9 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, r)
+	if r.Code == remoting.CodeGetConsumerListByGroup {
+		b.rebalanceCountLocked(cn, r.ExtFields["consumerGroup"]).asked++
+	}
 }
 
 // Requests returns the requests with the given code this broker received, in
@@ -63,8 +66,13 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 func (b *Broker) Requests(code int32) []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return withCode(b.requests, code)
+}
+
+// withCode returns the requests of rs with the given code, in order.
+func withCode(rs []Request, code int32) []Request {
 	var out []Request
-	for _, r := range b.requests {
+	for _, r := range rs {
 		if r.Code == code {
 			out = append(out, r)
 		}
@@ -85,11 +93,22 @@ func (b *Broker) RequestCount(code int32) int {
 	return n
 }
 
-// ResetRequests forgets every recorded request.
+// SentRequests returns the requests with the given code this broker sent to
+// clients — CHECK_TRANSACTION_STATE (39) and NOTIFY_CONSUMER_IDS_CHANGED (40) —
+// in the order it wrote them; ClientID names the client of the connection each
+// went to.
+func (b *Broker) SentRequests(code int32) []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return withCode(b.sent, code)
+}
+
+// ResetRequests forgets every recorded request, received and sent.
 func (b *Broker) ResetRequests() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = nil
+	b.sent = nil
 }
 
 // Client describes a client connection that sent this broker a heartbeat.
