@@ -42,6 +42,20 @@ func (rc *rawClient) call(code int32, ext map[string]string, body []byte) *remot
 	return rc.read()
 }
 
+// callAnswered is call for requests the broker may precede its answer with
+// requests of its own (a heartbeat's NOTIFY_CONSUMER_IDS_CHANGED): it returns
+// the answer and those requests.
+func (rc *rawClient) callAnswered(code int32, ext map[string]string, body []byte) (resp *remoting.Command, before []*remoting.Command) {
+	rc.t.Helper()
+	for resp = rc.call(code, ext, body); !resp.IsResponse(); resp = rc.read() {
+		before = append(before, resp)
+	}
+	if resp.Opaque != rc.op {
+		rc.t.Fatalf("answer with opaque %d, want %d", resp.Opaque, rc.op)
+	}
+	return resp, before
+}
+
 func (rc *rawClient) read() *remoting.Command {
 	rc.t.Helper()
 	rc.nc.SetReadDeadline(time.Now().Add(DefaultTimeout))

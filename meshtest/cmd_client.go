@@ -107,19 +107,14 @@ func (b *Broker) handleHeartbeat(cn *conn, req *remoting.Command) *remoting.Comm
 	for _, t := range retryTopics {
 		b.set.store.createTopicIfAbsent(&topicConfig{name: t, read: 1, write: 1, perm: permReadWrite})
 	}
-	// Answer first, then notify: the client then handles the notification after
-	// it has seen the heartbeat's answer.
-	resp := remoting.NewResponse(req, remoting.Success, "")
-	if len(changed) == 0 {
-		return resp
-	}
-	if !req.IsOneway() {
-		cn.write(resp)
-	}
+	// Notify, then answer, as Apache RocketMQ 4.9.8 does: its
+	// ConsumerManager.registerConsumer sends the notifications while it
+	// processes the heartbeat. A relay that closes a draining upstream once its
+	// last request is answered then still relays them.
 	for _, g := range changed {
 		b.notifyConsumersChanged(g)
 	}
-	return nil
+	return remoting.NewResponse(req, remoting.Success, "")
 }
 
 // handleUnregister answers UNREGISTER_CLIENT (35).

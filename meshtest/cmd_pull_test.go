@@ -93,11 +93,12 @@ func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
 	b := c.Broker("broker-a")
 	rc := dialRaw(t, b.Addr())
 	hb := `{"clientID":"127.0.0.1@raw","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"TopicTest","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1,"expressionType":"TAG"}],"unitMode":false}]}`
-	if resp := rc.call(remoting.CodeHeartBeat, nil, []byte(hb)); resp.Code != remoting.Success {
+	resp, before := rc.callAnswered(remoting.CodeHeartBeat, nil, []byte(hb))
+	if resp.Code != remoting.Success {
 		t.Fatalf("heartbeat: %d %s", resp.Code, resp.Remark)
 	}
-	if n := rc.read(); n.Code != remoting.CodeNotifyConsumerIDsChanged || n.Flag != remoting.FlagOneway || n.Ext("consumerGroup") != "g" {
-		t.Fatalf("expected 40 after first registration, got code %d flag %d", n.Code, n.Flag)
+	if len(before) != 1 || before[0].Code != remoting.CodeNotifyConsumerIDsChanged || before[0].Flag != remoting.FlagOneway || before[0].Ext("consumerGroup") != "g" {
+		t.Fatalf("expected one 40 before the answer to the first registration, got %+v", before)
 	}
 	rc.op++
 	req := remoting.NewRequest(remoting.CodePullMessage, map[string]string{
@@ -114,7 +115,7 @@ func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
 	if sresp.Code != remoting.Success || sresp.Ext("MSG_REGION") != "DefaultRegion" || sresp.Ext("TRACE_ON") != "true" || len(sresp.Ext("msgId")) != 32 {
 		t.Fatalf("send: %d %v", sresp.Code, sresp.ExtFields)
 	}
-	resp := rc.read()
+	resp = rc.read()
 	if resp.Code != remoting.Success || resp.Remark != "FOUND" || resp.Ext("nextBeginOffset") != "1" || resp.Ext("maxOffset") != "1" || resp.Ext("suggestWhichBrokerId") != "0" {
 		t.Fatalf("woken pull: %d %q %v", resp.Code, resp.Remark, resp.ExtFields)
 	}
