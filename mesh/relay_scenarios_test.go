@@ -2,7 +2,10 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -552,4 +555,132 @@ func TestIntercept_WeightsAppliedOnce(t *testing.T) {
 	if share < 0.75 || share > 0.85 {
 		t.Errorf("broker-a stored %.1f%% of %d sends, want 80%% ± 5%%", 100*share, n)
 	}
+}
+
+// TestIntercept_StartConsumerWaitsThroughHeartbeatReplay starts a consumer
+// with meshtest.StartConsumer while broker-a's endpoint moves between the
+// client's first heartbeat and its first rebalance. The relay sends the
+// rebalance's GET_CONSUMER_LIST_BY_GROUP to the new address on a new upstream
+// connection and replays the client's heartbeat there first, so broker-a holds
+// the Start round's heartbeat twice before the client's periodic round: a
+// count of heartbeats per broker took that for the periodic round, which
+// StartConsumer waits for before it lets the rebalance go on. A rebalance that
+// changes the consumer's queues writes new subscription versions and sends
+// them in a heartbeat at once; the periodic round must have gone out before,
+// with the Start round's versions.
+func TestIntercept_StartConsumerWaitsThroughHeartbeatReplay(t *testing.T) {
+	h, alt := newMovableHarness(t)
+	b := h.cluster.Broker("broker-a")
+	group := uniqueName("cg")
+	c, err := h.mesh.NewPushConsumer(consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe("orders", consumer.MessageSelector{}, func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofGroup := func(r meshtest.Request) bool { return strings.Contains(string(r.Body), `"groupName":"`+group+`"`) }
+	// The client's Start waits for its first heartbeat's answer: hold it at
+	// broker-a until the endpoint has moved.
+	releaseHeartbeats := b.Hold(remoting.CodeHeartBeat)
+	defer releaseHeartbeats()
+	moved := make(chan error, 1)
+	go func() {
+		defer releaseHeartbeats()
+		moved <- func() error {
+			deadline := time.Now().Add(meshtest.DefaultTimeout)
+			for !slices.ContainsFunc(b.Requests(remoting.CodeHeartBeat), ofGroup) {
+				if time.Now().After(deadline) {
+					return errors.New("the consumer's first heartbeat never reached broker-a")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			res, err := movedSpec(h.cluster, alt).Resources()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
+			defer cancel()
+			if err := h.cp.Update(ctx, res); err != nil {
+				return err
+			}
+			for {
+				if dump, err := h.mesh.ConfigDump(); err == nil && containsVersion(dump, h.cp.Version()) {
+					return nil
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("the mesh never applied the move: %w", ctx.Err())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}()
+	meshtest.StartConsumer(t, h.cluster, group, c)
+	if err := <-moved; err != nil {
+		t.Fatal(err)
+	}
+
+	// The client's heartbeats have its own opaques, counted up from 1; the
+	// relay's copies and replays have negative ones.
+	var hbs []meshtest.Request
+	for _, r := range b.Requests(remoting.CodeHeartBeat) {
+		if ofGroup(r) {
+			hbs = append(hbs, r)
+		}
+	}
+	var replayed, next *meshtest.Request
+	for i, r := range hbs[1:] {
+		switch {
+		case r.Opaque > 0 && next == nil:
+			next = &hbs[i+1]
+		case r.Opaque < 0 && next == nil && r.RemoteAddr != hbs[0].RemoteAddr:
+			replayed = &hbs[i+1]
+		}
+	}
+	if replayed == nil {
+		t.Fatalf("broker-a got no replay of the Start round's heartbeat on a second connection before the client's next heartbeat: %v", heartbeatsOf(t, hbs))
+	}
+	if next == nil {
+		t.Fatalf("StartConsumer returned before broker-a received another heartbeat of the client: %v", heartbeatsOf(t, hbs))
+	}
+	if start, got := subVersions(t, hbs[0]), subVersions(t, *next); !maps.Equal(got, start) {
+		t.Errorf("the client's next heartbeat after its Start round carried subscription versions %v, not the Start round's %v: a rebalance ran before the periodic round; heartbeats: %v",
+			got, start, heartbeatsOf(t, hbs))
+	}
+}
+
+// subVersions returns the subscription version of each topic in a heartbeat.
+func subVersions(t *testing.T, hb meshtest.Request) map[string]int64 {
+	t.Helper()
+	var body struct {
+		ConsumerDataSet []struct {
+			SubscriptionDataSet []struct {
+				Topic      string `json:"topic"`
+				SubVersion int64  `json:"subVersion"`
+			} `json:"subscriptionDataSet"`
+		} `json:"consumerDataSet"`
+	}
+	if err := json.Unmarshal(hb.Body, &body); err != nil {
+		t.Fatalf("heartbeat body: %v", err)
+	}
+	out := map[string]int64{}
+	for _, cd := range body.ConsumerDataSet {
+		for _, s := range cd.SubscriptionDataSet {
+			out[s.Topic] = s.SubVersion
+		}
+	}
+	return out
+}
+
+// heartbeatsOf describes heartbeats for a failure message: opaque, connection,
+// arrival and subscription versions.
+func heartbeatsOf(t *testing.T, rs []meshtest.Request) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("opaque %d from %s to %s at %s with %v", r.Opaque, r.RemoteAddr, r.LocalAddr, r.Time.Format(time.StampMicro), subVersions(t, r)))
+	}
+	return out
 }

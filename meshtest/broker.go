@@ -26,8 +26,10 @@ type Broker struct {
 	requests []Request
 	sent     []Request // requests the broker sent to clients (39, 40)
 	// rebalances counts, per connection and group, the rebalances the broker
-	// asked for (40 sent) and saw (38 received); never reset.
+	// asked for (40 sent) and saw (38 received); heartbeats counts, per
+	// connection and client, the heartbeats it received; never reset.
 	rebalances map[memberKey]*rebalanceCount
+	heartbeats map[heartbeatKey]int
 	producers  map[string]map[string]*conn // group -> clientID -> conn
 	consumers  map[string]*consumerGroup
 	pulls      map[queueKey][]*parkedPull
@@ -41,6 +43,7 @@ func newBroker(c *Cluster, set *brokerSet, id int64) *Broker {
 		delays:     map[int32]time.Duration{},
 		holds:      map[int32]*hold{},
 		rebalances: map[memberKey]*rebalanceCount{},
+		heartbeats: map[heartbeatKey]int{},
 		producers:  map[string]map[string]*conn{},
 		consumers:  map[string]*consumerGroup{},
 		pulls:      map[queueKey][]*parkedPull{},

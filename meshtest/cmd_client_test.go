@@ -51,3 +51,51 @@ func TestCluster_TwoConsumersRebalance(t *testing.T) {
 		t.Errorf("queues not shared: q1 %v, q2 %v", q1, q2)
 	}
 }
+
+// TestStartConsumer_ReplayedHeartbeatIsNoSecondRound sends a broker what
+// rmqmesh's relay sends it for one client: the client's heartbeat on the
+// relay's first upstream connection and, when the relay opens another
+// connection to the same broker (to an endpoint that moved, or to another
+// broker's master), the same heartbeat replayed there under an opaque of the
+// relay's own. That is two heartbeats of the client at one broker within its
+// first round, which a count per broker took for the periodic round
+// StartConsumer waits for; the rounds are what one connection carried.
+func TestStartConsumer_ReplayedHeartbeatIsNoSecondRound(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 4))
+	b := c.Broker("broker-a")
+	const id = "127.0.0.1@replayed"
+	hb := []byte(`{"clientID":"` + id + `","producerDataSet":[],"consumerDataSet":[]}`)
+	heartbeat := func(rc *rawClient, opaque int32) {
+		t.Helper()
+		req := remoting.NewRequest(remoting.CodeHeartBeat, nil, hb)
+		req.Opaque = opaque
+		if err := remoting.WriteCommand(rc.nc, req); err != nil {
+			t.Fatal(err)
+		}
+		if resp := rc.read(); resp.Code != remoting.Success || resp.Opaque != opaque {
+			t.Fatalf("heartbeat %d: code %d opaque %d", opaque, resp.Code, resp.Opaque)
+		}
+	}
+	first, second := dialRaw(t, b.Addr()), dialRaw(t, b.Addr())
+	heartbeat(first, 7)   // the client's Start round
+	heartbeat(second, -1) // the relay's replay on a new upstream
+	if n := b.RequestCount(remoting.CodeHeartBeat); n != 2 {
+		t.Fatalf("broker-a recorded %d heartbeats, want 2", n)
+	}
+	for i, r := range b.Requests(remoting.CodeHeartBeat) {
+		if want := []int32{7, -1}[i]; r.Opaque != want || r.ClientID != id {
+			t.Errorf("heartbeat %d recorded from %q with opaque %d, want %q and %d", i, r.ClientID, r.Opaque, id, want)
+		}
+	}
+	if got := c.heartbeatRounds(id); got != 1 {
+		t.Fatalf("after one round seen on two connections: %d rounds, want 1", got)
+	}
+	heartbeat(first, 9)   // the periodic round
+	heartbeat(second, -2) // and the relay's copy of it
+	if got := c.heartbeatRounds(id); got != 2 {
+		t.Errorf("after the periodic round: %d rounds, want 2", got)
+	}
+	if got := c.heartbeatRounds("127.0.0.1@other"); got != 0 {
+		t.Errorf("a client that never sent a heartbeat: %d rounds, want 0", got)
+	}
+}

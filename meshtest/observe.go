@@ -20,6 +20,10 @@ type Request struct {
 	// LocalAddr is the broker address the request came in on (see
 	// Broker.AddAddress).
 	LocalAddr string
+	// Opaque is the request's opaque as its sender set it. The official
+	// clients count theirs up from 1; rmqmesh's relay gives the requests it
+	// sends of its own accord (heartbeat copies and replays) negative ones.
+	Opaque    int32
 	ExtFields map[string]string
 	// Body is the request body (shared; do not modify).
 	Body []byte
@@ -45,6 +49,7 @@ func newRequest(cn *conn, req *remoting.Command, now time.Time) Request {
 		ClientID:   id,
 		RemoteAddr: cn.remote,
 		LocalAddr:  cn.local,
+		Opaque:     req.Opaque,
 		ExtFields:  maps.Clone(req.ExtFields),
 		Body:       req.Body,
 		Time:       now,
@@ -56,8 +61,11 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, r)
-	if r.Code == remoting.CodeGetConsumerListByGroup {
+	switch r.Code {
+	case remoting.CodeGetConsumerListByGroup:
 		b.rebalanceCountLocked(cn, r.ExtFields["consumerGroup"]).asked++
+	case remoting.CodeHeartBeat:
+		b.heartbeats[heartbeatKey{cn, r.ClientID}]++
 	}
 }
 
