@@ -148,6 +148,17 @@ func (r *receiver) waitFor(ctx context.Context, prefix string, want int) (tally,
 	}
 }
 
+// explainSplit says how the share of sends broker-a took compares with the 80%
+// it was configured (in the place named by source) to take, and returns that
+// share in percent and the 95% margin in points.
+func explainSplit(say func(string, ...any), split tally, n int, source string) (share, m95 float64) {
+	share = 100 * float64(split["broker-a"]) / float64(max(n, 1))
+	m95, m99 := splitMargins(0.8, n)
+	say("   split:          broker-a %.1f%% against 80%% %s; each send picks a broker at random by weight,", share, source)
+	say("                   so over %d sends 95%% of runs land within 80 ± %.1f points, 99%% within ± %.1f", n, m95, m99)
+	return share, m95
+}
+
 // splitMargins returns how far, in percentage points, the observed share of n
 // independent picks that each go one way with probability p lands from p in 95%
 // and 99% of runs: the normal approximation of the binomial, z·sqrt(p(1−p)/n).

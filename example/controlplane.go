@@ -126,10 +126,7 @@ func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, o emb
 		return err
 	}
 	say("   sent %d:       %v", n, split)
-	share := 100 * float64(split["broker-a"]) / float64(n)
-	m95, m99 := splitMargins(0.8, n)
-	say("   split:          broker-a %.1f%% against 80%% in the policy; each send picks a broker at random by weight,", share)
-	say("                   so over %d sends 95%% of runs land within 80 ± %.1f points, 99%% within ± %.1f", n, m95, m99)
+	share, _ := explainSplit(say, split, n, "in the policy")
 	edited2, err := r.waitFor(ctx, "edited-", n)
 	if err != nil {
 		return err

@@ -118,10 +118,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, o embedde
 		return err
 	}
 	say("   sent %d:       %v", n, split)
-	share := 100 * float64(split["broker-a"]) / float64(n)
-	m95, m99 := splitMargins(0.8, n)
-	say("   split:          broker-a %.1f%% against 80%% configured; each send picks a broker at random by weight,", share)
-	say("                   so over %d sends 95%% of runs land within 80 ± %.1f points, 99%% within ± %.1f", n, m95, m99)
+	share, m95 := explainSplit(say, split, n, "configured")
 	got, err = r.waitFor(ctx, "canary-", n)
 	r.stop()
 	if err != nil {
