@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 )
 
@@ -181,7 +182,7 @@ func TestProducer_SendAsyncEndsInCallbackOnce(t *testing.T) {
 	for range 2 {
 		select {
 		case <-called:
-		case <-time.After(defaultTestTimeout):
+		case <-time.After(meshtest.DefaultTimeout):
 			t.Fatal("callback not called")
 		}
 	}
