@@ -5,7 +5,7 @@
 //
 //	go run ./bench                 # the full run: 5 rounds, a few minutes
 //	go run ./bench -quick          # seconds: what CI runs so that it never rots
-//	go run ./bench -json docs/benchmarks.json -svg docs/benchmarks.svg
+//	go run ./bench -json docs/benchmarks.json -svg docs/benchmarks.svg -markdown docs/benchmarks-table.md
 //
 // Without flags naming a cluster it re-executes itself as a second process that
 // runs a meshtest RocketMQ cluster (two brokers) and a meshtest xDS control
@@ -33,8 +33,9 @@
 // figure is the median of the rounds, with the lowest and highest round. Ratios
 // are taken per round, between runs minutes apart at most, and then summarised.
 //
-// The table goes to standard output, a progress line to standard error; -json
-// and -svg write the results and a chart of them. -cpuprofile and -memprofile
+// The table goes to standard output, a progress line to standard error; -json,
+// -svg and -markdown write the results, a chart of them and the tables as
+// Markdown. -cpuprofile and -memprofile
 // write pprof profiles of the whole run (narrow it with -modes and -workloads).
 package main
 
@@ -116,6 +117,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		backlog      = fs.Int("backlog", 0, "messages a drain consumes (0: the default)")
 		jsonPath     = fs.String("json", "", "write the results as JSON to this file")
 		svgPath      = fs.String("svg", "", "write a chart of the results as SVG to this file")
+		mdPath       = fs.String("markdown", "", "write the tables as Markdown to this file")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		memProfile   = fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 		namesrv      = fs.String("namesrv", os.Getenv("NAMESRV_ADDR"), "a real cluster's nameserver, for the bare client (default $NAMESRV_ADDR)")
@@ -251,6 +253,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *svgPath != "" {
 		if err := os.WriteFile(*svgPath, []byte(renderSVG(rep)), 0o644); err != nil {
+			return err
+		}
+	}
+	if *mdPath != "" {
+		var md strings.Builder
+		if err := rep.writeMarkdown(&md); err != nil {
+			return err
+		}
+		if err := os.WriteFile(*mdPath, []byte(md.String()), 0o644); err != nil {
 			return err
 		}
 	}

@@ -329,49 +329,58 @@ func (r *report) count(w workloadResult) string {
 	return ""
 }
 
-// writeTable prints the report as text tables.
-func (r *report) writeTable(out io.Writer) error {
-	fmt.Fprintf(out, "rmqmesh benchmark: %s\n", r.Command)
-	fmt.Fprintf(out, "%s/%s, %d CPUs %s, %s; %s\n", r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Settings.Cluster)
+// header is the lines above the tables: the command, the machine and how to
+// read the figures.
+func (r *report) header() []string {
+	lines := []string{
+		fmt.Sprintf("rmqmesh benchmark: %s", r.Command),
+		fmt.Sprintf("%s/%s, %d CPUs %s, %s; %s", r.Machine.OS, r.Machine.Arch, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.Settings.Cluster),
+	}
 	if r.Machine.LoadStart != nil {
-		fmt.Fprintf(out, "load average %s at the start, %s at the end\n", loadString(r.Machine.LoadStart), loadString(r.Machine.LoadEnd))
+		lines = append(lines, fmt.Sprintf("load average %s at the start, %s at the end", loadString(r.Machine.LoadStart), loadString(r.Machine.LoadEnd)))
 	}
-	fmt.Fprintf(out, "%d rounds after a warm-up, modes interleaved; each figure is the median of the rounds (lowest–highest round)\n", r.Settings.Rounds)
-	for _, w := range r.Workloads {
-		fmt.Fprintf(out, "\n%s — %s", w.Title, r.count(w))
-		if w.Op != "" {
-			fmt.Fprintf(out, "; latency of one %s", w.Op)
-		}
-		fmt.Fprintln(out)
-		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprint(tw, "mode\tmsg/s\t× bare\t")
-		if w.Op != "" {
-			fmt.Fprint(tw, "p50 µs\tp50 − bare\tp99 µs\tp999 µs\t")
-		}
-		fmt.Fprint(tw, "client CPU µs/msg (× bare)\tbroker CPU µs/msg\tallocs/msg\tB/msg\tsyscalls/msg\t\n")
-		for _, m := range w.Modes {
-			f := m.Summary
-			ratio, delta := "1.00", ""
-			if m.VsBare != nil {
-				ratio = spreadString(m.VsBare.Throughput, "%.2f")
-				delta = spreadString(m.VsBare.P50Delta, "%+.0f")
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t", r.label(m.Mode), spreadString(f.MsgsPerS, "%s"), ratio)
-			if w.Op != "" {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t", spreadString(f.P50, "%.0f"), delta, medianString(f.P99, "%.0f"), medianString(f.P999, "%.0f"))
-			}
-			cpu := medianString(f.ClientCPU, "%.1f")
-			if m.VsBare != nil && m.VsBare.ClientCPU != nil {
-				cpu += fmt.Sprintf(" (%.2f×)", m.VsBare.ClientCPU.Median)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", cpu, medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"), medianString(f.Syscalls, "%.1f"))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	return append(lines, fmt.Sprintf("%d rounds after a warm-up, modes interleaved; each figure is the median of the rounds (lowest–highest round)", r.Settings.Rounds))
+}
+
+// title is a workload's table title.
+func (r *report) title(w workloadResult) string {
+	t := fmt.Sprintf("%s — %s", w.Title, r.count(w))
+	if w.Op != "" {
+		t += fmt.Sprintf("; latency of one %s", w.Op)
 	}
-	fmt.Fprintln(out, "\ntargets (median of the per-round figures, lowest–highest round)")
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	return t
+}
+
+// rows is a workload's table: its column names, then a row per mode.
+func (r *report) rows(w workloadResult) [][]string {
+	head := []string{"mode", "msg/s", "× bare"}
+	if w.Op != "" {
+		head = append(head, "p50 µs", "p50 − bare", "p99 µs", "p999 µs")
+	}
+	out := [][]string{append(head, "client CPU µs/msg (× bare)", "broker CPU µs/msg", "allocs/msg", "B/msg", "syscalls/msg")}
+	for _, m := range w.Modes {
+		f := m.Summary
+		ratio, delta := "1.00", ""
+		if m.VsBare != nil {
+			ratio = spreadString(m.VsBare.Throughput, "%.2f")
+			delta = spreadString(m.VsBare.P50Delta, "%+.0f")
+		}
+		row := []string{r.label(m.Mode), spreadString(f.MsgsPerS, "%s"), ratio}
+		if w.Op != "" {
+			row = append(row, spreadString(f.P50, "%.0f"), delta, medianString(f.P99, "%.0f"), medianString(f.P999, "%.0f"))
+		}
+		cpu := medianString(f.ClientCPU, "%.1f")
+		if m.VsBare != nil && m.VsBare.ClientCPU != nil {
+			cpu += fmt.Sprintf(" (%.2f×)", m.VsBare.ClientCPU.Median)
+		}
+		out = append(out, append(row, cpu, medianString(f.BrokerCPU, "%.1f"), medianString(f.Allocs, "%.0f"), medianString(f.Bytes, "%.0f"), medianString(f.Syscalls, "%.1f")))
+	}
+	return out
+}
+
+// targetRows is a row per target: mode, goal, measured figure, verdict.
+func (r *report) targetRows() [][]string {
+	var out [][]string
 	for _, t := range r.Targets {
 		verdict, format := "not measured", "%.2f"
 		if strings.Contains(t.Goal, "µs") {
@@ -383,17 +392,82 @@ func (r *report) writeTable(out io.Writer) error {
 				verdict = "MISSED"
 			}
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.label(t.Mode), t.Goal, spreadString(t.Measured, format), verdict)
+		out = append(out, []string{r.label(t.Mode), t.Goal, spreadString(t.Measured, format), verdict})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	return out
+}
+
+// spanLines say how many spans each traced mode recorded.
+func (r *report) spanLines() []string {
+	var out []string
 	for _, m := range r.Modes {
 		if n, ok := r.Spans[m.Name]; ok {
-			fmt.Fprintf(out, "%s recorded %d spans\n", r.label(m.Name), n)
+			out = append(out, fmt.Sprintf("%s recorded %d spans", r.label(m.Name), n))
 		}
 	}
+	return out
+}
+
+// writeTable prints the report as text tables.
+func (r *report) writeTable(out io.Writer) error {
+	for _, l := range r.header() {
+		fmt.Fprintln(out, l)
+	}
+	writeRows := func(rows [][]string, indent string) error {
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, row := range rows {
+			fmt.Fprintf(tw, "%s%s\t\n", indent, strings.Join(row, "\t"))
+		}
+		return tw.Flush()
+	}
+	for _, w := range r.Workloads {
+		fmt.Fprintf(out, "\n%s\n", r.title(w))
+		if err := writeRows(r.rows(w), ""); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "\ntargets (median of the per-round figures, lowest–highest round)")
+	if err := writeRows(r.targetRows(), "  "); err != nil {
+		return err
+	}
+	for _, l := range r.spanLines() {
+		fmt.Fprintln(out, l)
+	}
 	return nil
+}
+
+// writeMarkdown writes the tables of writeTable as Markdown, for a page such
+// as docs/BENCHMARKS.md to include as generated.
+func (r *report) writeMarkdown(out io.Writer) error {
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	table := func(rows [][]string) {
+		for i, row := range rows {
+			cells := make([]string, len(row))
+			for j, c := range row {
+				cells[j] = cell(c)
+			}
+			fmt.Fprintf(out, "| %s |\n", strings.Join(cells, " | "))
+			if i == 0 {
+				fmt.Fprintf(out, "|%s\n", strings.Repeat("---|", len(row)))
+			}
+		}
+	}
+	fmt.Fprintln(out, "<!-- generated by the benchmark program (-markdown); do not edit -->")
+	fmt.Fprintln(out)
+	for _, l := range r.header() {
+		fmt.Fprintf(out, "%s  \n", cell(l))
+	}
+	for _, w := range r.Workloads {
+		fmt.Fprintf(out, "\n**%s**\n\n", cell(r.title(w)))
+		table(r.rows(w))
+	}
+	fmt.Fprintf(out, "\n**Targets** (median of the per-round figures, lowest–highest round)\n\n")
+	table(append([][]string{{"mode", "target", "measured", ""}}, r.targetRows()...))
+	if spans := r.spanLines(); len(spans) > 0 {
+		fmt.Fprintf(out, "\n%s.\n", strings.Join(spans, "; "))
+	}
+	_, err := fmt.Fprintln(out)
+	return err
 }
 
 // spreadString formats a spread as "median (min–max)"; format "%s" groups

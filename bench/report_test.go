@@ -158,6 +158,42 @@ func TestReport_TableAndJSON(t *testing.T) {
 	}
 }
 
+func TestReport_Markdown(t *testing.T) {
+	res, modes, workloads := fakeResults()
+	rep := newReport(res, modes, workloads, defaults(false))
+	rep.Command = "go run ./bench -modes a|b"
+	rep.Machine = currentMachine(nil, nil)
+	var out bytes.Buffer
+	if err := rep.writeMarkdown(&out); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	for _, want := range []string{
+		"rmqmesh benchmark: go run ./bench -modes a\\|b  \n", // a pipe would split a cell
+		"**sync send, 1 KiB — 3000 sends per round; latency of one send**\n\n| mode | msg/s | × bare | p50 µs |",
+		"| mesh intercept | 900 (800–900) | 0.90 (0.80–0.90) | 120 (120–120) | +20 (+20–+20) |",
+		"| mesh intercept | async throughput ≥ 0.90× bare | 0.90 (0.80–0.90) | met |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// Every table row has as many cells as its header.
+	cells := 0
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			cells = 0
+			continue
+		}
+		n := strings.Count(strings.ReplaceAll(line, "\\|", ""), "|")
+		if cells == 0 {
+			cells = n
+		} else if n != cells {
+			t.Errorf("row %q has %d separators, its header %d", line, n, cells)
+		}
+	}
+}
+
 func TestThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -12345: "-12,345"} {
 		if got := thousands(in); got != want {
