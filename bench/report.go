@@ -361,6 +361,9 @@ func (r *report) rows(w workloadResult) [][]string {
 	for _, m := range w.Modes {
 		f := m.Summary
 		ratio, delta := "1.00", ""
+		if m.Mode != "bare" {
+			ratio = "–" // bare was not run
+		}
 		if m.VsBare != nil {
 			ratio = spreadString(m.VsBare.Throughput, "%.2f")
 			delta = spreadString(m.VsBare.P50Delta, "%+.0f")
