@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
@@ -34,6 +35,13 @@ var modeSpecs = []modeSpec{
 	{"traced-noop", "intercept + tracing (no-op processor)", "intercept, with an SDK tracer provider sampling every span into a processor that drops it"},
 	{"traced-batch", "intercept + tracing (batch exporter)", "intercept, with an SDK tracer provider sampling every span into the SDK's batch processor and an in-memory exporter"},
 }
+
+// sendTimeout is every mode's send timeout. The client's default of 3 s is
+// shorter than an async send with 128 in flight can wait on a saturated
+// two-core machine shared with other work, and one timeout ends the run; the
+// benchmark measures cost, and a send that takes seconds shows in the tail
+// latencies instead.
+const sendTimeout = 30 * time.Second
 
 // endpoints is where the benchmark's clients connect.
 type endpoints struct {
@@ -85,6 +93,7 @@ func newMode(ctx context.Context, spec modeSpec, ep endpoints, runID string, log
 			producer.WithNameServer([]string{ep.nameServer}),
 			producer.WithGroupName(group),
 			producer.WithInstanceName(instance),
+			producer.WithSendMsgTimeout(sendTimeout),
 		)
 		if err != nil {
 			return nil, fmt.Errorf("mode %q: %w", spec.Name, err)
@@ -132,7 +141,7 @@ func newMode(ctx context.Context, spec modeSpec, ep endpoints, runID string, log
 		if err := msh.WaitReady(ctx); err != nil {
 			return nil, fmt.Errorf("mode %q: %w", spec.Name, err)
 		}
-		p, err := msh.NewProducer(producer.WithGroupName(group), producer.WithInstanceName(instance))
+		p, err := msh.NewProducer(producer.WithGroupName(group), producer.WithInstanceName(instance), producer.WithSendMsgTimeout(sendTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("mode %q: %w", spec.Name, err)
 		}
