@@ -35,7 +35,7 @@
 //
 // The table goes to standard output, a progress line to standard error; -json,
 // -svg and -markdown write the results, a chart of them and the tables as
-// Markdown. -cpuprofile and -memprofile
+// Markdown; -render redraws all of them from a JSON file of an earlier run. -cpuprofile and -memprofile
 // write pprof profiles of the whole run (narrow it with -modes and -workloads).
 package main
 
@@ -118,6 +118,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		jsonPath     = fs.String("json", "", "write the results as JSON to this file")
 		svgPath      = fs.String("svg", "", "write a chart of the results as SVG to this file")
 		mdPath       = fs.String("markdown", "", "write the tables as Markdown to this file")
+		render       = fs.String("render", "", "measure nothing: print the table of a JSON file an earlier run wrote (and write -svg and -markdown from it)")
 		cpuProfile   = fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 		memProfile   = fs.String("memprofile", "", "write an allocation profile of the whole run to this file")
 		namesrv      = fs.String("namesrv", os.Getenv("NAMESRV_ADDR"), "a real cluster's nameserver, for the bare client (default $NAMESRV_ADDR)")
@@ -139,6 +140,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if *serve {
 		return serveCluster(ctx, clusterSpec{Topics: strings.Split(*topic, ","), Queues: *queues, Retention: *retention}, stdin, stdout)
+	}
+
+	if *render != "" {
+		rep, err := readReport(*render)
+		if err != nil {
+			return err
+		}
+		return rep.write(stdout, "", *svgPath, *mdPath)
 	}
 
 	s := defaults(*quick)
@@ -243,27 +252,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	rep.DurationS = time.Since(started).Seconds()
 	rep.Machine = currentMachine(load0, loadAverage())
 	rep.Spans = spans
-	if err := rep.writeTable(stdout); err != nil {
+	if err := rep.write(stdout, *jsonPath, *svgPath, *mdPath); err != nil {
 		return err
-	}
-	if *jsonPath != "" {
-		if err := rep.writeJSON(*jsonPath); err != nil {
-			return err
-		}
-	}
-	if *svgPath != "" {
-		if err := os.WriteFile(*svgPath, []byte(renderSVG(rep)), 0o644); err != nil {
-			return err
-		}
-	}
-	if *mdPath != "" {
-		var md strings.Builder
-		if err := rep.writeMarkdown(&md); err != nil {
-			return err
-		}
-		if err := os.WriteFile(*mdPath, []byte(md.String()), 0o644); err != nil {
-			return err
-		}
 	}
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)

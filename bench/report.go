@@ -516,6 +516,50 @@ func loadString(l []float64) string {
 	return fmt.Sprintf("%.2f %.2f %.2f", l[0], l[1], l[2])
 }
 
+// write prints the table to out and writes the files whose paths are not
+// empty: the JSON, the SVG chart and the Markdown tables.
+func (r *report) write(out io.Writer, jsonPath, svgPath, mdPath string) error {
+	if err := r.writeTable(out); err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := r.writeJSON(jsonPath); err != nil {
+			return err
+		}
+	}
+	if svgPath != "" {
+		if err := os.WriteFile(svgPath, []byte(renderSVG(r)), 0o644); err != nil {
+			return err
+		}
+	}
+	if mdPath != "" {
+		var md strings.Builder
+		if err := r.writeMarkdown(&md); err != nil {
+			return err
+		}
+		if err := os.WriteFile(mdPath, []byte(md.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readReport reads a report that writeJSON wrote.
+func readReport(path string) (*report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading -render: %w", err)
+	}
+	var r report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading -render %q: %w", path, err)
+	}
+	if len(r.Workloads) == 0 || len(r.Modes) == 0 {
+		return nil, fmt.Errorf("reading -render %q: no workload or mode: not a file the benchmark wrote", path)
+	}
+	return &r, nil
+}
+
 // writeJSON writes the report, indented, to path.
 func (r *report) writeJSON(path string) error {
 	data, err := json.MarshalIndent(r, "", "  ")

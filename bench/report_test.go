@@ -194,6 +194,46 @@ func TestReport_Markdown(t *testing.T) {
 	}
 }
 
+// -render redraws a run from its JSON: the same tables and chart as the run.
+func TestReadReport_RendersAsTheRun(t *testing.T) {
+	res, modes, workloads := fakeResults()
+	rep := newReport(res, modes, workloads, defaults(false))
+	rep.Command = "go run ./bench"
+	rep.Machine = currentMachine([]float64{0.5, 0.6, 0.7}, []float64{0.8, 0.9, 1.0})
+	rep.Spans = map[string]int{"traced-noop": 7}
+	path := filepath.Join(t.TempDir(), "bench.json")
+	if err := rep.writeJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := readReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got bytes.Buffer
+	if err := rep.writeMarkdown(&want); err != nil {
+		t.Fatal(err)
+	}
+	if err := back.writeMarkdown(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("rendered from JSON:\n%s\nthe run's:\n%s", got.String(), want.String())
+	}
+	if renderSVG(back) != renderSVG(rep) {
+		t.Error("the chart rendered from JSON differs from the run's")
+	}
+
+	if err := os.WriteFile(path, []byte(`{"command":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readReport(path); err == nil || !strings.Contains(err.Error(), "not a file the benchmark wrote") {
+		t.Errorf("a JSON without workloads: %v", err)
+	}
+	if _, err := readReport(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "reading -render") {
+		t.Errorf("a missing file: %v", err)
+	}
+}
+
 func TestThousands(t *testing.T) {
 	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.4: "1,234,567", -12345: "-12,345"} {
 		if got := thousands(in); got != want {
