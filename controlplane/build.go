@@ -20,6 +20,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Discovered is what the control plane knows: the cluster as the
@@ -31,7 +32,7 @@ type Discovered struct {
 	// forwarded to by inline listeners with route_info: nameserver.
 	Nameservers []string
 	// Requested are the per-topic route configuration names clients
-	// subscribe to ([resource.TopicRouteName], plain or xdstp://).
+	// subscribe to ([wellknown.TopicRouteName], plain or xdstp://).
 	Requested []string
 }
 
@@ -170,7 +171,7 @@ type shape struct {
 // name is not a per-topic route of an on-demand listener, or its topic has
 // no answer from the nameservers yet.
 func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, bool) {
-	family, topic, ok := resource.ParseTopicRouteName(name)
+	family, topic, ok := wellknown.ParseTopicRouteName(name)
 	if !ok {
 		return nil, nil, false
 	}

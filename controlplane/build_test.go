@@ -92,7 +92,7 @@ func snapshotFor(t *testing.T, set resource.Set, listener string, topics ...stri
 	}
 	in.RouteConfig = proxy.GetRouteConfig()
 	for _, topic := range topics {
-		name := resource.TopicRouteName(proxy.GetRouteConfig().GetName(), topic)
+		name := wellknown.TopicRouteName(proxy.GetRouteConfig().GetName(), topic)
 		for _, rc := range set.RouteConfigs {
 			if rc.GetName() == name {
 				in.TopicRoutes[topic] = rc

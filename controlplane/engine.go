@@ -9,6 +9,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // engine keeps the result of [Build] current as its inputs change, doing
@@ -115,7 +116,7 @@ func (e *engine) update(in engineInput) change {
 		if _, ok := e.requested[name]; ok {
 			continue
 		}
-		_, topic, _ := resource.ParseTopicRouteName(name)
+		_, topic, _ := wellknown.ParseTopicRouteName(name)
 		e.requested[name] = topic
 		e.byTopic[topic] = append(e.byTopic[topic], name)
 		stale[name] = true

@@ -26,6 +26,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Server is the control plane: it discovers the cluster from nameservers,
@@ -391,7 +392,7 @@ func (s *Server) build() {
 // name a client made up costs nothing).
 func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
 	onDemand := func(name string) (string, bool) {
-		family, topic, ok := resource.ParseTopicRouteName(name)
+		family, topic, ok := wellknown.ParseTopicRouteName(name)
 		if !ok {
 			return "", false
 		}

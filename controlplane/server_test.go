@@ -179,7 +179,7 @@ func TestServer_ServesTopicRoutesOnDemand(t *testing.T) {
 				t.Errorf("listener: on demand %v, route config %q", u.OnDemand, u.RouteConfigName)
 			}
 			rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
+			defer x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc)()
 			u := rc.wait(t, "route of orders", func(*xdsclient.RouteConfigUpdate) bool { return true })
 			routes := u.RouteConfig.GetRoutes()
 			if len(routes) != 1 || routes[0].GetRoute().GetCluster() != "default/r4w4p6" || routes[0].GetMatch().GetTopic().GetSafeRegex().GetRegex() != ".*" {
@@ -217,7 +217,7 @@ func TestServer_ServesTopicRoutesOnDemand(t *testing.T) {
 func heldTopics(t testing.TB, s *controlplane.Server) []string {
 	var out []string
 	for _, rc := range s.Resources().RouteConfigs {
-		_, topic, _ := resource.ParseTopicRouteName(rc.GetName())
+		_, topic, _ := wellknown.ParseTopicRouteName(rc.GetName())
 		out = append(out, topic)
 	}
 	return out
@@ -244,7 +244,7 @@ func TestServer_ReplicasAgree(t *testing.T) {
 			l := newRecorder[*xdsclient.ListenerUpdate]()
 			defer x.WatchListener("rocketmq", l)()
 			rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
+			defer x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc)()
 			cl := newRecorder[*xdsclient.ClusterUpdate]()
 			defer x.WatchCluster("default/r4w4p6", cl)()
 			ep := newRecorder[*xdsclient.EndpointsUpdate]()
@@ -259,7 +259,7 @@ func TestServer_ReplicasAgree(t *testing.T) {
 			// two agree on every version.
 			x2 := xdsClient(t, protocol, r2.Addr())
 			rc2 := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x2.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc2)()
+			defer x2.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc2)()
 			rc2.wait(t, "route on replica 2", func(u *xdsclient.RouteConfigUpdate) bool { return any(u) })
 			waitFor(t, "replicas to agree on versions", func() bool {
 				v1, v2 := r1.Versions(), r2.Versions()
@@ -452,7 +452,7 @@ func TestServer_Admin(t *testing.T) {
 	admin := "http://" + s.AdminAddr()
 	x := xdsClient(t, "delta", s.Addr())
 	rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-	defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
+	defer x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc)()
 	rc.wait(t, "route", func(*xdsclient.RouteConfigUpdate) bool { return true })
 
 	var health controlplane.Health

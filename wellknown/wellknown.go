@@ -38,6 +38,10 @@
 //	          broker-a: {read_queue_num: 16, write_queue_num: 16}
 //	          broker-b: {read_queue_num: 8, write_queue_num: 8, perm: 4}
 //
+// Per-topic route configurations are named "N/T" ([TopicRouteName]): the
+// contract between a control plane that serves them and the client that
+// subscribes, spelled and parsed here only.
+//
 // Why a package of its own: the names are shared by packages that must not
 // import each other (xdsclient knows no RocketMQ routing, routing does not
 // watch xDS) and by control planes outside this module, so they sit in a leaf

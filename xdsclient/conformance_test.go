@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -107,7 +108,7 @@ func TestClient_RewatchAfterCancel_ControlPlane(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapProtocol(protocol)), xdsclient.WithResourceTimeout(time.Hour))
-		name := xdsclient.OnDemandRouteName("rmq-routes", "topic-1")
+		name := wellknown.TopicRouteName("rmq-routes", "topic-1")
 		for i := range 10 {
 			w := newRecorder[*xdsclient.RouteConfigUpdate]()
 			cancel := c.WatchRouteConfig(name, w)

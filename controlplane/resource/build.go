@@ -30,7 +30,7 @@ type Listener struct {
 	Name string
 	// RouteConfigName names the inline route configuration and, with
 	// OnDemand, the family of per-topic route configurations
-	// ([TopicRouteName]). Required.
+	// ([wellknown.TopicRouteName]). Required.
 	RouteConfigName string
 	// OnDemand sets filter_metadata["rmqmesh"]["on_demand_routes"]: clients
 	// subscribe to a per-topic route configuration for each topic they use,
@@ -136,7 +136,7 @@ type Set struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	// RouteConfigs are per-topic route configurations, named by
-	// [TopicRouteName].
+	// [wellknown.TopicRouteName].
 	RouteConfigs []*rocketmqv3.RouteConfiguration
 }
 

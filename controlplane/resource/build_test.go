@@ -25,32 +25,9 @@ func TestNames_MatchWhatRmqmeshReads(t *testing.T) {
 		{resource.ClusterType, xdsclient.ClusterTypeURL},
 		{resource.EndpointType, xdsclient.EndpointsTypeURL},
 		{resource.RouteConfigType, xdsclient.RouteConfigTypeURL},
-		{resource.TopicRouteName("rocketmq", "orders"), xdsclient.OnDemandRouteName("rocketmq", "orders")},
 	} {
 		if c.ours != c.theirs {
 			t.Errorf("resource has %q, the reader expects %q", c.ours, c.theirs)
-		}
-	}
-}
-
-func TestParseTopicRouteName(t *testing.T) {
-	for _, c := range []struct {
-		name, family, topic string
-		ok                  bool
-	}{
-		{xdsclient.OnDemandRouteName("rocketmq", "orders"), "rocketmq", "orders", true},
-		{xdsclient.OnDemandRouteName("rocketmq", "a/b"), "rocketmq", "a/b", true},
-		{xdsclient.OnDemandRouteNameInAuthority("cp.example", "rocketmq", "%RETRY%g 1/x"), "rocketmq", "%RETRY%g 1/x", true},
-		{"rocketmq", "", "", false},
-		{"/orders", "", "", false},
-		{"rocketmq/", "", "", false},
-		{"xdstp://a/other.Type/rocketmq/orders", "", "", false},
-		{"xdstp://a", "", "", false},
-		{"xdstp://a/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/rocketmq/%zz", "", "", false},
-	} {
-		f, topic, ok := resource.ParseTopicRouteName(c.name)
-		if f != c.family || topic != c.topic || ok != c.ok {
-			t.Errorf("ParseTopicRouteName(%q) = %q, %q, %v; want %q, %q, %v", c.name, f, topic, ok, c.family, c.topic, c.ok)
 		}
 	}
 }
@@ -109,7 +86,7 @@ func TestBuild_OnDemandListenerAndTopicRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := resource.NewRouteConfig(resource.TopicRouteName("rocketmq", "orders"), []resource.Route{
+	rc, err := resource.NewRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), []resource.Route{
 		{Kind: resource.PrefixTopic, Pattern: "ord", Codes: []int32{10, 310}, Cluster: "writers"},
 		{Kind: resource.RegexTopic, Pattern: "or.*", Codes: []int32{11}, Cluster: "brokers"},
 	})
