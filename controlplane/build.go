@@ -83,8 +83,8 @@ func Build(d Discovered, p *policy.Policy) Result {
 	requested := slices.Clone(d.Requested)
 	slices.Sort(requested)
 	for _, name := range slices.Compact(requested) {
-		rc, used, ok := b.topicRoute(name, lookup)
-		if !ok {
+		rc, used, st := b.topicRoute(name, lookup)
+		if st != routeBuilt {
 			continue
 		}
 		for _, s := range used {
@@ -166,26 +166,39 @@ type shape struct {
 	queues  []discovery.QueueData // by broker name
 }
 
+// routeState says what became of a requested route configuration name.
+type routeState uint8
+
+const (
+	// routeBuilt: there is a route configuration to serve.
+	routeBuilt routeState = iota
+	// routeUnanswered: a per-topic route of an on-demand listener whose
+	// topic the nameservers have not answered about (yet). Nothing is
+	// served, and the name is not said to be gone: the answer is unknown.
+	routeUnanswered
+	// routeNotServed: the name is not a per-topic route of an on-demand
+	// listener.
+	routeNotServed
+)
+
 // topicRoute builds the per-topic route configuration named name, and the
-// shapes it routes to. ok is false when there is nothing to serve yet: the
-// name is not a per-topic route of an on-demand listener, or its topic has
-// no answer from the nameservers yet.
-func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, bool) {
+// shapes it routes to, when its state is routeBuilt.
+func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, routeState) {
 	family, topic, ok := wellknown.ParseTopicRouteName(name)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, routeNotServed
 	}
 	l, ok := b.p.ListenerForRouteConfig(family)
 	if !ok || !l.OnDemand {
-		return nil, nil, false
+		return nil, nil, routeNotServed
 	}
 	t, ok := lookup(topic)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, routeUnanswered
 	}
 	rc := &rocketmqv3.RouteConfiguration{Name: name}
 	if !t.Exists {
-		return rc, nil, true
+		return rc, nil, routeBuilt
 	}
 	var used []*shape
 	for _, r := range l.Routes {
@@ -196,12 +209,12 @@ func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, 
 		route, err := resource.NewRoute(resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: s.name, Subset: r.Subset})
 		if err != nil { // the policy was validated: a bug, reported rather than served half
 			b.warnings = append(b.warnings, fmt.Sprintf("route configuration %q: %s: %v", name, r.Pos, err))
-			return nil, nil, false
+			return nil, nil, routeNotServed
 		}
 		rc.Routes = append(rc.Routes, route)
 		used = append(used, s)
 	}
-	return rc, used, true
+	return rc, used, routeBuilt
 }
 
 // shapeOf names the cluster serving topic t from policy cluster c.

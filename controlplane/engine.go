@@ -26,12 +26,13 @@ type engine struct {
 	nameservers []string
 	b           *builder
 
-	requested map[string]string     // route name → its topic
-	byTopic   map[string][]string   // topic → route names
-	rcs       map[string]builtRoute // by route name, those built
-	shapeUse  map[string]int        // shape name → routes using it
-	shapes    map[string]*shape     // shapes in use
-	shared    resource.Set          // listeners, clusters, endpoints
+	requested  map[string]string     // route name → its topic
+	unanswered map[string]bool       // requested names in state routeUnanswered
+	byTopic    map[string][]string   // topic → route names
+	rcs        map[string]builtRoute // by route name, those built
+	shapeUse   map[string]int        // shape name → routes using it
+	shapes     map[string]*shape     // shapes in use
+	shared     resource.Set          // listeners, clusters, endpoints
 	// shapesChanged is set when a shape is taken up or dropped: the
 	// clusters must be rebuilt (a shape dropped and taken again rebuilds
 	// them for nothing; the snapshot then sees equal hashes and skips).
@@ -63,6 +64,10 @@ type change struct {
 	// routes holds the route configurations that changed: the new one, or
 	// nil when there is none to serve any more.
 	routes map[string]*rocketmqv3.RouteConfiguration
+	// unknown holds requested names that became (true) or ceased to be
+	// (false) unanswered: nothing is served for them, and that is not news
+	// to a client that holds one.
+	unknown map[string]bool
 	// shared is set when listeners, clusters or endpoints were rebuilt.
 	shared *resource.Set
 	// transit, when set, is shared plus the clusters of shapes that routes
@@ -73,13 +78,13 @@ type change struct {
 }
 
 func newEngine() *engine {
-	return &engine{requested: map[string]string{}, byTopic: map[string][]string{}, rcs: map[string]builtRoute{},
+	return &engine{requested: map[string]string{}, unanswered: map[string]bool{}, byTopic: map[string][]string{}, rcs: map[string]builtRoute{},
 		shapeUse: map[string]int{}, shapes: map[string]*shape{}}
 }
 
 // update applies in and says what changed.
 func (e *engine) update(in engineInput) change {
-	ch := change{routes: map[string]*rocketmqv3.RouteConfiguration{}}
+	ch := change{routes: map[string]*rocketmqv3.RouteConfiguration{}, unknown: map[string]bool{}}
 	before := maps.Clone(e.shapes)
 	stale := map[string]bool{}
 	full := e.b == nil || in.policy != e.p || !slices.Equal(in.brokers, e.brokers) || !slices.Equal(in.nameservers, e.nameservers)
@@ -103,6 +108,10 @@ func (e *engine) update(in engineInput) change {
 		}
 		delete(e.requested, name)
 		delete(stale, name)
+		if e.unanswered[name] {
+			delete(e.unanswered, name)
+			ch.unknown[name] = false
+		}
 		if names := slices.DeleteFunc(e.byTopic[topic], func(n string) bool { return n == name }); len(names) > 0 {
 			e.byTopic[topic] = names
 		} else {
@@ -128,9 +137,17 @@ func (e *engine) update(in engineInput) change {
 	}
 	for name := range stale {
 		had := e.drop(name)
-		rc, used, ok := e.b.topicRoute(name, in.topic)
+		rc, used, st := e.b.topicRoute(name, in.topic)
+		if unanswered := st == routeUnanswered; unanswered != e.unanswered[name] {
+			if unanswered {
+				e.unanswered[name] = true
+			} else {
+				delete(e.unanswered, name)
+			}
+			ch.unknown[name] = unanswered
+		}
 		switch {
-		case ok:
+		case st == routeBuilt:
 			e.rcs[name] = builtRoute{rc: rc, shapes: used}
 			for _, s := range used {
 				if e.shapeUse[s.name]++; e.shapeUse[s.name] == 1 {
@@ -160,6 +177,14 @@ func (e *engine) update(in engineInput) change {
 		}
 	}
 	return ch
+}
+
+// decided reports whether the engine has taken in the requested route
+// name and its topic's answer: there is a route configuration to serve or
+// there will be none. A name whose topic has no answer yet is undecided.
+func (e *engine) decided(name string) (topic string, decided bool) {
+	topic, ok := e.requested[name]
+	return topic, ok && !e.unanswered[name]
 }
 
 // drop forgets the built route name, if any, and reports whether there was

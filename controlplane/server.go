@@ -45,6 +45,7 @@ type Server struct {
 	poller   *discovery.Poller
 	snaps    cachev3.SnapshotCache
 	topics   *topicCache
+	gate     *gate // in front of both caches
 	gs       *grpc.Server
 	lis      net.Listener
 	adminLis net.Listener
@@ -96,7 +97,7 @@ func (sharedKey) ID(*corev3.Node) string { return nodeKey }
 // error), starts discovery, and listens for xDS and, if configured, admin
 // requests. Close it when done.
 func New(opts ...Option) (*Server, error) {
-	o := options{listen: "127.0.0.1:0", policyInterval: time.Second}
+	o := options{listen: "127.0.0.1:0", policyInterval: time.Second, holdTimeout: defaultHoldTimeout}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -139,8 +140,9 @@ func New(opts ...Option) (*Server, error) {
 		ClassifyDelta: func(r *cachev3.DeltaRequest) string { return classify(r.GetTypeUrl()) },
 		Caches:        map[string]cachev3.Cache{"snapshot": s.snaps, "topics": s.topics},
 	}
+	s.gate = newGate(mux, o.holdTimeout, s.log, func(n int) { s.m.heldWatches.Set(float64(n)) })
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	xds := serverv3.NewServer(s.ctx, mux, s.callbacks())
+	xds := serverv3.NewServer(s.ctx, s.gate, s.callbacks())
 	s.lis, err = net.Listen("tcp", o.listen)
 	if err != nil {
 		s.cancel()
@@ -198,6 +200,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	s.gate.close()
 	s.gs.Stop()
 	if s.adminSrv != nil {
 		_ = s.adminSrv.Close()
@@ -363,7 +366,7 @@ func (s *Server) build() {
 			routes[name] = rc
 		}
 	}
-	if err := s.topics.update(routes); err != nil {
+	if err := s.topics.update(routes, ch.unknown); err != nil {
 		s.log.Error("topic routes not updated", "err", err)
 	}
 	if ch.shared != nil {
@@ -383,8 +386,24 @@ func (s *Server) build() {
 	s.m.buildSeconds.Observe(time.Since(start).Seconds())
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.warnings, s.lastBuild = warnings, time.Now()
+	served := s.typeHashes
+	s.mu.Unlock()
+	s.gate.settle(s.resolved(), served, true)
+}
+
+// resolved returns the awaited route names the engine has decided on, or
+// whose topic's first fetch failed: holding their watches longer would
+// wait for nothing.
+func (s *Server) resolved() []string {
+	var out []string
+	for _, name := range s.gate.awaited() {
+		topic, decided := s.eng.decided(name)
+		if decided || topic != "" && s.poller.Failed(topic) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // updateHeld keeps the topics discovery asks for in line with what clients
