@@ -25,6 +25,7 @@ type engine struct {
 	brokers     []discovery.Broker
 	nameservers []string
 	b           *builder
+	inline      map[string]bool // the policy's inline exact topics
 
 	requested  map[string]string     // route name → its topic
 	unanswered map[string]bool       // requested names in state routeUnanswered
@@ -93,6 +94,10 @@ func (e *engine) update(in engineInput) change {
 		// start afresh, and report the routes that are not rebuilt.
 		e.p, e.brokers, e.nameservers = in.policy, in.brokers, slices.Clone(in.nameservers)
 		e.b = newBuilder(in.brokers, in.nameservers, in.policy)
+		e.inline = map[string]bool{}
+		for _, t := range inlineTopics(in.policy) {
+			e.inline[t] = true
+		}
 		for name := range e.rcs {
 			ch.routes[name] = nil
 		}
@@ -130,10 +135,12 @@ func (e *engine) update(in engineInput) change {
 		e.byTopic[topic] = append(e.byTopic[topic], name)
 		stale[name] = true
 	}
+	inlineChanged := false
 	for _, topic := range in.topics {
 		for _, name := range e.byTopic[topic] {
 			stale[name] = true
 		}
+		inlineChanged = inlineChanged || e.inline[topic]
 	}
 	for name := range stale {
 		had := e.drop(name)
@@ -160,9 +167,9 @@ func (e *engine) update(in engineInput) change {
 			ch.routes[name] = nil
 		}
 	}
-	if full || e.shapesChanged {
+	if full || e.shapesChanged || inlineChanged {
 		e.shapesChanged = false
-		s := e.b.shared(e.shapes)
+		s := e.b.shared(e.shapes, in.topic)
 		e.shared = s
 		ch.shared = &s
 		union := maps.Clone(e.shapes)
@@ -172,7 +179,7 @@ func (e *engine) update(in engineInput) change {
 			}
 		}
 		if len(union) > len(e.shapes) {
-			t := e.b.shared(union)
+			t := e.b.shared(union, in.topic)
 			ch.transit = &t
 		}
 	}

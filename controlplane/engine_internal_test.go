@@ -26,6 +26,7 @@ func TestEngine_EqualsBuild(t *testing.T) {
 		"listeners: [{name: rocketmq, routes: [{cluster: all}]}]\nclusters: [{name: all, overrides: {b1: {weight: 3}}}]",
 		"listeners: [{name: rocketmq, routes: [{topic: {prefix: t1}, cluster: one}, {cluster: all}]}]\nclusters: [{name: all}, {name: one, brokers: {broker_names: [b1]}}]",
 		"listeners: [{name: rocketmq, topic_routes: inline, routes: [{cluster: all}]}]\nclusters: [{name: all}]",
+		"listeners: [{name: rocketmq, routes: [{cluster: all}]}, {name: envoy, topic_routes: inline, routes: [{topic: {exact: t2}, cluster: all}, {topic: {exact: t3}, cluster: one}]}]\nclusters: [{name: all}, {name: one, brokers: {broker_names: [b2]}}]",
 	} {
 		p, err := policy.Parse("p.yaml", []byte(doc))
 		if err != nil {

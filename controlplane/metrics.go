@@ -37,7 +37,7 @@ func newMetrics() *metrics {
 		pollFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricPrefix + "discovery_failures_total",
 			Help: "Failed requests to nameservers, by nameserver and request code."}, []string{"nameserver", "code"}),
 		topicsHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "topics_held",
-			Help: "Distinct topics whose route configuration some client subscribes to."}),
+			Help: "Distinct topics whose queue data is kept: those whose route configuration some client subscribes to, and the exact topics of inline routes."}),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "clients",
 			Help: "Open ADS streams."}),
 		brokers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricPrefix + "brokers",

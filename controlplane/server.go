@@ -58,7 +58,7 @@ type Server struct {
 	// Only touched by the build goroutine.
 	eng        *engine
 	reqNames   map[string]bool // route names subscribed, as last seen
-	held       map[string]int  // topic → subscribed route names of on-demand listeners
+	held       map[string]int  // topic → subscribed route names of on-demand listeners, +1 if an inline route names it
 	heldFor    *policy.Policy  // the policy held was computed with
 	engPending map[string]bool // route name → subscribed (true) or not, not yet given to the engine
 	logged     map[string]bool // warnings already logged
@@ -408,7 +408,8 @@ func (s *Server) resolved() []string {
 
 // updateHeld keeps the topics discovery asks for in line with what clients
 // subscribe to: the topics of per-topic routes of on-demand listeners (a
-// name a client made up costs nothing).
+// name a client made up costs nothing), and the policy's inline exact
+// topics.
 func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
 	onDemand := func(name string) (string, bool) {
 		family, topic, ok := wellknown.ParseTopicRouteName(name)
@@ -428,6 +429,9 @@ func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
 			}
 		}
 		held := map[string]int{}
+		for _, t := range inlineTopics(p) {
+			held[t]++ // inline exact routes carry their topic's queue data
+		}
 		for name := range s.reqNames {
 			if topic, ok := onDemand(name); ok {
 				held[topic]++

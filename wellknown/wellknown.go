@@ -231,6 +231,21 @@ func ParseTopicQueues(md *corev3.Metadata) (map[string]TopicQueues, error) {
 	return out, nil
 }
 
+// TopicQueuesValue returns queues, by broker name, as the value of
+// [TopicQueuesKey]: what [ParseTopicQueues] reads back. Every field is
+// written, perm included.
+func TopicQueuesValue(queues map[string]TopicQueues) *structpb.Value {
+	fields := make(map[string]*structpb.Value, len(queues))
+	for name, q := range queues {
+		fields[name] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			ReadQueueNumKey:  structpb.NewNumberValue(float64(q.ReadQueueNums)),
+			WriteQueueNumKey: structpb.NewNumberValue(float64(q.WriteQueueNums)),
+			PermKey:          structpb.NewNumberValue(float64(q.Perm)),
+		}})
+	}
+	return structpb.NewStructValue(&structpb.Struct{Fields: fields})
+}
+
 // valueText renders a metadata value as compact JSON.
 func valueText(v *structpb.Value) string {
 	b, err := json.Marshal(v.AsInterface())

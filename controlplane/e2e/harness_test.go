@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -62,8 +63,9 @@ type env struct {
 }
 
 type envConfig struct {
-	brokers  []string // default: broker-a and broker-b
-	topics   []string
+	brokers  []string       // default: broker-a and broker-b
+	topics   []string       // created with 4 queues on every broker
+	queues   map[string]int // more topics: name → queues on every broker
 	policy   string
 	protocol string // "sotw" (default) or "delta"
 }
@@ -79,6 +81,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	for _, topic := range cfg.topics {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
+	}
+	for topic, n := range cfg.queues {
+		copts = append(copts, meshtest.WithTopic(topic, n))
 	}
 	e := &env{t: t, cluster: meshtest.RunCluster(t, copts...)}
 	e.policy = filepath.Join(t.TempDir(), "policy.yaml")
@@ -158,6 +163,23 @@ func (e *env) route(topic string) string {
 	return strings.Join(parts, "; ")
 }
 
+// queueCounts is the queue data of the mesh's route for topic, as
+// "broker rR wW pP" by broker name.
+func (e *env) queueCounts(topic string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	rd, err := e.mesh.TopicRoute(ctx, topic)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	var parts []string
+	for _, q := range rd.QueueDatas {
+		parts = append(parts, fmt.Sprintf("%s r%d w%d p%d", q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, q.Perm))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
 // waitRoute waits until the mesh's route for topic satisfies cond.
 func (e *env) waitRoute(topic, what string, cond func(string) bool) {
 	e.t.Helper()
@@ -180,7 +202,15 @@ func (e *env) producer(opts ...producer.Option) rocketmq.Producer {
 // sendN sends n messages to topic and counts the broker of each result.
 func (e *env) sendN(p rocketmq.Producer, topic string, n int) map[string]int {
 	e.t.Helper()
-	per := map[string]int{}
+	per, _ := e.sendQueues(p, topic, n)
+	return per
+}
+
+// sendQueues sends n messages to topic and counts the broker and the
+// "broker/queueId" of each result.
+func (e *env) sendQueues(p rocketmq.Producer, topic string, n int) (perBroker, perQueue map[string]int) {
+	e.t.Helper()
+	per, queues := map[string]int{}, map[string]int{}
 	for i := 0; i < n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(fmt.Sprintf("%s-%06d", topic, seq.Add(1)))))
@@ -192,8 +222,9 @@ func (e *env) sendN(p rocketmq.Producer, topic string, n int) map[string]int {
 			e.t.Fatalf("send %d to %q: status %v", i, topic, res.Status)
 		}
 		per[res.MessageQueue.BrokerName]++
+		queues[fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId)]++
 	}
-	return per
+	return per, queues
 }
 
 // plainProducer talks to the cluster's own nameserver, outside the mesh: it
@@ -235,12 +266,19 @@ type collector struct {
 	mu      sync.Mutex
 	bodies  map[string]bool
 	brokers map[string]int
+	queues  map[string]int // "broker/queueId" → messages
 }
 
 func (c *collector) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.bodies)
+}
+
+func (c *collector) perQueue() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.queues)
 }
 
 func (c *collector) perBroker() map[string]int {
@@ -257,7 +295,7 @@ func (c *collector) perBroker() map[string]int {
 // first offset.
 func (e *env) consume(topic string) *collector {
 	e.t.Helper()
-	col := &collector{bodies: map[string]bool{}, brokers: map[string]int{}}
+	col := &collector{bodies: map[string]bool{}, brokers: map[string]int{}, queues: map[string]int{}}
 	inst := e.warmInstance()
 	c, err := e.mesh.NewPushConsumer(
 		consumer.WithInstance(inst),
@@ -274,6 +312,7 @@ func (e *env) consume(topic string) *collector {
 			if !col.bodies[string(m.Body)] {
 				col.bodies[string(m.Body)] = true
 				col.brokers[m.Queue.BrokerName]++
+				col.queues[fmt.Sprintf("%s/%d", m.Queue.BrokerName, m.Queue.QueueId)]++
 			}
 		}
 		return consumer.ConsumeSuccess, nil
