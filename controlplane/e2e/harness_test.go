@@ -24,6 +24,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane"
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 func TestMain(m *testing.M) {
@@ -147,8 +148,25 @@ func (e *env) editPolicy(doc string) {
 
 // route is what the mesh answers the client's route query for topic: what
 // the client gets at its next 30 s route poll, and what the mesh's queue
-// selector and allocation strategy follow at once.
+// selector and allocation strategy follow at once. Each broker reads
+// "broker pP master-address".
 func (e *env) route(topic string) string {
+	return e.describeRoute(topic, func(q remoting.QueueData, b remoting.BrokerData) string {
+		return fmt.Sprintf("%s p%d %s", q.BrokerName, q.Perm, b.BrokerAddrs[0])
+	})
+}
+
+// queueCounts is the queue data of the mesh's route for topic, each broker
+// as "broker rR wW pP".
+func (e *env) queueCounts(topic string) string {
+	return e.describeRoute(topic, func(q remoting.QueueData, _ remoting.BrokerData) string {
+		return fmt.Sprintf("%s r%d w%d p%d", q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, q.Perm)
+	})
+}
+
+// describeRoute describes each broker of the mesh's route for topic, in
+// order.
+func (e *env) describeRoute(topic string, describe func(remoting.QueueData, remoting.BrokerData) string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
 	defer cancel()
 	rd, err := e.mesh.TopicRoute(ctx, topic)
@@ -157,24 +175,7 @@ func (e *env) route(topic string) string {
 	}
 	var parts []string
 	for i, q := range rd.QueueDatas {
-		parts = append(parts, fmt.Sprintf("%s p%d %s", q.BrokerName, q.Perm, rd.BrokerDatas[i].BrokerAddrs[0]))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, "; ")
-}
-
-// queueCounts is the queue data of the mesh's route for topic, as
-// "broker rR wW pP" by broker name.
-func (e *env) queueCounts(topic string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	rd, err := e.mesh.TopicRoute(ctx, topic)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	var parts []string
-	for _, q := range rd.QueueDatas {
-		parts = append(parts, fmt.Sprintf("%s r%d w%d p%d", q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, q.Perm))
+		parts = append(parts, describe(q, rd.BrokerDatas[i]))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
