@@ -65,6 +65,9 @@ type change struct {
 	// routes holds the route configurations that changed: the new one, or
 	// nil when there is none to serve any more.
 	routes map[string]*rocketmqv3.RouteConfiguration
+	// full is set when everything was rebuilt (policy, brokers or
+	// nameservers changed).
+	full bool
 	// unknown holds requested names that became (true) or ceased to be
 	// (false) unanswered: nothing is served for them, and that is not news
 	// to a client that holds one.
@@ -89,6 +92,7 @@ func (e *engine) update(in engineInput) change {
 	before := maps.Clone(e.shapes)
 	stale := map[string]bool{}
 	full := e.b == nil || in.policy != e.p || !slices.Equal(in.brokers, e.brokers) || !slices.Equal(in.nameservers, e.nameservers)
+	ch.full = full
 	if full {
 		// A shape's name stands for its content under one builder only:
 		// start afresh, and report the routes that are not rebuilt.
@@ -193,6 +197,10 @@ func (e *engine) decided(name string) (topic string, decided bool) {
 	topic, ok := e.requested[name]
 	return topic, ok && !e.unanswered[name]
 }
+
+// routeNames returns the requested route names of topic; the slice must not
+// be modified.
+func (e *engine) routeNames(topic string) []string { return e.byTopic[topic] }
 
 // drop forgets the built route name, if any, and reports whether there was
 // one.

@@ -389,15 +389,24 @@ func (s *Server) build() {
 	s.warnings, s.lastBuild = warnings, time.Now()
 	served := s.typeHashes
 	s.mu.Unlock()
-	s.gate.settle(s.resolved(), served, true)
+	s.gate.settle(s.resolved(in, ch.full), served, true)
 }
 
-// resolved returns the awaited route names the engine has decided on, or
-// whose topic's first fetch failed: holding their watches longer would
-// wait for nothing.
-func (s *Server) resolved() []string {
+// resolved returns the route names whose state the last update may have
+// settled, and that the engine has decided on or whose topic's first fetch
+// failed: holding their watches longer would wait for nothing. Only the
+// names the update touched are looked at (all the awaited ones after a
+// full rebuild), so the cost follows the change, not what is awaited.
+func (s *Server) resolved(in engineInput, full bool) []string {
+	candidates := in.added
+	for _, t := range in.topics {
+		candidates = append(candidates, s.eng.routeNames(t)...)
+	}
+	if full {
+		candidates = s.gate.awaited()
+	}
 	var out []string
-	for _, name := range s.gate.awaited() {
+	for _, name := range candidates {
 		topic, decided := s.eng.decided(name)
 		if decided || topic != "" && s.poller.Failed(topic) {
 			out = append(out, name)
