@@ -246,7 +246,7 @@ func (u *upstream) response() {
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
 	if ok && p.onResponse != nil {
-		u.observe(p.onResponse)
+		u.observe(p.onResponse, &u.view)
 	}
 	u.d.write(frame)
 }
@@ -306,13 +306,13 @@ func (u *upstream) rewrite(p pendingRequest, frame []byte) []byte {
 
 // observe calls an interceptor's response hook; a panic in it is logged and
 // the response still goes to the client.
-func (u *upstream) observe(fn func(*remoting.FrameView)) {
+func (u *upstream) observe(fn func(*remoting.FrameView), v *remoting.FrameView) {
 	defer func() {
 		if p := recover(); p != nil {
 			u.log.Error("response hook panicked", "panic", fmt.Sprint(p))
 		}
 	}()
-	fn(&u.view)
+	fn(v)
 }
 
 func (u *upstream) resetView(frame []byte) {
@@ -400,8 +400,16 @@ func (u *upstream) finish(err error) {
 			continue
 		}
 		u.d.inflight.Add(-1)
-		u.d.write(errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
-			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why)))
+		frame := errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
+			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why))
+		if p.onResponse != nil {
+			// The hook's request ends here, with the answer the client gets.
+			var v remoting.FrameView
+			if v.Reset(frame) == nil {
+				u.observe(p.onResponse, &v)
+			}
+		}
+		u.d.write(frame)
 	}
 	u.d.flush()
 }
