@@ -112,6 +112,7 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 		mq = first.Queue
 	}
 	op.key = consumerKey(opProcess, info, group, mq, msgs)
+	op.key.server = t.brokerAddr(storeHost(msgs))
 	pooled := getAttrs()
 	attrs := baseAttrs(*pooled, opProcess, semconv.MessagingOperationTypeProcess, op.key.dest, info)
 	attrs = consumerAttrs(attrs, info, op.key)
@@ -139,10 +140,15 @@ func consumerKey(op string, info *ClientInfo, group string, mq *primitive.Messag
 	if mq != nil {
 		k.partition = strconv.Itoa(mq.QueueId)
 	}
-	if len(msgs) > 0 && msgs[0] != nil {
-		k.server = msgs[0].StoreHost
-	}
 	return k
+}
+
+// storeHost is the broker that stored the first of msgs, as the client saw it.
+func storeHost(msgs []*primitive.MessageExt) string {
+	if len(msgs) > 0 && msgs[0] != nil {
+		return msgs[0].StoreHost
+	}
+	return ""
 }
 
 // consumerAttrs appends the consumer group, partition and consumption model.
@@ -262,8 +268,7 @@ func (c *pullConsumer) ACK(ctx context.Context, cr *consumer.ConsumeRequest, res
 	if consumeFailed(result) {
 		op = opNack
 	}
-	k := consumerKey(op, &c.info, c.info.Group, cr.GetMQ(), msgs)
-	k.server = "" // an acknowledgement is not counted per broker
+	k := consumerKey(op, &c.info, c.info.Group, cr.GetMQ(), msgs) // an acknowledgement is not counted per broker
 	attrs := make([]attribute.KeyValue, 0, 12)
 	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSettle, k.dest, &c.info)
 	attrs = consumerAttrs(attrs, &c.info, k)
@@ -299,6 +304,7 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 		mq = msgs[0].Queue
 	}
 	k := consumerKey(opReceive, info, info.Group, mq, msgs)
+	k.server = t.brokerAddr(storeHost(msgs))
 	attrs := make([]attribute.KeyValue, 0, 16)
 	attrs = baseAttrs(attrs, opReceive, semconv.MessagingOperationTypeReceive, k.dest, info)
 	attrs = consumerAttrs(attrs, info, k)

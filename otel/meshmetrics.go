@@ -3,6 +3,7 @@ package otel
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -56,17 +57,48 @@ const (
 	XDSNACKed   = "nacked"
 )
 
-// addOpts caches the metric options of one attribute combination, so that a
-// counter on the send path does not build an attribute set per call.
-type addOpts struct{ m sync.Map } // key → []metric.AddOption
+// optsCache caches the metric options of attribute combinations, so that a
+// counter on a hot path does not build, sort and hash an attribute set per
+// call. A hit takes no lock and boxes nothing (a sync.Map would box its struct
+// key on every lookup); a miss copies the map, which happens once per
+// combination. Past maxMetricSets combinations, options are built per call.
+type optsCache[K comparable] struct {
+	mu sync.Mutex // serialises misses
+	m  atomic.Pointer[map[K][]metric.AddOption]
+}
 
-func (c *addOpts) get(key any, attrs ...attribute.KeyValue) []metric.AddOption {
-	if v, ok := c.m.Load(key); ok {
-		return v.([]metric.AddOption)
+func (c *optsCache[K]) get(key K, attrs func() []attribute.KeyValue) []metric.AddOption {
+	if m := c.m.Load(); m != nil {
+		if opts, ok := (*m)[key]; ok {
+			return opts
+		}
 	}
-	opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-	c.m.Store(key, opts)
+	opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs()...))}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil && len(*old) >= maxMetricSets {
+		return opts
+	}
+	m := make(map[K][]metric.AddOption, 1+lenOf(old))
+	if old != nil {
+		if cached, ok := (*old)[key]; ok {
+			return cached
+		}
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[key] = opts
+	c.m.Store(&m)
 	return opts
+}
+
+func lenOf[K comparable, V any](m *map[K]V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 type routingKey struct{ cluster, outcome string }
@@ -84,7 +116,9 @@ func (t *Telemetry) RoutingDecision(ctx context.Context, cluster, outcome string
 	if !t.routingDecisions.Enabled(ctx) {
 		return
 	}
-	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, ClusterKey.String(cluster), OutcomeKey.String(outcome))...)
+	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{ClusterKey.String(cluster), OutcomeKey.String(outcome)}
+	})...)
 }
 
 // XDSUpdate counts xDS resources of one type received in one response:
@@ -108,14 +142,26 @@ type relayKey struct {
 	cluster, upstream string
 }
 
-func (t *Telemetry) relayRequest(ctx context.Context, code int32, cluster, upstream string) {
+// RelayRequest counts one request the relay forwarded to upstream, a broker's
+// "host:port", of cluster (rmqmesh.relay.requests). It costs no allocation once
+// the combination has been seen, so the relay counts every request whenever
+// telemetry is on, per-RPC spans or not.
+func (t *Telemetry) RelayRequest(ctx context.Context, code int32, cluster, upstream string) {
 	if !t.relayRequests.Enabled(ctx) {
 		return
 	}
-	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream},
-		RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster), UpstreamKey.String(upstream))...)
+	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster), UpstreamKey.String(upstream)}
+	})...)
 }
 
-func (t *Telemetry) relayFailover(ctx context.Context, code int32, cluster string) {
-	t.relayFailovers.Add(ctx, 1, metric.WithAttributes(RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster)))
+// RelayFailovers counts n failovers of one request: the times the relay moved
+// it on from a target that could not take it (rmqmesh.relay.failovers).
+func (t *Telemetry) RelayFailovers(ctx context.Context, code int32, cluster string, n int) {
+	if n <= 0 || !t.relayFailovers.Enabled(ctx) {
+		return
+	}
+	t.relayFailovers.Add(ctx, int64(n), t.failoverOpts.get(relayKey{code: code, cluster: cluster}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster)}
+	})...)
 }

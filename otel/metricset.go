@@ -89,6 +89,31 @@ func storeKey(offsetMsgID string) string {
 	return ""
 }
 
+// brokerAddr returns the broker a client saw as seen ("host:port" or a
+// storeKey) as the resolver of [WithBrokerAddressResolver] names it, or seen
+// itself when there is no resolver or it does not know the address.
+func (t *Telemetry) brokerAddr(seen string) string {
+	if t.resolveBroker == nil || seen == "" {
+		return seen
+	}
+	var ap netip.AddrPort
+	if strings.Contains(seen, ":") {
+		var err error
+		if ap, err = netip.ParseAddrPort(seen); err != nil {
+			return seen
+		}
+	} else {
+		var ok bool
+		if ap, ok = decodeStoreKey(seen); !ok {
+			return seen
+		}
+	}
+	if real, ok := t.resolveBroker(ap); ok && real != "" {
+		return real
+	}
+	return seen
+}
+
 // serverAttrs appends server.address and server.port for a broker given as
 // "host:port" or as a storeKey.
 func serverAttrs(dst []attribute.KeyValue, server string) []attribute.KeyValue {

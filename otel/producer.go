@@ -337,7 +337,7 @@ func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.
 		if res.MessageQueue != nil {
 			attrs = append(attrs, semconv.MessagingDestinationPartitionID(strconv.Itoa(res.MessageQueue.QueueId)))
 		}
-		k.server = storeKey(res.OffsetMsgID)
+		k.server = s.t.brokerAddr(storeKey(res.OffsetMsgID))
 	}
 	if err != nil {
 		k.errType = ErrorType(err)

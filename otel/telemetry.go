@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type Telemetry struct {
 	fields   []string // the propagator's fields: the properties a message carries context in
 	rpcSpans bool
 	grace    time.Duration // callback grace; zero means defaultCallbackGrace (tests shorten it)
+	// resolveBroker maps a broker address a client saw to the real one
+	// (WithBrokerAddressResolver); nil keeps addresses as seen.
+	resolveBroker func(netip.AddrPort) (string, bool)
 
 	opDuration  messagingconv.ClientOperationDuration
 	sent        messagingconv.ClientSentMessages
@@ -42,9 +46,10 @@ type Telemetry struct {
 	relayEjections   metric.Int64Counter
 
 	// attribute sets of the hot-path counters, built once per combination
-	routingOpts addOpts
-	relayOpts   addOpts
-	metricSets  metricSets
+	routingOpts  optsCache[routingKey]
+	relayOpts    optsCache[relayKey]
+	failoverOpts optsCache[relayKey]
+	metricSets   metricSets
 }
 
 // New returns a Telemetry using the providers and propagators of opts, or the
@@ -57,9 +62,10 @@ func New(opts ...Option) *Telemetry {
 		tracer: c.tracerProvider.Tracer(ScopeName,
 			trace.WithInstrumentationVersion(Version()),
 			trace.WithSchemaURL(semconv.SchemaURL)),
-		prop:     c.propagators,
-		fields:   c.propagators.Fields(),
-		rpcSpans: c.rpcSpans,
+		prop:          c.propagators,
+		fields:        c.propagators.Fields(),
+		rpcSpans:      c.rpcSpans,
+		resolveBroker: c.resolveBroker,
 	}
 	meter := c.meterProvider.Meter(ScopeName,
 		metric.WithInstrumentationVersion(Version()),
