@@ -96,8 +96,8 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 
 		failFast:     cfg.failFast,
 		routeTimeout: cfg.routeTimeout,
-		tel:          newTelemetry(cfg.telemetry),
 	}
+	m.tel = newTelemetry(cfg.telemetry, m.brokerAddress)
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
 
 	xc := cfg.xds
