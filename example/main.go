@@ -111,11 +111,12 @@ func runTraced(ctx context.Context, out io.Writer, log *slog.Logger, tr *tracing
 		stop func()
 		err  error
 	)
+	// Per-RPC spans show the relay's hop to the broker under the send span.
 	if !embedded() {
-		m, err = mesh.New(ctx, target, mesh.WithLogger(log))
+		m, err = mesh.New(ctx, target, mesh.WithLogger(log), mesh.WithRPCSpans())
 		stop = func() { m.Close() }
 	} else {
-		m, stop, err = embeddedMesh(ctx, log, topic)
+		m, stop, err = embeddedMesh(ctx, log, topic, mesh.WithRPCSpans())
 	}
 	if err != nil {
 		return err
