@@ -127,8 +127,7 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 		attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
 		links = t.messageLinks(msgs)
 	}
-	ctx, op.span = t.tracer.Start(ctx, spanName(opProcess, op.key.dest),
-		startOptions(consumerKind, attrs, links)...)
+	ctx, op.span = t.startSpan(ctx, t.spanName(opProcess, op.key.dest), consumerKind, attrs, links)
 	putAttrs(pooled, attrs)
 	op.ctx = ctx
 	return ctx, op
@@ -273,8 +272,7 @@ func (c *pullConsumer) ACK(ctx context.Context, cr *consumer.ConsumeRequest, res
 	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSettle, k.dest, &c.info)
 	attrs = consumerAttrs(attrs, &c.info, k)
 	attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
-	ctx, span := c.t.tracer.Start(ctx, spanName(op, k.dest),
-		startOptions(clientKind, attrs, c.t.messageLinks(msgs))...)
+	ctx, span := c.t.startSpan(ctx, c.t.spanName(op, k.dest), clientKind, attrs, c.t.messageLinks(msgs))
 	c.PullConsumer.ACK(ctx, cr, result)
 	span.End()
 	c.t.opDuration.Float64Histogram.Record(ctx, seconds(start), c.t.metricSets.get(k).rec...)
@@ -317,8 +315,7 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 	}
 	ms := t.metricSets.get(k)
 	attrs = append(attrs, ms.server...)
-	ctx, span := t.tracer.Start(ctx, spanName(opReceive, k.dest),
-		append(startOptions(clientKind, attrs, t.messageLinks(msgs)), trace.WithTimestamp(start))...)
+	ctx, span := t.startSpan(ctx, t.spanName(opReceive, k.dest), clientKind, attrs, t.messageLinks(msgs), trace.WithTimestamp(start))
 	if err != nil {
 		span.SetAttributes(semconv.ErrorTypeKey.String(k.errType))
 		span.SetStatus(codes.Error, err.Error())

@@ -57,48 +57,65 @@ const (
 	XDSNACKed   = "nacked"
 )
 
-// optsCache caches the metric options of attribute combinations, so that a
-// counter on a hot path does not build, sort and hash an attribute set per
-// call. A hit takes no lock and boxes nothing (a sync.Map would box its struct
-// key on every lookup); a miss copies the map, which happens once per
-// combination. Past maxMetricSets combinations, options are built per call.
-type optsCache[K comparable] struct {
-	mu sync.Mutex // serialises misses
-	m  atomic.Pointer[map[K][]metric.AddOption]
+// cowCache is a map read on hot paths: a hit takes no lock and boxes nothing
+// (a sync.Map would box a struct or string key on every lookup); an addition
+// copies the map, which happens once per key. Past maxMetricSets keys, values
+// are not kept.
+type cowCache[K comparable, V any] struct {
+	mu sync.Mutex // serialises additions
+	m  atomic.Pointer[map[K]V]
 }
 
-func (c *optsCache[K]) get(key K, attrs func() []attribute.KeyValue) []metric.AddOption {
+// load returns the value cached for key.
+func (c *cowCache[K, V]) load(key K) (V, bool) {
 	if m := c.m.Load(); m != nil {
-		if opts, ok := (*m)[key]; ok {
-			return opts
-		}
+		v, ok := (*m)[key]
+		return v, ok
 	}
-	opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs()...))}
+	var zero V
+	return zero, false
+}
+
+// add caches v for key unless a value is cached already, and returns the
+// cached value (v when the cache is full).
+func (c *cowCache[K, V]) add(key K, v V) V {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.m.Load()
-	if old != nil && len(*old) >= maxMetricSets {
-		return opts
-	}
-	m := make(map[K][]metric.AddOption, 1+lenOf(old))
+	n := 0
 	if old != nil {
 		if cached, ok := (*old)[key]; ok {
 			return cached
 		}
-		for k, v := range *old {
-			m[k] = v
+		n = len(*old)
+	}
+	if n >= maxMetricSets {
+		return v
+	}
+	m := make(map[K]V, n+1)
+	if old != nil {
+		for k, ov := range *old {
+			m[k] = ov
 		}
 	}
-	m[key] = opts
+	m[key] = v
 	c.m.Store(&m)
-	return opts
+	return v
 }
 
-func lenOf[K comparable, V any](m *map[K]V) int {
-	if m == nil {
-		return 0
+// optsCache caches the metric options of attribute combinations, so that a
+// counter on a hot path does not build, sort and hash an attribute set per
+// call.
+type optsCache[K comparable] struct {
+	c cowCache[K, []metric.AddOption]
+}
+
+// get returns the options of key; attrs builds its attributes on a miss.
+func (c *optsCache[K]) get(key K, attrs func(K) []attribute.KeyValue) []metric.AddOption {
+	if opts, ok := c.c.load(key); ok {
+		return opts
 	}
-	return len(*m)
+	return c.c.add(key, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs(key)...))})
 }
 
 type routingKey struct{ cluster, outcome string }
@@ -116,8 +133,8 @@ func (t *Telemetry) RoutingDecision(ctx context.Context, cluster, outcome string
 	if !t.routingDecisions.Enabled(ctx) {
 		return
 	}
-	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{ClusterKey.String(cluster), OutcomeKey.String(outcome)}
+	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, func(k routingKey) []attribute.KeyValue {
+		return []attribute.KeyValue{ClusterKey.String(k.cluster), OutcomeKey.String(k.outcome)}
 	})...)
 }
 
@@ -150,8 +167,8 @@ func (t *Telemetry) RelayRequest(ctx context.Context, code int32, cluster, upstr
 	if !t.relayRequests.Enabled(ctx) {
 		return
 	}
-	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster), UpstreamKey.String(upstream)}
+	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream}, func(k relayKey) []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster), UpstreamKey.String(k.upstream)}
 	})...)
 }
 
@@ -161,7 +178,7 @@ func (t *Telemetry) RelayFailovers(ctx context.Context, code int32, cluster stri
 	if n <= 0 || !t.relayFailovers.Enabled(ctx) {
 		return
 	}
-	t.relayFailovers.Add(ctx, int64(n), t.failoverOpts.get(relayKey{code: code, cluster: cluster}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster)}
+	t.relayFailovers.Add(ctx, int64(n), t.failoverOpts.get(relayKey{code: code, cluster: cluster}, func(k relayKey) []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster)}
 	})...)
 }

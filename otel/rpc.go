@@ -70,7 +70,7 @@ func (t *Telemetry) StartRPC(ctx context.Context, rpc RPC) (context.Context, *RP
 		attrs = append(attrs, AttemptKey.Int(rpc.Attempt))
 	}
 	s := &RPCSpan{upstream: rpc.Endpoint}
-	ctx, s.span = t.tracer.Start(ctx, spanName(name, rpc.Topic), clientKind, trace.WithAttributes(attrs...))
+	ctx, s.span = t.startSpan(ctx, t.spanName(name, rpc.Topic), clientKind, attrs, nil)
 	return ctx, s
 }
 

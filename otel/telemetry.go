@@ -50,6 +50,7 @@ type Telemetry struct {
 	relayOpts    optsCache[relayKey]
 	failoverOpts optsCache[relayKey]
 	metricSets   metricSets
+	names        cowCache[nameKey, string]
 }
 
 // New returns a Telemetry using the providers and propagators of opts, or the
@@ -135,12 +136,26 @@ var (
 	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
 )
 
-// startOptions are the options of a span start; links only when there are some.
-func startOptions(kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link) []trace.SpanStartOption {
-	if len(links) == 0 {
-		return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...)}
+// optionsPool recycles the option slices spans are started with: a slice
+// passed to the tracer interface escapes, one allocation per span otherwise.
+// A tracer can read options only through trace.NewSpanStartConfig (their
+// method is unexported), which copies what they say during Start.
+var optionsPool = sync.Pool{New: func() any { s := make([]trace.SpanStartOption, 0, 4); return &s }}
+
+// startSpan starts a span of kind with attrs, links when there are some, and
+// more options.
+func (t *Telemetry) startSpan(ctx context.Context, name string, kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link, more ...trace.SpanStartOption) (context.Context, trace.Span) {
+	p := optionsPool.Get().(*[]trace.SpanStartOption)
+	opts := append((*p)[:0], kind, trace.WithAttributes(attrs...))
+	if len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...))
 	}
-	return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...), trace.WithLinks(links...)}
+	opts = append(opts, more...)
+	ctx, span := t.tracer.Start(ctx, name, opts...)
+	clear(opts)
+	*p = opts[:0]
+	optionsPool.Put(p)
+	return ctx, span
 }
 
 // seconds is the duration since start in the unit every duration metric uses.
@@ -161,6 +176,18 @@ func spanName(op, destination string) string {
 		return op
 	}
 	return op + " " + destination
+}
+
+type nameKey struct{ op, destination string }
+
+// spanName is the package's spanName, built once per operation and
+// destination: a send would otherwise allocate its span's name.
+func (t *Telemetry) spanName(op, destination string) string {
+	k := nameKey{op, destination}
+	if name, ok := t.names.load(k); ok {
+		return name
+	}
+	return t.names.add(k, spanName(op, destination))
 }
 
 // common attributes of every messaging span.
