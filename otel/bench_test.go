@@ -9,6 +9,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // BenchmarkWrapperSendSync measures what the producer wrapper adds to one
@@ -64,3 +65,20 @@ type discard struct{}
 
 func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
 func (discard) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkRelayCounters measures what the relay's tracing link adds to every
+// relayed request when per-RPC spans are off: one rmqmesh.relay.requests
+// increment (and a failover check) on the SDK's meter.
+//
+//	go test -run '^$' -bench RelayCounters -benchmem ./otel/
+func BenchmarkRelayCounters(b *testing.B) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer mp.Shutdown(context.Background())
+	tel := rmqotel.New(rmqotel.WithMeterProvider(mp))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		tel.RelayRequest(ctx, remoting.CodeSendMessage, "brokers", "10.0.0.1:10911")
+		tel.RelayFailovers(ctx, remoting.CodeSendMessage, "brokers", 0)
+	}
+}

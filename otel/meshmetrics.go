@@ -1,6 +1,7 @@
 package otel
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,9 @@ const (
 // copies the map, which happens once per key. Past maxMetricSets keys, values
 // are not kept.
 type cowCache[K comparable, V any] struct {
-	mu sync.Mutex // serialises additions
-	m  atomic.Pointer[map[K]V]
+	mu    sync.Mutex // serialises additions
+	m     atomic.Pointer[map[K]V]
+	limit int // keys kept; zero means maxMetricSets (tests lower it)
 }
 
 // load returns the value cached for key.
@@ -77,20 +79,20 @@ func (c *cowCache[K, V]) load(key K) (V, bool) {
 }
 
 // add caches v for key unless a value is cached already, and returns the
-// cached value (v when the cache is full).
-func (c *cowCache[K, V]) add(key K, v V) V {
+// cached value; false with v when the cache is full.
+func (c *cowCache[K, V]) add(key K, v V) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.m.Load()
 	n := 0
 	if old != nil {
 		if cached, ok := (*old)[key]; ok {
-			return cached
+			return cached, true
 		}
 		n = len(*old)
 	}
-	if n >= maxMetricSets {
-		return v
+	if limit := cmp.Or(c.limit, maxMetricSets); n >= limit {
+		return v, false
 	}
 	m := make(map[K]V, n+1)
 	if old != nil {
@@ -100,42 +102,27 @@ func (c *cowCache[K, V]) add(key K, v V) V {
 	}
 	m[key] = v
 	c.m.Store(&m)
-	return v
-}
-
-// optsCache caches the metric options of attribute combinations, so that a
-// counter on a hot path does not build, sort and hash an attribute set per
-// call.
-type optsCache[K comparable] struct {
-	c cowCache[K, []metric.AddOption]
-}
-
-// get returns the options of key; attrs builds its attributes on a miss.
-func (c *optsCache[K]) get(key K, attrs func(K) []attribute.KeyValue) []metric.AddOption {
-	if opts, ok := c.c.load(key); ok {
-		return opts
-	}
-	return c.c.add(key, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs(key)...))})
+	return v, true
 }
 
 type routingKey struct{ cluster, outcome string }
 
-// RoutingDecisionsEnabled reports whether RoutingDecision records anything, so
+// RoutingDecisionsEnabled reports whether the meter records anything, so
 // that a caller can skip working out the cluster when it does not.
 func (t *Telemetry) RoutingDecisionsEnabled(ctx context.Context) bool {
-	return t.routingDecisions.Enabled(ctx)
+	// The routing decisions are an observable counter, which cannot say; the
+	// xDS updates' synchronous counter of the same meter can.
+	return t.xdsUpdates.Enabled(ctx)
 }
 
 // RoutingDecision counts one routing decision of the mesh: cluster is the
 // cluster the route named ("" when none matched), outcome one of
-// OutcomeRouted, OutcomeFallback, OutcomeRejected.
-func (t *Telemetry) RoutingDecision(ctx context.Context, cluster, outcome string) {
-	if !t.routingDecisions.Enabled(ctx) {
-		return
-	}
-	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, func(k routingKey) []attribute.KeyValue {
+// OutcomeRouted, OutcomeFallback, OutcomeRejected. It costs an atomic add once
+// the combination has been seen.
+func (t *Telemetry) RoutingDecision(_ context.Context, cluster, outcome string) {
+	t.routingDecisions.add(routingKey{cluster, outcome}, 1, func(k routingKey) []attribute.KeyValue {
 		return []attribute.KeyValue{ClusterKey.String(k.cluster), OutcomeKey.String(k.outcome)}
-	})...)
+	})
 }
 
 // XDSUpdate counts xDS resources of one type received in one response:
@@ -160,25 +147,22 @@ type relayKey struct {
 }
 
 // RelayRequest counts one request the relay forwarded to upstream, a broker's
-// "host:port", of cluster (rmqmesh.relay.requests). It costs no allocation once
-// the combination has been seen, so the relay counts every request whenever
-// telemetry is on, per-RPC spans or not.
-func (t *Telemetry) RelayRequest(ctx context.Context, code int32, cluster, upstream string) {
-	if !t.relayRequests.Enabled(ctx) {
-		return
-	}
-	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream}, func(k relayKey) []attribute.KeyValue {
+// "host:port", of cluster (rmqmesh.relay.requests). It costs an atomic add
+// once the combination has been seen, so the relay counts every request
+// whenever telemetry is on, per-RPC spans or not.
+func (t *Telemetry) RelayRequest(_ context.Context, code int32, cluster, upstream string) {
+	t.relayRequests.add(relayKey{code, cluster, upstream}, 1, func(k relayKey) []attribute.KeyValue {
 		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster), UpstreamKey.String(k.upstream)}
-	})...)
+	})
 }
 
 // RelayFailovers counts n failovers of one request: the times the relay moved
 // it on from a target that could not take it (rmqmesh.relay.failovers).
-func (t *Telemetry) RelayFailovers(ctx context.Context, code int32, cluster string, n int) {
-	if n <= 0 || !t.relayFailovers.Enabled(ctx) {
+func (t *Telemetry) RelayFailovers(_ context.Context, code int32, cluster string, n int) {
+	if n <= 0 {
 		return
 	}
-	t.relayFailovers.Add(ctx, int64(n), t.failoverOpts.get(relayKey{code: code, cluster: cluster}, func(k relayKey) []attribute.KeyValue {
+	t.relayFailovers.add(relayKey{code: code, cluster: cluster}, int64(n), func(k relayKey) []attribute.KeyValue {
 		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster)}
-	})...)
+	})
 }

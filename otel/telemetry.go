@@ -39,18 +39,21 @@ type Telemetry struct {
 	consumed    messagingconv.ClientConsumedMessages
 	processTime messagingconv.ProcessDuration
 
-	routingDecisions metric.Int64Counter
-	xdsUpdates       metric.Int64Counter
-	relayRequests    metric.Int64Counter
-	relayFailovers   metric.Int64Counter
-	relayEjections   metric.Int64Counter
+	// counted on the data path, in process (see localCounter)
+	routingDecisions *localCounter[routingKey]
+	relayRequests    *localCounter[relayKey]
+	relayFailovers   *localCounter[relayKey]
+	registration     metric.Registration // their callback; nil when none
+	closeOnce        sync.Once
+	closeErr         error
 
-	// attribute sets of the hot-path counters, built once per combination
-	routingOpts  optsCache[routingKey]
-	relayOpts    optsCache[relayKey]
-	failoverOpts optsCache[relayKey]
-	metricSets   metricSets
-	names        cowCache[nameKey, string]
+	xdsUpdates     metric.Int64Counter
+	relayEjections metric.Int64Counter
+
+	// attribute sets of the messaging metrics, and span names, built once
+	// per combination
+	metricSets metricSets
+	names      cowCache[nameKey, string]
 }
 
 // New returns a Telemetry using the providers and propagators of opts, or the
@@ -85,14 +88,15 @@ func New(opts ...Option) *Telemetry {
 	if t.consumed, err = messagingconv.NewClientConsumedMessages(meter); err != nil {
 		gotel.Handle(err)
 	}
-	t.routingDecisions = counter(meter, MetricRoutingDecisions, "{decision}",
+	t.routingDecisions = newLocalCounter[routingKey](meter, MetricRoutingDecisions, "{decision}",
 		"Routing decisions the mesh made, by cluster and outcome.")
 	t.xdsUpdates = counter(meter, MetricXDSUpdates, "{resource}",
 		"xDS resources received by the mesh's xDS client, by type and whether they were accepted or NACKed.")
-	t.relayRequests = counter(meter, MetricRelayRequests, "{request}",
+	t.relayRequests = newLocalCounter[relayKey](meter, MetricRelayRequests, "{request}",
 		"Requests the intercepting relay forwarded, by request code and upstream.")
-	t.relayFailovers = counter(meter, MetricRelayFailovers, "{failover}",
+	t.relayFailovers = newLocalCounter[relayKey](meter, MetricRelayFailovers, "{failover}",
 		"Requests the intercepting relay retried on another upstream.")
+	t.registerLocalCounters(meter)
 	t.relayEjections = counter(meter, MetricRelayEjections, "{ejection}",
 		"Upstream endpoints ejected by outlier detection.")
 	return t
@@ -187,7 +191,8 @@ func (t *Telemetry) spanName(op, destination string) string {
 	if name, ok := t.names.load(k); ok {
 		return name
 	}
-	return t.names.add(k, spanName(op, destination))
+	name, _ := t.names.add(k, spanName(op, destination))
+	return name
 }
 
 // common attributes of every messaging span.
