@@ -188,7 +188,7 @@ func (op *consumeOp) end(err error) {
 	op.span.End()
 	ms := op.t.metricSets.get(op.key)
 	op.t.processTime.Float64Histogram.Record(op.ctx, seconds(op.start), ms.rec...)
-	op.t.consumed.Int64Counter.Add(op.ctx, int64(op.n), ms.add...)
+	op.t.consumed.addSet(op.key, int64(op.n), ms.set)
 }
 
 // WrapPullConsumer returns c instrumented: Poll, Pull and PullFrom calls that
@@ -323,6 +323,6 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 	span.End()
 	t.opDuration.Float64Histogram.Record(ctx, seconds(start), ms.rec...)
 	if len(msgs) > 0 {
-		t.consumed.Int64Counter.Add(ctx, int64(len(msgs)), ms.add...)
+		t.consumed.addSet(k, int64(len(msgs)), ms.set)
 	}
 }

@@ -7,6 +7,7 @@
 // clients themselves wrap them:
 //
 //	tel := otel.New() // global providers; see WithTracerProvider, WithMeterProvider, WithPropagators
+//	defer tel.Close()
 //	p = tel.WrapProducer(p, otel.ClientInfo{Group: "orders"})
 //	c = tel.WrapPushConsumer(c, otel.ClientInfo{Group: "billing"})
 //
@@ -30,7 +31,11 @@
 // (with [DurationBuckets]), messaging.client.sent.messages and
 // messaging.client.consumed.messages; plus the mesh's own (routing decisions,
 // xDS updates and NACKs, relay requests and failovers, counted whether
-// per-RPC spans are on or not, and ejections).
+// per-RPC spans are on or not, and ejections). The counters of the data path
+// (messages sent and consumed, routing decisions, relay requests and
+// failovers) are summed in process and reported as observable counters: the
+// same cumulative sums to a reader, at an atomic add per count instead of a
+// synchronous instrument's attribute resolution.
 //
 // Context travels in message user properties under the propagators' field
 // names, W3C "traceparent", "tracestate" and "baggage" by default: the ones the

@@ -10,11 +10,12 @@ import (
 )
 
 // localCounter is a monotonic counter summed in process and reported through
-// an observable instrument. Counting on the data path — every relayed request,
-// every routing decision — adds to an atomic per attribute combination: no
-// lock, no allocation, a few nanoseconds, where a synchronous SDK counter
-// resolves its attributes on every Add (about a microsecond). The SDK reads
-// the totals when it collects.
+// an observable instrument. Counting on the data path — every message sent or
+// consumed, every relayed request, every routing decision — adds to an atomic
+// per attribute combination: no lock, no allocation, where a synchronous SDK
+// counter resolves its attributes on every Add (about a microsecond, see
+// BenchmarkCounters). The SDK reads the totals when it collects; what a reader
+// sees is the same cumulative monotonic sum.
 type localCounter[K comparable] struct {
 	inst   metric.Int64ObservableCounter
 	counts cowCache[K, *localCount]
@@ -43,13 +44,29 @@ func newLocalCounter[K comparable](m metric.Meter, name, unit, desc string) *loc
 
 // add counts n for key; attrs builds key's attributes the first time.
 func (c *localCounter[K]) add(key K, n int64, attrs func(K) []attribute.KeyValue) {
-	lc, ok := c.counts.load(key)
-	if !ok {
-		if lc, ok = c.counts.add(key, &localCount{set: attribute.NewSet(attrs(key)...)}); !ok {
-			lc = &c.overflow
-		}
+	if lc, ok := c.counts.load(key); ok {
+		lc.n.Add(n)
+		return
 	}
-	lc.n.Add(n)
+	c.store(key, attribute.NewSet(attrs(key)...)).n.Add(n)
+}
+
+// addSet counts n for key, whose attributes the caller has already.
+func (c *localCounter[K]) addSet(key K, n int64, set attribute.Set) {
+	if lc, ok := c.counts.load(key); ok {
+		lc.n.Add(n)
+		return
+	}
+	c.store(key, set).n.Add(n)
+}
+
+// store adds key's count, or returns the overflow's when there are too many.
+func (c *localCounter[K]) store(key K, set attribute.Set) *localCount {
+	lc, ok := c.counts.add(key, &localCount{set: set})
+	if !ok {
+		return &c.overflow
+	}
+	return lc
 }
 
 // observe reports every total to o.
@@ -72,7 +89,7 @@ func (t *Telemetry) registerLocalCounters(m metric.Meter) {
 	counters := []interface {
 		observe(metric.Observer)
 		instrument() metric.Int64ObservableCounter
-	}{t.routingDecisions, t.relayRequests, t.relayFailovers}
+	}{t.sent, t.consumed, t.routingDecisions, t.relayRequests, t.relayFailovers}
 	var insts []metric.Observable
 	for _, c := range counters {
 		if inst := c.instrument(); inst != nil {
@@ -97,10 +114,11 @@ func (t *Telemetry) registerLocalCounters(m metric.Meter) {
 
 func (c *localCounter[K]) instrument() metric.Int64ObservableCounter { return c.inst }
 
-// Close stops reporting the counters the mesh keeps in process (routing
-// decisions, relay requests and failovers) to the meter provider, which
-// otherwise holds on to t for as long as it lives. Spans and the other
-// metrics are not affected. The mesh closes its Telemetry when it closes.
+// Close stops reporting the counters kept in process (messages sent and
+// consumed, routing decisions, relay requests and failovers) to the meter
+// provider, which otherwise holds on to t for as long as it lives. Spans and
+// the duration histograms are not affected. The mesh closes its Telemetry when
+// it closes; an application that creates one with [New] closes it when done.
 func (t *Telemetry) Close() error {
 	t.closeOnce.Do(func() {
 		if t.registration != nil {

@@ -28,8 +28,8 @@ type metricKey struct {
 // metricSet is what a metricKey stands for.
 type metricSet struct {
 	server []attribute.KeyValue // server.address and server.port, for spans too
+	set    attribute.Set
 	rec    []metric.RecordOption
-	add    []metric.AddOption
 }
 
 // maxMetricSets bounds the cache; past it, sets are built per call (the SDK's
@@ -69,9 +69,8 @@ func newMetricSet(k metricKey) *metricSet {
 	if k.errType != "" {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errType))
 	}
-	set := attribute.NewSet(kvs...)
-	s.rec = []metric.RecordOption{metric.WithAttributeSet(set)}
-	s.add = []metric.AddOption{metric.WithAttributeSet(set)}
+	s.set = attribute.NewSet(kvs...)
+	s.rec = []metric.RecordOption{metric.WithAttributeSet(s.set)}
 	return s
 }
 

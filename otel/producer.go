@@ -368,5 +368,5 @@ func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.
 	putAttrs(pooled, attrs)
 	s.span.End()
 	s.t.opDuration.Float64Histogram.Record(s.ctx, seconds(s.start), ms.rec...)
-	s.t.sent.Int64Counter.Add(s.ctx, int64(s.n), ms.add...)
+	s.t.sent.addSet(k, int64(s.n), ms.set)
 }

@@ -35,11 +35,11 @@ type Telemetry struct {
 	resolveBroker func(netip.AddrPort) (string, bool)
 
 	opDuration  messagingconv.ClientOperationDuration
-	sent        messagingconv.ClientSentMessages
-	consumed    messagingconv.ClientConsumedMessages
 	processTime messagingconv.ProcessDuration
 
 	// counted on the data path, in process (see localCounter)
+	sent             *localCounter[metricKey] // messaging.client.sent.messages
+	consumed         *localCounter[metricKey] // messaging.client.consumed.messages
 	routingDecisions *localCounter[routingKey]
 	relayRequests    *localCounter[relayKey]
 	relayFailovers   *localCounter[relayKey]
@@ -82,12 +82,11 @@ func New(opts ...Option) *Telemetry {
 	if t.processTime, err = messagingconv.NewProcessDuration(meter, buckets); err != nil {
 		gotel.Handle(err)
 	}
-	if t.sent, err = messagingconv.NewClientSentMessages(meter); err != nil {
-		gotel.Handle(err)
-	}
-	if t.consumed, err = messagingconv.NewClientConsumedMessages(meter); err != nil {
-		gotel.Handle(err)
-	}
+	// The conventions' counters, with their names, units and descriptions,
+	// summed in process.
+	sent, consumed := messagingconv.ClientSentMessages{}, messagingconv.ClientConsumedMessages{}
+	t.sent = newLocalCounter[metricKey](meter, sent.Name(), sent.Unit(), sent.Description())
+	t.consumed = newLocalCounter[metricKey](meter, consumed.Name(), consumed.Unit(), consumed.Description())
 	t.routingDecisions = newLocalCounter[routingKey](meter, MetricRoutingDecisions, "{decision}",
 		"Routing decisions the mesh made, by cluster and outcome.")
 	t.xdsUpdates = counter(meter, MetricXDSUpdates, "{resource}",
