@@ -653,6 +653,22 @@ func TestTracing_JavaInteroperability(t *testing.T) {
 			if got := stored["traceparent"]; got != want {
 				t.Errorf("stored traceparent property %q, want %q (the Go send span in W3C form)", got, want)
 			}
+			// The Go consumer processes it too. Waiting for that also keeps
+			// the consumer's Shutdown from racing its delivery:
+			// rocketmq-client-go v2.1.2 closes a queue's channel while a
+			// pull may still put messages on it, a panic in the client.
+			var toGo sdktrace.ReadOnlySpan
+			waitFor(t, "the Go consumer to process the Go message", func() bool {
+				for _, s := range h.rec.Ended("process orders") {
+					if s.Parent().SpanID() == send.SpanContext().SpanID() {
+						toGo = s
+					}
+				}
+				return toGo != nil
+			})
+			if toGo.SpanContext().TraceID() != send.SpanContext().TraceID() {
+				t.Errorf("process span of the Go message is in trace %s, want its send's %s", toGo.SpanContext().TraceID(), send.SpanContext().TraceID())
+			}
 		})
 	}
 }

@@ -2,13 +2,11 @@ package transport_test
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -25,16 +23,7 @@ type attempt struct {
 // another; an outer link sees both attempts through OnAttempt, in order, the
 // second with the first one's failure, and the answer through OnResponse.
 func TestRelay_AttemptHookSeesEveryTarget(t *testing.T) {
-	b := startBroker(t, "broker-b", nil)
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: deadAddr, writable: true})
-	router.set("broker-b", 0, member{addr: b.addr(), writable: true})
+	_, deadAddr, router := deadBrokerA(t)
 	var (
 		mu       sync.Mutex
 		attempts []attempt
@@ -76,60 +65,14 @@ func TestRelay_AttemptHookSeesEveryTarget(t *testing.T) {
 	}
 }
 
-// TestRelay_ResponseHookSeesTheRelaysAnswer: when the upstream closes with the
-// request in flight, the hook sees the error answer the client gets, so that
-// whatever it started for the request ends.
-func TestRelay_ResponseHookSeesTheRelaysAnswer(t *testing.T) {
-	var mu sync.Mutex
-	var conn *brokerConn
-	got := make(chan struct{}, 1)
-	a := startBroker(t, "broker-a", func(c *brokerConn, req *remoting.Command) *remoting.Command {
-		mu.Lock()
-		conn = c
-		mu.Unlock()
-		got <- struct{}{}
-		return nil // never answered
-	})
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
-	type seen struct{ opaque, code int32 }
-	hooked := make(chan seen, 1)
-	observe := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
-		c.OnResponse(func(resp *remoting.FrameView) { hooked <- seen{resp.Opaque(), resp.Code()} })
-		return next(ctx, c)
-	}
-	r := startRelay(t, router, transport.WithInterceptors(observe))
-	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
-	pull := request(remoting.CodePullMessage, map[string]string{"topic": "orders"}, nil)
-	w.send(pull)
-	<-got
-	mu.Lock()
-	conn.nc.Close()
-	mu.Unlock()
-	resp := w.read()
-	var h seen
-	select {
-	case h = <-hooked:
-	case <-time.After(defaultTestTimeout):
-		t.Fatal("the response hook never ran for the request the relay answered")
-	}
-	if h.opaque != pull.Opaque || h.code != remoting.ServiceNotAvailable || resp.Code != h.code {
-		t.Errorf("hook saw opaque %d code %d, client got code %d; want opaque %d and SERVICE_NOT_AVAILABLE for both", h.opaque, h.code, resp.Code, pull.Opaque)
-	}
-}
-
 // TestRequest_AwaitsResponse: oneway requests and END_TRANSACTION with the
 // unknown state get no answer from a broker, so their hooks never run.
 func TestRequest_AwaitsResponse(t *testing.T) {
-	a := startBroker(t, "broker-a", nil)
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
 	awaits := make(chan bool, 1)
-	r := startRelay(t, router, transport.WithInterceptors(func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+	w := dialLinked(t, func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
 		awaits <- c.AwaitsResponse()
 		return next(ctx, c)
-	}))
-	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	})
 	oneway := sendRequest("orders")
 	oneway.Flag |= remoting.FlagOneway
 	unknown := request(remoting.CodeEndTransaction, map[string]string{"commitOrRollback": "0"}, nil)
@@ -154,15 +97,11 @@ func TestRequest_AwaitsResponse(t *testing.T) {
 // TestRequest_MessageProperties reads the properties of every kind of send:
 // the header's, in either form, and a batch's first member's.
 func TestRequest_MessageProperties(t *testing.T) {
-	a := startBroker(t, "broker-a", nil)
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
 	props := make(chan string, 1)
-	r := startRelay(t, router, transport.WithInterceptors(func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+	w := dialLinked(t, func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
 		props <- c.MessageProperties()
 		return next(ctx, c)
-	}))
-	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	})
 	const traced = "UNIQ_KEY\x01abc\x02traceparent\x0100-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\x02"
 	var batch []byte
 	batch = remoting.AppendBatchMessage(batch, remoting.BatchMessage{Body: []byte("1"), Properties: traced})
@@ -202,4 +141,15 @@ func TestRelay_EndpointAt(t *testing.T) {
 	if ep, ok := r.EndpointAt(addr); ok {
 		t.Errorf("EndpointAt(%v) after the endpoint was released = %v", addr, ep)
 	}
+}
+
+// dialLinked connects to the endpoint of an echoing broker-a on a relay whose
+// chain starts with link.
+func dialLinked(t *testing.T, link transport.Interceptor) *wireConn {
+	t.Helper()
+	a := startBroker(t, "broker-a", nil)
+	router := newStaticRouter()
+	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
+	r := startRelay(t, router, transport.WithInterceptors(link))
+	return dialWire(t, endpointOf(t, r, "broker-a", 0))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"iter"
 	"math"
 	"net/netip"
 	"slices"
@@ -415,17 +416,7 @@ func AppendMessage(dst []byte, m *Message) []byte {
 // skipped, as Apache RocketMQ does; a later duplicate wins.
 func ParseProperties(s string) map[string]string {
 	m := make(map[string]string, strings.Count(s, "\x02")+1)
-	for len(s) > 0 {
-		pair := s
-		if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
-			pair, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
-		name, value, ok := strings.Cut(pair, "\x01")
-		if !ok || name == "" {
-			continue
-		}
+	for name, value := range propertyPairs(s) {
 		m[name] = value
 	}
 	return m
@@ -438,18 +429,30 @@ func ParseProperties(s string) map[string]string {
 func PropertyValue(s, name string) (string, bool) {
 	var value string
 	found := false
-	for len(s) > 0 {
-		pair := s
-		if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
-			pair, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
-		if n, v, ok := strings.Cut(pair, "\x01"); ok && n == name && n != "" {
+	for n, v := range propertyPairs(s) {
+		if n == name {
 			value, found = v, true
 		}
 	}
 	return value, found
+}
+
+// propertyPairs yields the name and value of every pair of a property string
+// that has a \x01 and a name, in order.
+func propertyPairs(s string) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for len(s) > 0 {
+			pair := s
+			if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
+				pair, s = s[:i], s[i+1:]
+			} else {
+				s = ""
+			}
+			if name, value, ok := strings.Cut(pair, "\x01"); ok && name != "" && !yield(name, value) {
+				return
+			}
+		}
+	}
 }
 
 // FormatProperties writes properties in the Go client's form: keys sorted, each pair
