@@ -60,7 +60,8 @@ func (l relayTelemetry) count(ctx context.Context, c *transport.Request, err err
 
 // relayRPC is one request's spans, one per attempt. span is written only by
 // the chain's goroutine, before the request is forwarded; the response hook
-// reads it after (the upstream's pending table orders the two).
+// reads it after (the upstream's pending table orders the two, and the relay
+// does not try a request elsewhere once its hook may run).
 type relayRPC struct {
 	tel   *rmqotel.Telemetry
 	ctx   context.Context

@@ -88,11 +88,18 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	if err := u.write(frame); err != nil {
 		if track {
 			u.mu.Lock()
-			if _, ok := u.pending[opaque]; ok {
+			_, ok := u.pending[opaque]
+			if ok {
 				delete(u.pending, opaque)
 				u.d.inflight.Add(-1)
 			}
 			u.mu.Unlock()
+			if !ok {
+				// The connection's reader ended under the write and has
+				// answered the request already (finish), hook included:
+				// trying it elsewhere too would answer it twice.
+				return nil
+			}
 		}
 		return err
 	}
