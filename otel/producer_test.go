@@ -315,7 +315,7 @@ func TestProducer_OffStillPropagatesAndCallsBack(t *testing.T) {
 			if res == nil || res.MsgID != "UNIQ-1" {
 				t.Errorf("callback got %+v, want the producer's result", res)
 			}
-		case <-time.After(defaultTestTimeout):
+		case <-time.After(meshtest.DefaultTimeout):
 			t.Fatal("callback not called")
 		}
 	}

@@ -2,12 +2,14 @@ package transport_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -107,21 +109,27 @@ type relayedClient struct {
 
 // The ways from the client to the rawBroker that BenchmarkRelay compares.
 const (
-	viaRelay  = "relay"  // the relay
-	viaSplice = "splice" // a proxy that copies bytes both ways and does nothing else
-	viaDirect = "direct" // no hop
+	viaRelay = "relay" // the relay
+	// the relay with an outer interceptor that reads what the mesh's tracing
+	// link reads of every request when per-RPC spans are off (target,
+	// attempts) and counts: the chain's cost of such a link
+	viaRelayLink = "relay+link"
+	viaSplice    = "splice" // a proxy that copies bytes both ways and does nothing else
+	viaDirect    = "direct" // no hop
 )
 
-func newRelayedClient(tb testing.TB, via string) *relayedClient {
+// newRelayedClient connects to the rawBroker the way via says; opts are the
+// relay's.
+func newRelayedClient(tb testing.TB, via string, opts ...transport.Option) *relayedClient {
 	rb := startRawBroker(tb)
 	addr := rb.ln.Addr().String()
 	switch via {
-	case viaRelay:
+	case viaRelay, viaRelayLink:
 		router := newStaticRouter()
 		router.set("broker-a", 0, member{addr: addr, readable: true, writable: true})
 		// The test router records every query; the mesh's does not.
 		quiet := &quietRouter{router}
-		r := startRelay(tb, quiet)
+		r := startRelay(tb, quiet, opts...)
 		addr = endpointOf(tb, r, "broker-a", 0)
 	case viaSplice:
 		addr = startSplice(tb, addr)
@@ -215,23 +223,42 @@ func startSplice(tb testing.TB, upstream string) string {
 // rewrite of the answer). Goal: at most 2 allocations per relayed request,
 // asserted by TestRelay_RequestAllocatesAtMostTwice. process-cpu-ns/op is the
 // CPU the whole process spent per request; the benchmark program (go run
-// ./bench) shows the relay's cost against the bare client.
+// ./bench) shows the relay's cost against the bare client. "relay+link" adds
+// the mesh's tracing link as it is when per-RPC spans are off (viaRelayLink).
 //
 //	go test -run '^$' -bench Relay -benchmem ./transport/
 func BenchmarkRelay(b *testing.B) {
-	for _, via := range []string{viaDirect, viaSplice, viaRelay} {
+	var counted, failovers atomic.Int64
+	count := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+		err := next(ctx, c)
+		if err == nil && c.Target.Addr != "" {
+			counted.Add(1)
+		}
+		if n := c.Attempt(); n > 1 {
+			failovers.Add(int64(n - 1))
+		}
+		return err
+	}
+	for _, via := range []string{viaDirect, viaSplice, viaRelay, viaRelayLink} {
+		var opts []transport.Option
+		if via == viaRelayLink {
+			opts = []transport.Option{transport.WithInterceptors(count)}
+		}
 		for _, window := range []int{1, 64} {
 			name := via + "/sync"
 			if window > 1 {
 				name = via + "/pipelined-64"
 			}
-			b.Run(name, func(b *testing.B) { benchmarkRelay(b, via, window) })
+			b.Run(name, func(b *testing.B) { benchmarkRelay(b, via, window, opts...) })
 		}
+	}
+	if counted.Load() == 0 || failovers.Load() != 0 {
+		b.Errorf("the link counted %d requests and %d failovers", counted.Load(), failovers.Load())
 	}
 }
 
-func benchmarkRelay(b *testing.B, via string, window int) {
-	rc := newRelayedClient(b, via)
+func benchmarkRelay(b *testing.B, via string, window int, opts ...transport.Option) {
+	rc := newRelayedClient(b, via, opts...)
 	for range window {
 		rc.send()
 	}
