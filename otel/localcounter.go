@@ -7,7 +7,6 @@ import (
 	gotel "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 )
 
 // localCounter is a monotonic counter summed in process and reported through
@@ -114,18 +113,6 @@ func (t *Telemetry) registerLocalCounters(m metric.Meter) {
 }
 
 func (c *localCounter[K]) instrument() metric.Int64ObservableCounter { return c.inst }
-
-// wanted reports whether anything may collect c's counts: not when its
-// instrument could not be made or comes from a no-op meter provider, whose
-// counts nobody reads. A send that no span records and no metric wants skips
-// its end (sendOp.quiet).
-func (c *localCounter[K]) wanted() bool {
-	if c.inst == nil {
-		return false
-	}
-	_, noop := c.inst.(metricnoop.Int64ObservableCounter)
-	return !noop
-}
 
 // Close stops reporting the counters kept in process (messages sent and
 // consumed, routing decisions, relay requests and failovers) to the meter

@@ -279,7 +279,12 @@ func (t *Telemetry) startSend(ctx context.Context, s *sendOp, info *ClientInfo, 
 	ctx, s.span = t.startSpan(ctx, t.spanName(op, s.dest), producerKind, attrs, links)
 	putAttrs(pooled, attrs)
 	s.ctx = ctx
-	s.quiet = !s.span.IsRecording() && !t.opDuration.Enabled(ctx) && !t.sent.wanted()
+	// The messages-sent counter is observable and cannot say whether a reader
+	// wants it; it comes from the same meter as the duration histogram, so the
+	// histogram answers for both. (Asking the counter's instrument would keep
+	// every send under the global providers loud: their instruments are
+	// delegates that no type check tells from a real one.)
+	s.quiet = !s.span.IsRecording() && !t.opDuration.Enabled(ctx)
 	for i, m := range msgs {
 		if m != nil && (foreign == nil || !foreign[i]) {
 			t.prop.Inject(ctx, MessageCarrier{m})
