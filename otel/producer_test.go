@@ -350,7 +350,12 @@ func TestProducer_MetricsWithoutTracing(t *testing.T) {
 func TestProducer_OffCostsFewAllocations(t *testing.T) {
 	// The span start the wrapper cannot know to skip (name, options, the
 	// global tracer's non-recording span and context), and the send's state.
-	const maxOffAllocs = 6
+	maxOffAllocs := 6.0
+	if raceDetector {
+		// The detector's instrumentation makes one more value of the global
+		// providers' path escape; .ci/run asserts the 6 without -race.
+		maxOffAllocs++
+	}
 	fake := benchProducer{fakeProducer: &fakeProducer{}, result: okResult(1)}
 	msg := primitive.NewMessage("orders", nil)
 	cb := func(context.Context, *primitive.SendResult, error) {}
@@ -364,7 +369,7 @@ func TestProducer_OffCostsFewAllocations(t *testing.T) {
 			"SendAsync": func() { _ = p.SendAsync(context.Background(), cb, msg) },
 		} {
 			if n := testing.AllocsPerRun(1000, send); n > maxOffAllocs {
-				t.Errorf("%s providers: %s with nothing recording allocates %v times, want at most %d", tel, name, n, maxOffAllocs)
+				t.Errorf("%s providers: %s with nothing recording allocates %v times, want at most %v", tel, name, n, maxOffAllocs)
 			}
 		}
 	}
