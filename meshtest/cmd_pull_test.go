@@ -133,3 +133,33 @@ func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
 		t.Errorf("overflow pull: %d %q", resp.Code, resp.Remark)
 	}
 }
+
+// TestCluster_OffsetBeyondMaxResumesAtEnd checks OFFSET_OVERFLOW_BADLY (21): a
+// group whose committed offset is past the queue's end is moved to the end
+// (nextBeginOffset is the max offset in 4.9.8, whatever the min offset), so the
+// push consumer skips what was stored before and takes only new messages. The
+// official client sleeps 10 s on a 21 before it commits the correction.
+func TestCluster_OffsetBeyondMaxResumesAtEnd(t *testing.T) {
+	c := RunCluster(t, WithTopic("Far", 1), WithTimeScale(0.01))
+	p := newProducer(t, c)
+	sendN(t, p, "Far", "old", 3)
+	group := name("cg")
+	c.CreateConsumerGroup(group)
+	c.Broker("broker-a").set.store.setOffset(group, "Far", 0, 100)
+	var got Collector
+	startPushConsumer(t, c, group, "Far", &got, nil)
+	WaitFor(t, "the client's correction of the committed offset", func() bool {
+		off, _ := c.ConsumerOffset(group, "Far", 0)
+		return off != 100
+	})
+	if off, _ := c.ConsumerOffset(group, "Far", 0); off != 3 {
+		t.Fatalf("committed offset %d after OFFSET_OVERFLOW_BADLY, want the max offset 3", off)
+	}
+	sendN(t, p, "Far", "new", 1)
+	WaitFor(t, "the new message", func() bool { return got.Bodies()["new0"] > 0 })
+	for body := range got.Bodies() {
+		if body != "new0" {
+			t.Errorf("the consumer got %q, stored before its offset", body)
+		}
+	}
+}
