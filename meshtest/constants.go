@@ -82,6 +82,8 @@ const (
 	transactionCheckMax      = 15
 	maxDelayLevel            = 18
 	permReadWrite            = 6
+	permInheritReadWrite     = 7
+	replyTopicSuffix         = "_REPLY_TOPIC" // MixAll.REPLY_TOPIC_POSTFIX
 )
 
 // delayLevels is messageDelayLevel "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
@@ -131,8 +133,24 @@ const (
 	remarkTopicSystem       = "The topic[%s] is conflict with system topic."
 )
 
+// systemTopics is TopicValidator's static SYSTEM_TOPIC_SET of 4.9.8; each
+// broker adds its cluster's and its own name (Broker.isSystemTopic).
+var systemTopics = map[string]bool{
+	DefaultTopicKey: true, ScheduleTopic: true, benchmarkTopic: true, HalfTopic: true,
+	"RMQ_SYS_TRACE_TOPIC": true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true, "TRANS_CHECK_MAX_TIME_TOPIC": true,
+	selfTestTopic: true, offsetMovedTopic: true,
+}
+
+// System topics every 4.9.8 broker creates at start (TopicConfigManager's
+// constructor), besides the cluster's, the broker's and the reply topic.
+const (
+	selfTestTopic    = "SELF_TEST_TOPIC"
+	benchmarkTopic   = "BenchmarkTest"
+	offsetMovedTopic = "OFFSET_MOVED_EVENT"
+)
+
 // notAllowedSendTopics is TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET.
 var notAllowedSendTopics = map[string]bool{
 	ScheduleTopic: true, HalfTopic: true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true,
-	"TRANS_CHECK_MAX_TIME_TOPIC": true, "SELF_TEST_TOPIC": true, "OFFSET_MOVED_EVENT": true,
+	"TRANS_CHECK_MAX_TIME_TOPIC": true, selfTestTopic: true, offsetMovedTopic: true,
 }
