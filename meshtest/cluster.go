@@ -37,6 +37,7 @@ type clusterOptions struct {
 	// allowedClients and brokerNameRequired: see addresses.go and proxy.go.
 	allowedClients     []string
 	brokerNameRequired bool
+	pop                bool // WithPop
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -535,4 +536,11 @@ func (s *brokerSet) anyRegistered() bool {
 		}
 	}
 	return false
+}
+
+// WithPop makes brokers answer POP_MESSAGE (200050) and ACK_MESSAGE (200051)
+// minimally, for tests written against RocketMQ 5's pop consumption. Off by
+// default: a 4.9.8 broker answers both with REQUEST_CODE_NOT_SUPPORTED.
+func WithPop(enable bool) ClusterOption {
+	return func(o *clusterOptions) { o.pop = enable }
 }

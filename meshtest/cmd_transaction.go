@@ -108,6 +108,9 @@ func (s *store) checkTransactions(now time.Time) {
 		hs.checks++
 		props := maps.Clone(hs.latest.props)
 		props[remoting.PropertyTransactionCheckTimes] = strconv.Itoa(hs.checks)
+		// The copy is stored with WAIT=false, as the golden check frame shows
+		// (TransactionalMessageBridge.renewHalfMessageInner).
+		props[remoting.PropertyWaitStoreMsgOK] = "false"
 		m := hs.latest.m
 		cp := s.appendLocked(&m, props)
 		s.halves[cp.m.CommitLogOffset] = hs

@@ -8,6 +8,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Tests of transactions (cmd_transaction.go: half messages, 37 END_TRANSACTION
@@ -81,6 +83,19 @@ func TestCluster_TransactionCommitRollbackCheck(t *testing.T) {
 	c.CheckBodies(t, "TopicTest", "commit", "checked")
 	if l.checks == 0 {
 		t.Errorf("listener was never asked to check")
+	}
+	// The check carries the re-appended copy as 4.9.8 sends it: REAL_TOPIC,
+	// TRANSACTION_CHECK_TIMES and WAIT=false (golden frame
+	// 39-check-transaction-state-request), transaction bits cleared.
+	if sent := b.SentRequests(remoting.CodeCheckTransactionState); len(sent) == 0 {
+		t.Error("no CHECK_TRANSACTION_STATE recorded")
+	} else if msgs, err := remoting.DecodeMessages(sent[0].Body); err != nil || len(msgs) != 1 {
+		t.Errorf("check body: %d messages, %v", len(msgs), err)
+	} else {
+		props := remoting.ParseProperties(msgs[0].Properties)
+		if props["WAIT"] != "false" || props["TRANSACTION_CHECK_TIMES"] == "" || props["REAL_TOPIC"] != "TopicTest" || msgs[0].SysFlag != 0 {
+			t.Errorf("check message sysFlag %d properties %v, want sysFlag 0, WAIT=false, TRANSACTION_CHECK_TIMES, REAL_TOPIC=TopicTest", msgs[0].SysFlag, props)
+		}
 	}
 	if len(b.HalfMessages()) != 0 {
 		t.Errorf("unresolved half messages left: %+v", b.HalfMessages())

@@ -147,4 +147,9 @@ func TestCluster_ReplyWithoutRequester(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "push reply message fail, channel of <10.9.9.9@gone> not found.") {
 		t.Fatalf("SendSync of an orphan reply: %v, want SYSTEM_ERROR naming the client", errors.Unwrap(err))
 	}
+	// 4.9.8's ReplyMessageProcessor stores the reply whatever the push gave
+	// (storeReplyMessageEnable).
+	if got := c.Messages(c.ClusterName() + "_REPLY_TOPIC"); len(got) != 1 || string(got[0].Body) != "orphan" {
+		t.Errorf("stored replies %+v, want the orphan", got)
+	}
 }

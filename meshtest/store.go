@@ -380,7 +380,9 @@ func (s *store) view(sm *storedMsg) StoredMessage {
 }
 
 // deliverScheduled moves due delayed messages to their real topic, as
-// ScheduleMessageService does: same body and properties minus DELAY.
+// ScheduleMessageService.messageTimeup does: same body and properties, DELAY
+// included (4.9.8 clears it from the property map after it has copied the
+// properties string it stores).
 func (s *store) deliverScheduled(now time.Time) {
 	s.mu.Lock()
 	var woke []*storedMsg
@@ -391,7 +393,6 @@ func (s *store) deliverScheduled(now time.Time) {
 			continue
 		}
 		props := maps.Clone(e.msg.props)
-		delete(props, remoting.PropertyDelayLevel)
 		m := e.msg.m
 		m.Topic = props[remoting.PropertyRealTopic]
 		qid, _ := strconv.Atoi(props[remoting.PropertyRealQueueID])
