@@ -3,6 +3,7 @@ package meshtest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,25 @@ func TestCluster_OffsetBeyondMaxResumesAtEnd(t *testing.T) {
 		if body != "new0" {
 			t.Errorf("the consumer got %q, stored before its offset", body)
 		}
+	}
+}
+
+// TestBroker_IllegalQueueRemarksNameTheChannel checks the remarks of a pull and
+// a send to a queue the topic lacks: 4.9.8 formats the channel's
+// remoteAddress(), an InetSocketAddress, so the address has a leading slash.
+func TestBroker_IllegalQueueRemarksNameTheChannel(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 2))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	local := "/" + rc.nc.LocalAddr().String()
+	resp := rc.call(remoting.CodePullMessage, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "9",
+		"queueOffset": "0", "maxMsgNums": "1", "sysFlag": "0", "commitOffset": "0", "suspendTimeoutMillis": "0", "subVersion": "0"}, nil)
+	want := "queueId[9] is illegal, topic:[TopicTest] topicConfig.readQueueNums:[2] consumer:[" + local + "]"
+	if resp.Code != remoting.SystemError || resp.Remark != want {
+		t.Errorf("pull: code %d %q, want %q", resp.Code, resp.Remark, want)
+	}
+	resp = rc.call(remoting.CodeSendMessage, map[string]string{"producerGroup": "p", "topic": "TopicTest", "queueId": "9",
+		"sysFlag": "0", "bornTimestamp": "1", "flag": "0"}, []byte("x"))
+	if resp.Code != remoting.SystemError || !strings.HasSuffix(resp.Remark, " Producer: "+local) {
+		t.Errorf("send: code %d %q, want the remark to end with %q", resp.Code, resp.Remark, " Producer: "+local)
 	}
 }

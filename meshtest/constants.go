@@ -9,7 +9,8 @@ import (
 
 // Remarks Apache RocketMQ 4.9.8 writes into error responses, in one place so that
 // tests and the mesh can match them. Format verbs are filled with the request's
-// values by the helpers below.
+// values by the helpers below. A "/%s" is a channel's remoteAddress(), which
+// Java formats as an InetSocketAddress: with a leading slash.
 const (
 	// faqSuffix is FAQUrl.suggestTodo(...) of 4.9.8: every FAQ URL is the same page.
 	faqSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
@@ -18,13 +19,13 @@ const (
 	remarkNotSupported        = " request type %d not supported"
 	remarkCreateTopicOK       = "not set any response code"
 	remarkSendTopicNotExist   = "topic[%s] not exist, apply first please!" + faqSuffix
-	remarkSendQueueIllegal    = "request queueId[%d] is illegal, %s Producer: %s"
+	remarkSendQueueIllegal    = "request queueId[%d] is illegal, %s Producer: /%s"
 	remarkSendForbidden       = "the broker[%s] sending message is forbidden"
 	remarkSlaveNotWritable    = "service not available now. It may be caused by one of the following reasons: the broker's disk is full [%s], messages are put to the slave, message store has been shut down, etc."
 	remarkTopicBlank          = "The specified topic is blank."
 	remarkTopicConflict       = "The specified topic is conflict with AUTO_CREATE_TOPIC_KEY_TOPIC."
 	remarkPullTopicNotExist   = "topic[%s] not exist, apply first please! " + faqSuffix
-	remarkPullQueueIllegal    = "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]"
+	remarkPullQueueIllegal    = "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[/%s]"
 	remarkPullNoGroupInfo     = "the consumer's group info not exist" + faqSuffix
 	remarkPullNoSubscription  = "the consumer's subscription not exist" + faqSuffix
 	remarkPullNotLatest       = "the consumer's subscription not latest"
