@@ -81,6 +81,11 @@ func (b *Broker) handleEndTransaction(req *remoting.Command) *remoting.Command {
 	}
 	st.mu.Unlock()
 	st.wake(committed)
+	if kind == txRollback {
+		// EndTransactionProcessor answers a rollback with checkPrepareMessage's
+		// response, whose remark is never set; a commit with the final send's.
+		return remoting.NewResponse(req, remoting.Success, remarkUnsetCode)
+	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 

@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -99,5 +100,36 @@ func TestCluster_TransactionCommitRollbackCheck(t *testing.T) {
 	}
 	if len(b.HalfMessages()) != 0 {
 		t.Errorf("unresolved half messages left: %+v", b.HalfMessages())
+	}
+}
+
+// TestBroker_EndTransactionRemarks checks the answers' remarks of 4.9.8's
+// EndTransactionProcessor: a commit is answered by the final send (no remark);
+// a rollback by checkPrepareMessage's response, created without a code, so
+// with the default remark "not set any response code".
+func TestBroker_EndTransactionRemarks(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 1))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	half := func() (commitLogOffset, tableOffset string) {
+		resp := rc.call(remoting.CodeSendMessage, map[string]string{"producerGroup": "txg", "topic": "TopicTest", "queueId": "0",
+			"sysFlag": "4", "bornTimestamp": "1", "flag": "0", "properties": "TRAN_MSG\x01true\x02PGROUP\x01txg\x02"}, []byte("h"))
+		if resp.Code != remoting.Success {
+			t.Fatalf("half send: %d %q", resp.Code, resp.Remark)
+		}
+		_, off, err := remoting.DecodeOffsetMsgID(resp.Ext("msgId"))
+		if err != nil {
+			t.Fatalf("half msgId %q: %v", resp.Ext("msgId"), err)
+		}
+		return strconv.FormatInt(off, 10), resp.Ext("queueOffset")
+	}
+	for _, tc := range []struct {
+		kind, remark string
+	}{{"8", ""}, {"12", "not set any response code"}} {
+		off, table := half()
+		resp := rc.call(remoting.CodeEndTransaction, map[string]string{"producerGroup": "txg", "tranStateTableOffset": table,
+			"commitLogOffset": off, "commitOrRollback": tc.kind, "fromTransactionCheck": "false", "msgId": "x"}, nil)
+		if resp.Code != remoting.Success || resp.Remark != tc.remark {
+			t.Errorf("commitOrRollback %s: code %d remark %q, want 0 %q", tc.kind, resp.Code, resp.Remark, tc.remark)
+		}
 	}
 }

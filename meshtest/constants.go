@@ -17,7 +17,8 @@ const (
 
 	remarkNoTopicRoute        = "No topic route info in name server for the topic: %s" + faqSuffix
 	remarkNotSupported        = " request type %d not supported"
-	remarkCreateTopicOK       = "not set any response code"
+	remarkUnsetCode           = "not set any response code" // RemotingCommand.createResponseCommand's default
+	remarkCreateTopicOK       = remarkUnsetCode
 	remarkSendTopicNotExist   = "topic[%s] not exist, apply first please!" + faqSuffix
 	remarkSendQueueIllegal    = "request queueId[%d] is illegal, %s Producer: /%s"
 	remarkSendForbidden       = "the broker[%s] sending message is forbidden"
@@ -84,7 +85,6 @@ const (
 	maxDelayLevel            = 18
 	permReadWrite            = 6
 	permInheritReadWrite     = 7
-	replyTopicSuffix         = "_REPLY_TOPIC" // MixAll.REPLY_TOPIC_POSTFIX
 )
 
 // delayLevels is messageDelayLevel "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
