@@ -75,6 +75,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	if c.Pin != "" {
 		q.Kind, q.Broker, q.BrokerID = KindMaster, c.Pin, 0
 	}
+	var prev error // why the previous attempt's target could not take the request
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
@@ -82,6 +83,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
 		c.Target = t
+		c.attempt = attempt
 		mark := c.editsMark()
 		if q.Kind == KindWrite && t.Broker != c.Endpoint.BrokerName && r.mayEdit(c) {
 			// The queue the client chose belongs to another broker: let the
@@ -91,10 +93,14 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			}
 			c.txKey = transactionKey(c)
 		}
+		if c.onAttempt != nil {
+			c.onAttempt(attempt, t, prev)
+		}
 		err = next(ctx, c)
 		if err == nil || !isUnreachable(err) {
 			return err
 		}
+		prev = err
 		movable := q.Kind == KindWrite || q.Kind == KindRead || q.Kind == KindAnyMaster
 		if !movable || attempt >= maxRouteAttempts {
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
