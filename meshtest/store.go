@@ -129,10 +129,13 @@ type store struct {
 	locks     map[string]map[mqKey]*lockEntry
 	scheduled []scheduledMsg
 	halves    map[int64]*halfState // by commit log offset of every copy
+
+	groups        map[string]subscriptionGroupConfig
+	groupsVersion dataVersion
 }
 
 func newStore(c *Cluster, set *brokerSet) *store {
-	return &store{
+	s := &store{
 		c: c, set: set,
 		topics:  make(map[string]*topicConfig),
 		queues:  make(map[string][]*consumeQueue),
@@ -141,26 +144,45 @@ func newStore(c *Cluster, set *brokerSet) *store {
 		locks:   make(map[string]map[mqKey]*lockEntry),
 		halves:  make(map[int64]*halfState),
 	}
+	s.initGroupsLocked()
+	return s
 }
 
+// createTopic creates or updates a topic; the broker registers it with the
+// nameserver at once.
 func (s *store) createTopic(tc *topicConfig) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cp := *tc
 	s.topics[tc.name] = &cp
+	s.mu.Unlock()
+	s.set.registered(tc.name)
+}
+
+// deleteTopic removes a topic's config and consume queues and returns the
+// config it had, or nil. The commit log keeps the records (as 4.9.8's
+// cleanUnusedTopic keeps them), unreachable by topic.
+func (s *store) deleteTopic(name string) *topicConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc := s.topics[name]
+	delete(s.topics, name)
+	delete(s.queues, name)
+	return tc
 }
 
 // createTopicIfAbsent creates the topic unless it exists and returns the config.
 func (s *store) createTopicIfAbsent(tc *topicConfig) *topicConfig {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t := s.topics[tc.name]; t != nil {
 		cp := *t
+		s.mu.Unlock()
 		return &cp
 	}
 	cp := *tc
 	s.topics[tc.name] = &cp
 	out := cp
+	s.mu.Unlock()
+	s.set.registered(tc.name)
 	return &out
 }
 
@@ -393,7 +415,9 @@ func (s *store) view(sm *storedMsg) StoredMessage {
 }
 
 // deliverScheduled moves due delayed messages to their real topic, as
-// ScheduleMessageService does: same body and properties minus DELAY.
+// ScheduleMessageService.messageTimeup does: same body and properties, DELAY
+// included (4.9.8 clears it from the property map after it has copied the
+// properties string it stores).
 func (s *store) deliverScheduled(now time.Time) {
 	s.mu.Lock()
 	var woke []*storedMsg
@@ -404,7 +428,6 @@ func (s *store) deliverScheduled(now time.Time) {
 			continue
 		}
 		props := maps.Clone(e.msg.props)
-		delete(props, remoting.PropertyDelayLevel)
 		m := e.msg.m
 		m.Topic = props[remoting.PropertyRealTopic]
 		qid, _ := strconv.Atoi(props[remoting.PropertyRealQueueID])
@@ -418,4 +441,24 @@ func (s *store) deliverScheduled(now time.Time) {
 	for _, sm := range woke {
 		s.wake(sm)
 	}
+}
+
+// createSystemTopics creates the topics a 4.9.8 broker has from its start
+// (TopicConfigManager's constructor, with BrokerConfig's defaults:
+// clusterTopicEnable and brokerTopicEnable on, traceTopicEnable off), so that
+// they are routed as on a real cluster. The reply topic
+// (<cluster>_REPLY_TOPIC, one queue on 4.9.8) is left to be created by the
+// first reply: routes the mesh synthesizes from broker endpoints give every
+// topic the same queue count, which a one-queue reply topic refuses (see
+// README, known differences).
+func (s *store) createSystemTopics(cluster, broker string, autoCreate bool) {
+	s.createTopic(&topicConfig{name: selfTestTopic, read: 1, write: 1, perm: permReadWrite})
+	if autoCreate {
+		s.createTopic(&topicConfig{name: DefaultTopicKey, read: defaultTopicQueueNums, write: defaultTopicQueueNums, perm: permInheritReadWrite})
+	}
+	s.createTopic(&topicConfig{name: benchmarkTopic, read: 1024, write: 1024, perm: permReadWrite})
+	s.createTopic(&topicConfig{name: cluster, read: 16, write: 16, perm: permInheritReadWrite})
+	s.createTopic(&topicConfig{name: broker, read: 1, write: 1, perm: permInheritReadWrite})
+	s.createTopic(&topicConfig{name: offsetMovedTopic, read: 1, write: 1, perm: permReadWrite})
+	s.createTopic(&topicConfig{name: ScheduleTopic, read: maxDelayLevel, write: maxDelayLevel, perm: permReadWrite})
 }
