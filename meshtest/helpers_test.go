@@ -123,15 +123,12 @@ func sendN(t *testing.T, p rocketmq.Producer, topic, prefix string, n int) {
 	}
 }
 
-type fakeStarter struct{ n int }
+type fakeStarter struct{ _ int } // not zero-sized: distinct pointers
 
 func (*fakeStarter) Start() error    { return nil }
 func (*fakeStarter) Shutdown() error { return nil }
 
-type wrappingStarter struct {
-	Starter
-	extra int
-}
+type wrappingStarter struct{ Starter }
 
 // An instrumented consumer embeds the official one; its goroutines carry the
 // official consumer's pointer, which consumerRunning must look for too.

@@ -2,12 +2,9 @@ package meshtest
 
 import (
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apache/rocketmq-client-go/v2"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -115,22 +112,4 @@ func TestBroker_AddAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	call(second)
-}
-
-// waitRegistered makes a producer known to broker-a, as a requester must be for
-// the broker to push replies to it: rocketmq-client-go v2.1.2 heartbeats only to
-// brokers it has routes for, one second after it starts and then every 30 s, and
-// Request does not add one for a topic the nameserver knows. A send gives it
-// broker-a's address before that first heartbeat.
-func waitRegistered(t *testing.T, c *Cluster, p rocketmq.Producer, group string) {
-	t.Helper()
-	sendN(t, p, "warm", "warm", 1)
-	WaitFor(t, "producer group "+group+" registered on broker-a", func() bool {
-		for _, cl := range c.Broker("broker-a").Clients() {
-			if slices.Contains(cl.ProducerGroups, group) {
-				return true
-			}
-		}
-		return false
-	})
 }
