@@ -36,6 +36,7 @@ type Mesh struct {
 	ns       *transport.NameServer
 	relay    *transport.Relay // nil when every cluster is direct
 	router   *relayRouter
+	tls      *upstreamTLS // the clusters' TLS, for the relay and nameserver queries
 	dataPath routing.DataPath
 	// credentials are given to the clients the mesh builds that have none.
 	credentials primitive.Credentials
@@ -122,6 +123,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 		m.ownsXDS = true
 	}
 	m.xds = xc
+	m.tls = newUpstreamTLS(xc.CertificateProviders(), cfg.log)
 	m.watch = newWatchState(m)
 	m.router = &relayRouter{m: m}
 	m.credentials = cfg.credentials

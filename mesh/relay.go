@@ -50,8 +50,17 @@ func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 	return idx
 }
 
-// Route implements transport.Router.
+// Route implements transport.Router: route picks the endpoint, and the
+// target carries its cluster's TLS setting.
 func (r *relayRouter) Route(q *transport.Query) (transport.Target, error) {
+	t, err := r.route(q)
+	if err == nil && t.Cluster != "" {
+		t.TLS = r.m.tls.provider(t.Cluster)
+	}
+	return t, err
+}
+
+func (r *relayRouter) route(q *transport.Query) (transport.Target, error) {
 	snap := r.m.table.Load()
 	if snap == nil {
 		return transport.Target{}, r.m.noSnapshotError(q.Topic)
@@ -279,10 +288,12 @@ func (d *discoveredBrokers) serves(name, addr string) bool {
 
 // virtualAddresses returns the route data options that give the client the
 // relay's virtual endpoints for intercepted brokers, and a function that
-// reports the first endpoint that could not be started. learn records the real
-// addresses, for routes fetched from nameservers. Without a relay (the direct
-// data path everywhere) the client gets real addresses.
-func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() error) {
+// reports the first endpoint that could not be started. learn, when set,
+// records the real addresses of brokers from nameservers' answers, with the
+// nameserver cluster each came from (whose TLS setting the relay then uses
+// for them); it reports false for a broker not to record. Without a relay
+// (the direct data path everywhere) the client gets real addresses.
+func (m *Mesh) virtualAddresses(learn func(broker string) (cluster string, ok bool)) (routing.RouteDataOptions, func() error) {
 	if m.relay == nil {
 		return routing.RouteDataOptions{}, func() error { return nil }
 	}
@@ -295,8 +306,10 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 			}
 			return real
 		}
-		if learn {
-			m.router.discovered.add(name, "", id, real)
+		if learn != nil {
+			if cluster, ok := learn(name); ok {
+				m.router.discovered.add(name, cluster, id, real)
+			}
 		}
 		return addr
 	}}
@@ -306,6 +319,12 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 		}
 		return nil
 	}
+}
+
+// fromCluster is a virtualAddresses learn function for the answer of one
+// nameserver cluster.
+func fromCluster(cluster string) func(string) (string, bool) {
+	return func(string) (string, bool) { return cluster, true }
 }
 
 // relayUpdated tells the relay that the route table changed, so that

@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,8 @@ type clusterOptions struct {
 	// allowedClients and brokerNameRequired: see addresses.go and proxy.go.
 	allowedClients     []string
 	brokerNameRequired bool
+	// brokerTLS: see tls.go.
+	brokerTLS *tls.Config
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -167,6 +170,7 @@ func NewCluster(opts ...ClusterOption) (*Cluster, error) {
 		for id := 0; id <= spec.replicas; id++ {
 			b := newBroker(c, set, int64(id))
 			b.srv.allow = allow
+			b.srv.tls.set(o.brokerTLS)
 			set.members = append(set.members, b)
 			if err := b.srv.start("127.0.0.1:0"); err != nil {
 				c.Close()

@@ -230,6 +230,12 @@ func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*end
 		cl.err = err
 		return cl
 	}
+	if c.GetTransportSocket() != nil && cl.dataPath == DataPathDirect {
+		// Handing the client real addresses would make it connect in
+		// plaintext where the control plane asked for TLS.
+		cl.err = fmt.Errorf("transport_socket asks for TLS, which only the %s data path provides (the official client cannot speak TLS), but the cluster is served %s here", DataPathIntercept, DataPathDirect)
+		return cl
+	}
 	cl.lb = lbConfigOf(c)
 	cla, ok := endpoints[name]
 	if !ok {

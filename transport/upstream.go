@@ -392,6 +392,11 @@ func (u *upstream) finish(err error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		why = err.Error()
 	}
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "remote error" {
+		// A TLS alert: the broker refused the session (our certificate,
+		// most often), which the handshake alone does not tell in TLS 1.3.
+		u.log.Warn("broker ended the TLS session", "cluster", u.target.Cluster, "err", err)
+	}
 	if len(pend) > 0 {
 		u.log.Debug("upstream closed with requests in flight", "requests", len(pend), "draining", draining, "why", why)
 	}
@@ -401,7 +406,15 @@ func (u *upstream) finish(err error) {
 		}
 		u.d.inflight.Add(-1)
 		u.d.write(errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
-			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why)))
+			"rmqmesh relay: broker %q at %s%s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, clusterNote(u.target.Cluster), remoting.RequestCodeName(p.code), why)))
 	}
 	u.d.flush()
+}
+
+// clusterNote names a target's cluster in a remark, when it has one.
+func clusterNote(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (cluster %q)", cluster)
 }

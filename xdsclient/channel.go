@@ -595,7 +595,7 @@ func (ch *channel) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse
 			msg  proto.Message
 		)
 		if err == nil {
-			name, u, msg, err = rt.decode(res)
+			name, u, msg, err = ch.c.decode(rt, res)
 		}
 		if name != "" {
 			seen[name] = true
@@ -647,7 +647,7 @@ func (ch *channel) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryRe
 			ch.logger.Debug("heartbeat", "type", rt.short, "name", r.GetName())
 			continue
 		}
-		name, u, msg, err := rt.decode(r.GetResource())
+		name, u, msg, err := ch.c.decode(rt, r.GetResource())
 		if err == nil && r.GetName() != "" && r.GetName() != name {
 			err = fmt.Errorf("resource body is named %q", name)
 		}
