@@ -34,13 +34,17 @@ type brokerIndex struct {
 	snap   *routing.Snapshot
 	byName map[string]remoting.BrokerData
 	names  []string // sorted
+	// clusterOf is the xDS cluster of each broker, whose TLS setting
+	// applies to requests that reach it without a route (BrokerData's
+	// Cluster is the RocketMQ cluster name).
+	clusterOf map[string]string
 }
 
 func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 	if idx := r.index.Load(); idx != nil && idx.snap == snap {
 		return idx
 	}
-	idx := &brokerIndex{snap: snap, byName: map[string]remoting.BrokerData{}}
+	idx := &brokerIndex{snap: snap, byName: map[string]remoting.BrokerData{}, clusterOf: snap.BrokerClusters()}
 	for _, b := range snap.RoutedBrokers(routing.RouteDataOptions{}) {
 		idx.byName[b.BrokerName] = b
 		idx.names = append(idx.names, b.BrokerName)
@@ -186,9 +190,10 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 // member returns broker name's endpoint id among the routed brokers, or among
 // the brokers the nameservers answered with.
 func (r *relayRouter) member(snap *routing.Snapshot, name string, id int64, avoid string) (transport.Target, bool) {
-	if b, ok := r.brokers(snap).byName[name]; ok {
+	idx := r.brokers(snap)
+	if b, ok := idx.byName[name]; ok {
 		if addr, ok := b.BrokerAddrs[id]; ok && addr != avoid {
-			return transport.Target{Broker: name, Addr: addr, Cluster: b.Cluster}, true
+			return transport.Target{Broker: name, Addr: addr, Cluster: idx.clusterOf[name]}, true
 		}
 	}
 	if t, ok := r.discovered.member(name, id); ok && t.Addr != avoid {

@@ -80,6 +80,9 @@ func NewCA(t testing.TB, name string) *CA {
 // holds.
 func (ca *CA) CertPEM() []byte { return ca.certPEM }
 
+// Certificate returns the CA's certificate.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+
 // Pool returns a pool holding the CA's certificate.
 func (ca *CA) Pool() *x509.CertPool {
 	p := x509.NewCertPool()

@@ -75,10 +75,14 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	if c.Pin != "" {
 		q.Kind, q.Broker, q.BrokerID = KindMaster, c.Pin, 0
 	}
+	var unreachable error // why the last target was not used, for the remark
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
 		if err != nil {
+			if unreachable != nil {
+				return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w (after %v)", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err, unreachable)
+			}
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
 		c.Target = t
@@ -99,6 +103,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 		if !movable || attempt >= maxRouteAttempts {
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
+		unreachable = err
 		c.undoEdits(mark)
 		c.txKey = ""
 		if q.Kind == KindRead {
