@@ -485,7 +485,7 @@ func (e *unreachableError) Error() string {
 	if tlsErr, ok := errors.AsType[*TLSError](e.err); ok {
 		return tlsErr.Error() // names the broker and its address already
 	}
-	return fmt.Sprintf("broker %q at %s is unreachable: %v", e.target.Broker, e.target.Addr, e.err)
+	return fmt.Sprintf("broker %q at %s%s is unreachable: %v", e.target.Broker, e.target.Addr, clusterNote(e.target.Cluster), e.err)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }

@@ -38,6 +38,7 @@ type upstream struct {
 	ownOpaque  int32
 	draining   bool
 	closed     bool
+	closedWhy  error // why the reader ended, once closed
 	drainTimer *time.Timer
 
 	// only touched by readLoop
@@ -78,8 +79,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	if track {
 		u.mu.Lock()
 		if u.closed {
+			err := u.closedErrorLocked()
 			u.mu.Unlock()
-			return net.ErrClosed
+			return err
 		}
 		u.pending[opaque] = p
 		u.mu.Unlock()
@@ -105,8 +107,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 func (u *upstream) sendOwn(frame []byte) error {
 	u.mu.Lock()
 	if u.closed {
+		err := u.closedErrorLocked()
 		u.mu.Unlock()
-		return net.ErrClosed
+		return err
 	}
 	for {
 		u.ownOpaque--
@@ -131,6 +134,16 @@ func (u *upstream) sendOwn(frame []byte) error {
 		u.mu.Unlock()
 	}
 	return err
+}
+
+// closedErrorLocked says why a closed upstream takes no request: the error
+// its reader ended with (a TLS alert from a broker that refused the relay's
+// certificate, say), not only that it is closed.
+func (u *upstream) closedErrorLocked() error {
+	if u.closedWhy == nil || errors.Is(u.closedWhy, io.EOF) || errors.Is(u.closedWhy, net.ErrClosed) {
+		return net.ErrClosed
+	}
+	return fmt.Errorf("%w: %w", net.ErrClosed, u.closedWhy)
 }
 
 // write buffers frame; the client connection's reader flushes. A failed write
@@ -378,7 +391,7 @@ func (u *upstream) brokerRequest() {
 func (u *upstream) finish(err error) {
 	u.d.removeUpstream(u)
 	u.mu.Lock()
-	u.closed = true
+	u.closed, u.closedWhy = true, err
 	pend := u.pending
 	u.pending = nil
 	if u.drainTimer != nil {
