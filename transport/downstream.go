@@ -91,7 +91,9 @@ func (d *downstream) run() {
 	for {
 		frame, peeked, err := readFrame(d.br, &d.big)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			// readFrame's bare io.EOF is a clean end between frames; a
+			// frame cut short wraps io.EOF too, and is worth a reason.
+			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
 				d.log.Warn("closing client connection: unreadable frame", "err", err)
 			}
 			return

@@ -140,7 +140,7 @@ func (u *upstream) sendOwn(frame []byte) error {
 // its reader ended with (a TLS alert from a broker that refused the relay's
 // certificate, say), not only that it is closed.
 func (u *upstream) closedErrorLocked() error {
-	if u.closedWhy == nil || errors.Is(u.closedWhy, io.EOF) || errors.Is(u.closedWhy, net.ErrClosed) {
+	if u.closedWhy == nil || u.closedWhy == io.EOF || errors.Is(u.closedWhy, net.ErrClosed) {
 		return net.ErrClosed
 	}
 	return fmt.Errorf("%w: %w", net.ErrClosed, u.closedWhy)
@@ -402,7 +402,7 @@ func (u *upstream) finish(err error) {
 	u.nc.Close()
 	u.d.forgetBrokerRequests(u)
 	why := "the connection closed"
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err != nil && err != io.EOF && !errors.Is(err, net.ErrClosed) { // a frame cut short says so
 		why = err.Error()
 	}
 	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "remote error" {
