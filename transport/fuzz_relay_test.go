@@ -209,4 +209,3 @@ func FuzzRelay(f *testing.F) {
 		}
 	})
 }
-

@@ -278,7 +278,9 @@ func (g *gen) cluster() *clusterv3.Cluster {
 }
 
 // durationFrom makes a duration, negative ones included, from fuzz bits.
-func durationFrom(u uint32) time.Duration { return time.Duration(int64(int32(u)) * int64(time.Millisecond)) }
+func durationFrom(u uint32) time.Duration {
+	return time.Duration(int64(int32(u)) * int64(time.Millisecond))
+}
 
 func (g *gen) assignment() *endpointv3.ClusterLoadAssignment {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: g.str()}
