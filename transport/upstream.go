@@ -160,6 +160,22 @@ func (u *upstream) write(frame []byte) error {
 	return nil
 }
 
+// writeNow writes and flushes frame from the upstream's reader, which must
+// not touch the client connection's list of upstreams to flush (write's
+// markDirty belongs to the client connection's reader).
+func (u *upstream) writeNow(frame []byte) {
+	u.wmu.Lock()
+	_, err := u.bw.Write(frame)
+	if err == nil {
+		err = u.bw.Flush()
+	}
+	u.wmu.Unlock()
+	if err != nil {
+		u.log.Debug("upstream write failed", "err", err)
+		u.close()
+	}
+}
+
 func (u *upstream) flush() {
 	u.wmu.Lock()
 	err := u.bw.Flush()
@@ -242,14 +258,25 @@ func (u *upstream) response() {
 		delete(u.pending, v.Opaque())
 	}
 	u.mu.Unlock()
-	if ok && p.own {
+	if !ok {
+		if v.Code() == codeGoAway {
+			u.log.Info("broker is going away; new requests use a new connection")
+			u.d.retire(u)
+		}
+		// Not an answer to a request of this connection: a late answer
+		// the relay already gave the client an error for, an answer to a
+		// oneway request, or a broker answering requests it never got. It
+		// is dropped, so that no broker can answer a request another
+		// broker holds under the same client opaque.
+		u.log.Debug("dropping an answer to no request of this connection", "opaque", v.Opaque(), "code", v.Code())
 		return
 	}
-	if ok {
-		u.d.inflight.Add(-1)
+	if p.own {
+		return
 	}
+	u.d.inflight.Add(-1)
 	frame := v.Frame()
-	if ok && v.Code() == remoting.Success {
+	if v.Code() == remoting.Success {
 		frame = u.rewrite(p, frame)
 	}
 	if v.Code() == codeGoAway {
@@ -258,7 +285,7 @@ func (u *upstream) response() {
 		frame = errorResponse(v.Opaque(), v.SerializeType(), remoting.ServiceNotAvailable,
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
-	if ok && p.onResponse != nil {
+	if p.onResponse != nil {
 		u.observe(p.onResponse)
 	}
 	u.d.write(frame)
@@ -370,9 +397,7 @@ func (u *upstream) brokerRequest() {
 	opaque, ok := u.d.trackBrokerRequest(u, v.Opaque())
 	if !ok {
 		u.log.Warn("refusing a broker request: too many broker requests await the client", "code", remoting.RequestCodeName(v.Code()))
-		if err := u.write(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client")); err == nil {
-			u.flush()
-		}
+		u.writeNow(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client"))
 		return
 	}
 	if !v.SetOpaqueInPlace(opaque) {
