@@ -49,6 +49,7 @@ type Mesh struct {
 	// queries for one topic wait together.
 	routeTimeout time.Duration
 	tel          *rmqotel.Telemetry // nil after WithoutTelemetry
+	ref          *meshRef           // what the official clients hold; cleared by Close
 
 	// safe for concurrent use on their own
 	table      routing.Table // current snapshot; lock-free reads
@@ -100,6 +101,8 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 		tel:          newTelemetry(cfg.telemetry),
 	}
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
+	m.ref = &meshRef{}
+	m.ref.p.Store(m)
 
 	xc := cfg.xds
 	if xc == nil {
@@ -233,6 +236,7 @@ func (m *Mesh) WaitReady(ctx context.Context) error {
 // routes and reaching brokers; shut them down first.
 func (m *Mesh) Close() error {
 	m.closeOnce.Do(func() {
+		m.ref.p.Store(nil)
 		var errs []error
 		if err := m.ns.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

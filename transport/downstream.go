@@ -91,9 +91,15 @@ func (d *downstream) run() {
 	for {
 		frame, peeked, err := readFrame(d.br, &d.big)
 		if err != nil {
-			// readFrame's bare io.EOF is a clean end between frames; a
-			// frame cut short wraps io.EOF too, and is worth a reason.
-			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+			// readFrame's bare io.EOF is a clean end between frames. A
+			// frame cut short (the client went away mid-frame, or reset
+			// the connection, as clients do when they shut down) is told
+			// at debug level; a frame that breaks the protocol at warn.
+			switch {
+			case err == io.EOF || errors.Is(err, net.ErrClosed):
+			case errors.Is(err, remoting.ErrTruncated):
+				d.log.Debug("client connection ended mid-frame", "err", err)
+			default:
 				d.log.Warn("closing client connection: unreadable frame", "err", err)
 			}
 			return
