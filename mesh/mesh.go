@@ -37,6 +37,8 @@ type Mesh struct {
 	relay    *transport.Relay // nil when every cluster is direct
 	router   *relayRouter
 	tls      *upstreamTLS // the clusters' TLS, for the relay and nameserver queries
+	// tlsRequired refuses clusters without TLS (WithTLSRequired).
+	tlsRequired bool
 	dataPath routing.DataPath
 	// credentials are given to the clients the mesh builds that have none.
 	credentials primitive.Credentials
@@ -127,6 +129,7 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 	}
 	m.xds = xc
 	m.tls = newUpstreamTLS(xc.CertificateProviders(), cfg.log)
+	m.tlsRequired = cfg.tlsRequired
 	m.watch = newWatchState(m)
 	m.router = &relayRouter{m: m}
 	m.credentials = cfg.credentials

@@ -37,6 +37,7 @@ func (w *watchState) publish() {
 		// Without a relay (WithDataPath(routing.DataPathDirect)) every
 		// cluster is served direct, whatever it requests, and the dump says so.
 		InterceptAvailable: w.m.relay != nil,
+		TLSRequired:        w.m.tlsRequired,
 	}
 	for topic, t := range w.topics {
 		if t.update != nil {

@@ -15,6 +15,17 @@ import (
 	"github.com/rmqmesh/rmqmesh/xdsclient/certprovider"
 )
 
+// WithTLSRequired makes the mesh refuse every cluster without a
+// transport_socket: routes to it fail, naming the cluster and the reason,
+// instead of handing clients, or the relay, a broker reached in plaintext.
+// It is the application's guarantee against a control plane that leaves TLS
+// out (by mistake, or because it was compromised); certificates still come
+// from the bootstrap's certificate providers, and only the intercept data
+// path can speak TLS.
+func WithTLSRequired() Option {
+	return optionFunc(func(c *config) { c.tlsRequired = true })
+}
+
 // upstreamTLS translates the clusters' xDS TLS contexts
 // ([xdsclient.SecurityConfig]) into the relay's [transport.TLSConfigProvider]s,
 // with key material from the bootstrap's certificate provider instances.

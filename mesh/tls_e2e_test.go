@@ -247,3 +247,29 @@ func TestMesh_TLSClusterOnTheDirectPath(t *testing.T) {
 		t.Fatalf("TopicRoute on the direct path = %v, want an error naming TLS", err)
 	}
 }
+
+// Issue 16 item 8: with WithTLSRequired, a control plane that leaves TLS
+// out of a cluster gets no plaintext traffic: the routes fail, naming the
+// cluster and the reason, and once the cluster asks for TLS they work.
+func TestMesh_TLSRequired(t *testing.T) {
+	w := newTLSWorld(t)
+	h := newInterceptHarness(t, interceptConfig{harnessConfig: harnessConfig{
+		topics: []string{"orders"}, spec: allBrokers, bootstrap: []meshtest.BootstrapOption{w.bootstrap(0)},
+		meshOpts: []mesh.Option{mesh.WithTLSRequired()},
+	}, cluster: []meshtest.ClusterOption{meshtest.WithBrokerTLS(meshtest.ServerTLS(w.broker, w.ca))}})
+	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	defer cancel()
+	if _, err := h.mesh.TopicRoute(ctx, "orders"); err == nil || !strings.Contains(err.Error(), `cluster "brokers"`) || !strings.Contains(err.Error(), "requires TLS") {
+		t.Fatalf("TopicRoute of a plaintext cluster = %v, want an error naming the cluster and TLS", err)
+	}
+	h.apply(withTLS(meshtest.UpstreamTLSSpec{SANs: []string{brokerID}})(h.cluster))
+	h.waitApplied()
+	if res, err := trySend(h, "orders"); err != nil {
+		t.Fatalf("send once the cluster asks for TLS: %v", err)
+	} else if res.Status != primitive.SendOK {
+		t.Fatalf("send status %v", res.Status)
+	}
+	if len(h.cluster.Broker("broker-a").TLSClients()) == 0 {
+		t.Error("the broker saw no TLS client")
+	}
+}

@@ -997,3 +997,27 @@ func TestSnapshot_TLSClusterNeedsTheRelay(t *testing.T) {
 		}
 	}
 }
+
+// Issue 16: Input.TLSRequired refuses a cluster without a transport_socket.
+func TestSnapshot_TLSRequired(t *testing.T) {
+	plain := edsCluster(t, "brokers", "")
+	withTLS := edsCluster(t, "secure", "")
+	withTLS.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls"}
+	s := mustSnapshot(t, Input{
+		Listener:    "rmq-prod",
+		RouteConfig: rc("rc", rt(t, exact("plain"), "brokers", nil), rt(t, exact("secure"), "secure", nil)),
+		Clusters:    map[string]*clusterv3.Cluster{"brokers": plain, "secure": withTLS},
+		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{
+			"brokers": cla(t, "brokers", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}}}),
+			"secure":  cla(t, "secure", loc{eps: []ep{{addr: "10.0.0.2", broker: "b"}}}),
+		},
+		InterceptAvailable: true,
+		TLSRequired:        true,
+	})
+	if _, err := s.TopicRoute("plain", RouteDataOptions{}); err == nil || !strings.Contains(err.Error(), "requires TLS to every cluster") {
+		t.Errorf("plaintext cluster: TopicRoute() = %v, want it refused", err)
+	}
+	if _, err := s.TopicRoute("secure", RouteDataOptions{}); err != nil {
+		t.Errorf("TLS cluster: TopicRoute() = %v", err)
+	}
+}
