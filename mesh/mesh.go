@@ -39,7 +39,7 @@ type Mesh struct {
 	tls      *upstreamTLS // the clusters' TLS, for the relay and nameserver queries
 	// tlsRequired refuses clusters without TLS (WithTLSRequired).
 	tlsRequired bool
-	dataPath routing.DataPath
+	dataPath    routing.DataPath
 	// credentials are given to the clients the mesh builds that have none.
 	credentials primitive.Credentials
 	topicIdle   time.Duration
