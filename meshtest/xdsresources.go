@@ -1,5 +1,7 @@
 package meshtest
 
+//lint:file-ignore SA1019 UpstreamTLSSocket builds the context Istio sends, deprecated fields included.
+
 import (
 	"errors"
 	"fmt"

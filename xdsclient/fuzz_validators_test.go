@@ -1,5 +1,7 @@
 package xdsclient
 
+//lint:file-ignore SA1019 control planes still send the deprecated fields; the validators must meet them.
+
 import (
 	"encoding/binary"
 	"testing"

@@ -1,5 +1,7 @@
 package xdsclient
 
+//lint:file-ignore SA1019 gRPC proxyless clients read the deprecated certificate provider and SAN fields, and Istio still sends them.
+
 import (
 	"errors"
 	"fmt"

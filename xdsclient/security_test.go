@@ -1,5 +1,7 @@
 package xdsclient
 
+//lint:file-ignore SA1019 the tests send the deprecated fields Istio and older control planes send.
+
 import (
 	"regexp"
 	"strings"
