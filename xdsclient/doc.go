@@ -155,6 +155,10 @@
 //	A27 bootstrap        xds_servers, node, certificate_providers, authorities  yes
 //	A27 channel_creds    first supported of insecure, tls, google_default       yes
 //	A65                  tls creds with files, reloaded per refresh_interval    yes
+//	A29 xDS security     cluster transport_socket UpstreamTlsContext: provider  yes
+//	                     instances (file_watcher), SAN matchers, mTLS to brokers
+//	A29                  fields that would weaken verification: NACKed          yes (see transport_socket)
+//	A29                  server side (DownstreamTlsContext on listeners)        no (nothing serves)
 //	A47 federation       xdstp:// names to their authority's xds_servers         yes
 //	A47                  unknown authority fails the watch at once              yes
 //	A47                  default listener template per authority                yes (bootstrap)
@@ -172,7 +176,7 @@
 //	xDS protocol         TTL expiry of resources                                no (as grpc-go)
 //	xDS protocol         delta ADS                                              yes (grpc-go: no)
 //	Envoy validation     generated proto rules (ValidateAll) on every resource  yes
-//	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes
+//	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes (TLS: A29 above)
 //	grpc-go EDS          zero endpoint weight, weight sums, priorities          yes (zero locality weight NACKed, as Envoy)
 //	A40 CSDS             config dump data ([Client.Dump]), no CSDS service       partial
 //	LRS                  load reporting                                         no
