@@ -60,7 +60,7 @@ func withTLS(spec meshtest.UpstreamTLSSpec) func(c *meshtest.Cluster) meshtest.M
 func trySend(h *harness, topic string) (*primitive.SendResult, error) {
 	h.t.Helper()
 	p := h.producer(producer.WithRetry(1))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	return p.SendSync(ctx, primitive.NewMessage(topic, []byte("hello")))
 }
@@ -126,7 +126,7 @@ func TestMesh_TLSMatrix(t *testing.T) {
 				t.Fatalf("send: %v", err)
 			}
 			col, _ := h.consume(uniqueName("cg"), "orders", nil)
-			waitFor(t, "the message consumed", func() bool { return col.count() == 1 })
+			meshtest.WaitFor(t, "the message consumed", func() bool { return col.Distinct() == 1 })
 			peers := broker.TLSClients()
 			switch {
 			case !tc.brokerTLS:
@@ -206,7 +206,7 @@ func TestMesh_TLSRotation(t *testing.T) {
 	}
 	// New connections use the rotated files. The refresh interval is short,
 	// but a loaded machine may read the files a little later: wait for it.
-	waitFor(t, "a handshake with the rotated client certificate", func() bool {
+	meshtest.WaitFor(t, "a handshake with the rotated client certificate", func() bool {
 		h.cluster.Broker("broker-a").CloseClientConnections()
 		res, err := trySend(h, "orders")
 		if err != nil || res.Status != primitive.SendOK {
@@ -240,7 +240,7 @@ func TestMesh_TLSClusterOnTheDirectPath(t *testing.T) {
 		topics: []string{"orders"}, spec: withTLS(meshtest.UpstreamTLSSpec{}), bootstrap: []meshtest.BootstrapOption{w.bootstrap(0)},
 		meshOpts: []mesh.Option{mesh.WithDataPath(routing.DataPathDirect)},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	_, err := h.mesh.TopicRoute(ctx, "orders")
 	if err == nil || !strings.Contains(err.Error(), "only the intercept data path provides") {
@@ -257,7 +257,7 @@ func TestMesh_TLSRequired(t *testing.T) {
 		topics: []string{"orders"}, spec: allBrokers, bootstrap: []meshtest.BootstrapOption{w.bootstrap(0)},
 		meshOpts: []mesh.Option{mesh.WithTLSRequired()},
 	}, cluster: []meshtest.ClusterOption{meshtest.WithBrokerTLS(meshtest.ServerTLS(w.broker, w.ca))}})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := h.mesh.TopicRoute(ctx, "orders"); err == nil || !strings.Contains(err.Error(), `cluster "brokers"`) || !strings.Contains(err.Error(), "requires TLS") {
 		t.Fatalf("TopicRoute of a plaintext cluster = %v, want an error naming the cluster and TLS", err)

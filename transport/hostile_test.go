@@ -52,13 +52,13 @@ func TestRelay_LyingLengthsDoNotAllocate(t *testing.T) {
 	for range conns {
 		select {
 		case <-got:
-		case <-time.After(defaultTestTimeout):
+		case <-time.After(meshtest.DefaultTimeout):
 			t.Fatal("the broker did not get every request")
 		}
 	}
 	// The relay reads what arrived; give its readers a moment to block on
 	// the rest (polling, not sleeping for a fixed time on a loaded host).
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	var grown uint64
 	for {
 		if after := heapInUse(); after > before {
@@ -155,7 +155,7 @@ func TestRelay_BrokerRequestFloodIsBounded(t *testing.T) {
 			checks++
 		}
 	}
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	refused := 0
 	for time.Now().Before(deadline) {
 		refused = 0
@@ -234,7 +234,7 @@ func TestRelay_SilentBrokerReleasedWithTheClient(t *testing.T) {
 	}
 	waitRequests(t, a, remoting.CodeSendMessage, 100)
 	w.c.Close()
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

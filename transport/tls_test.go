@@ -149,7 +149,7 @@ func TestRelay_TLSMismatchWithPlaintextBroker(t *testing.T) {
 	router := newStaticRouter()
 	router.set("broker-a", 0, member{addr: plain.addr(), readable: true, writable: true})
 	router.setTLS("broker-a", &testTLS{roots: ca.Pool()})
-	r := startRelay(t, router, transport.WithDialTimeout(defaultTestTimeout/4))
+	r := startRelay(t, router, transport.WithDialTimeout(meshtest.DefaultTimeout/4))
 	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
 	resp := w.roundTrip(request(remoting.CodeQueryConsumerOffset, map[string]string{"topic": "orders", "consumerGroup": "g", "queueId": "0"}, nil))
 	if resp.Code != remoting.ServiceNotAvailable || !strings.Contains(resp.Remark, `TLS to broker "broker-a"`) {
@@ -201,7 +201,7 @@ func TestRelay_TLSSettingChangeReplacesTheConnection(t *testing.T) {
 func TestCall_TLS(t *testing.T) {
 	ca, rogue := meshtest.NewCA(t, "root"), meshtest.NewCA(t, "rogue")
 	ns := startTLSBroker(t, "ns", meshtest.ServerTLS(ca.Issue(t, meshtest.LeafSpec{DNSNames: []string{"broker.test"}}), nil))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	req := request(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "orders"}, nil)
 	resp, err := transport.Call(ctx, ns.addr(), req, transport.CallTLS("nameservers", &testTLS{roots: ca.Pool()}))

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
@@ -40,7 +41,7 @@ func TestClient_ContradictoryResponseNACKed(t *testing.T) {
 				w.waitUpdate(t, "cluster a", nil)
 				st.sotwRequest(t, ctx)
 				st.send(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "2", Nonce: "n2",
-					Resources: []*anypb.Any{mustAny(t, slow), mustAny(t, fast)}})
+					Resources: []*anypb.Any{testutil.MustAny(t, slow), testutil.MustAny(t, fast)}})
 				nack := st.sotwRequest(t, ctx)
 				if nack.GetVersionInfo() != "1" {
 					t.Errorf("NACK version %q, want the last good 1", nack.GetVersionInfo())
@@ -49,11 +50,11 @@ func TestClient_ContradictoryResponseNACKed(t *testing.T) {
 			} else {
 				st.deltaRequest(t, ctx)
 				st.send(t, &discoveryv3.DeltaDiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, Nonce: "n1", SystemVersionInfo: "1",
-					Resources: []*discoveryv3.Resource{{Name: "a", Version: "1", Resource: mustAny(t, edsCluster("a"))}}})
+					Resources: []*discoveryv3.Resource{{Name: "a", Version: "1", Resource: testutil.MustAny(t, edsCluster("a"))}}})
 				w.waitUpdate(t, "cluster a", nil)
 				st.deltaRequest(t, ctx)
 				st.send(t, &discoveryv3.DeltaDiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, Nonce: "n2", SystemVersionInfo: "2",
-					Resources: []*discoveryv3.Resource{{Name: "a", Version: "2", Resource: mustAny(t, slow)}, {Name: "a", Version: "3", Resource: mustAny(t, fast)}}})
+					Resources: []*discoveryv3.Resource{{Name: "a", Version: "2", Resource: testutil.MustAny(t, slow)}, {Name: "a", Version: "3", Resource: testutil.MustAny(t, fast)}}})
 				detail = st.deltaRequest(t, ctx).GetErrorDetail().GetMessage()
 			}
 			if !strings.Contains(detail, `the response carries 2 resources named "a"`) {

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -42,7 +43,7 @@ func istioContext(sans ...string) *tlsv3.UpstreamTlsContext {
 
 func clusterWithTLS(t *testing.T, ctx *tlsv3.UpstreamTlsContext) *clusterv3.Cluster {
 	return clusterWith(func(c *clusterv3.Cluster) {
-		c.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, ctx)}}
+		c.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: testutil.MustAny(t, ctx)}}
 	})
 }
 
@@ -88,7 +89,7 @@ func TestDecode_ClusterTLS(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, u, _, err := clusterType.decode(mustAny(t, clusterWithTLS(t, tc.ctx)))
+			_, u, _, err := clusterType.decode(testutil.MustAny(t, clusterWithTLS(t, tc.ctx)))
 			if err != nil {
 				t.Fatalf("decode() = %v, want the cluster accepted", err)
 			}
@@ -157,7 +158,7 @@ func TestDecode_ClusterTLSRejects(t *testing.T) {
 		})), "only tls_minimum_protocol_version and tls_maximum_protocol_version are supported"},
 		{"key log", clusterType, clusterWithTLS(t, withCommon(func(c *tlsv3.CommonTlsContext) { c.KeyLog = &tlsv3.TlsKeyLog{Path: "/tmp/keys"} })), "key_log is not supported"},
 		{"custom handshaker", clusterType, clusterWithTLS(t, withCommon(func(c *tlsv3.CommonTlsContext) {
-			c.CustomHandshaker = &corev3.TypedExtensionConfig{Name: "h", TypedConfig: mustAny(t, &tlsv3.TlsKeyLog{})}
+			c.CustomHandshaker = &corev3.TypedExtensionConfig{Name: "h", TypedConfig: testutil.MustAny(t, &tlsv3.TlsKeyLog{})}
 		})), "custom_handshaker is not supported"},
 		{"auto SNI", clusterType, clusterWithTLS(t, func() *tlsv3.UpstreamTlsContext { c := istioContext(); c.AutoHostSni = true; return c }()), "auto_host_sni and auto_sni_san_validation are not supported"},
 		{"socket matches", clusterType, clusterWith(func(c *clusterv3.Cluster) {
