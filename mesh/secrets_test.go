@@ -2,6 +2,7 @@ package mesh_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"sync"
@@ -74,7 +75,17 @@ func TestMesh_SecretsNeverLogged(t *testing.T) {
 	rogue := meshtest.NewCA(t, "rogue")
 	h.cluster.Broker("broker-a").SetTLS(meshtest.ServerTLS(rogue.Issue(t, meshtest.LeafSpec{URIs: []string{brokerID}}), w.ca))
 	h.cluster.Broker("broker-a").CloseClientConnections()
-	h.sendN(h.producer(), "orders", 4)
+	// Sends addressed to broker-a make the relay dial it (the selector's own
+	// picks may all go to broker-b); the relay redirects or refuses them.
+	p := h.producer()
+	meshtest.WaitFor(t, "the relay's TLS failure with the rogue broker logged", func() bool {
+		msg := primitive.NewMessage("orders", []byte("to the rogue broker"))
+		msg.Queue = &primitive.MessageQueue{Topic: "orders", BrokerName: "broker-a", QueueId: 0}
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
+		defer cancel()
+		_, _ = p.SendSync(ctx, msg)
+		return strings.Contains(logs.String(), "TLS failed")
+	})
 	dump, err := h.mesh.ConfigDump()
 	if err != nil {
 		t.Fatal(err)
