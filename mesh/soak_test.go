@@ -104,7 +104,7 @@ func TestMesh_Soak(t *testing.T) {
 	}
 	const warmup = 2
 	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithBroker("broker-b", 0), meshtest.WithTopic("orders", 4))
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	res, err := allBrokers(cluster).Resources()

@@ -75,7 +75,7 @@ func TestClient_ContradictoryResponseNACKed(t *testing.T) {
 // the watchers hear of it, and the resources they have stay in force.
 func TestClient_HugeResponseRefused(t *testing.T) {
 	ctx := testCtx(t)
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	spec := baseSpec()
 	if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
 		t.Fatal(err)

@@ -137,13 +137,13 @@ func TestClient_TLSControlPlaneWithUntrustedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := meshtest.StartControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}))
+	cp := meshtest.RunControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}))
 	if err := cp.Update(testCtx(t), mustResources(t, baseSpec())); err != nil {
 		t.Fatal(err)
 	}
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	writeAtomically(t, caFile, trusted.CertPEM())
-	c := newClient(t, []byte(fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"tls","config":{"ca_certificate_file":%q}}]}]}`, cp.Address(), caFile)))
+	c := newClient(t, []byte(fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"tls","config":{"ca_certificate_file":%q}}]}]}`, cp.Addr(), caFile)))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()
 	err = lw.waitResourceError(t, xdsclient.KindConnection)
