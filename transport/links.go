@@ -75,17 +75,18 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	if c.Pin != "" {
 		q.Kind, q.Broker, q.BrokerID = KindMaster, c.Pin, 0
 	}
-	var unreachable error // why the last target was not used, for the remark
+	var prev error // why the previous attempt's target could not take the request; in the remark when no other target is left
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
 		if err != nil {
-			if unreachable != nil {
-				return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w (after %v)", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err, unreachable)
+			if prev != nil {
+				return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w (after %v)", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err, prev)
 			}
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
 		c.Target = t
+		c.attempt = attempt
 		mark := c.editsMark()
 		if q.Kind == KindWrite && t.Broker != c.Endpoint.BrokerName && r.mayEdit(c) {
 			// The queue the client chose belongs to another broker: let the
@@ -95,15 +96,18 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			}
 			c.txKey = transactionKey(c)
 		}
+		if c.onAttempt != nil {
+			c.onAttempt(attempt, t, prev)
+		}
 		err = next(ctx, c)
 		if err == nil || !isUnreachable(err) {
 			return err
 		}
+		prev = err
 		movable := q.Kind == KindWrite || q.Kind == KindRead || q.Kind == KindAnyMaster
 		if !movable || attempt >= maxRouteAttempts {
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
-		unreachable = err
 		c.undoEdits(mark)
 		c.txKey = ""
 		if q.Kind == KindRead {
