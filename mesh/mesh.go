@@ -101,15 +101,17 @@ func New(ctx context.Context, target string, opts ...Option) (_ *Mesh, err error
 		failFast:     cfg.failFast,
 		routeTimeout: cfg.routeTimeout,
 	}
-	m.tel = newTelemetry(cfg.telemetry, m.brokerAddress)
+	m.ref = &meshRef{}
+	m.ref.p.Store(m)
+	// The official clients keep the telemetry (their interceptors) after
+	// Shutdown: it reaches the mesh through the reference Close clears.
+	m.tel = newTelemetry(cfg.telemetry, m.ref.brokerAddress)
 	defer func() {
 		if err != nil && m.tel != nil {
 			m.tel.Close() // nothing else holds it: stop its metrics callback
 		}
 	}()
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
-	m.ref = &meshRef{}
-	m.ref.p.Store(m)
 
 	xc := cfg.xds
 	if xc == nil {
