@@ -6,6 +6,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
 // publish builds a snapshot from what has arrived and stores it in the mesh's
@@ -36,6 +37,7 @@ func (w *watchState) publish() {
 		// Without a relay (WithDataPath(routing.DataPathDirect)) every
 		// cluster is served direct, whatever it requests, and the dump says so.
 		InterceptAvailable: w.m.relay != nil,
+		TLSRequired:        w.m.tlsRequired,
 	}
 	for topic, t := range w.topics {
 		if t.update != nil {
@@ -43,10 +45,14 @@ func (w *watchState) publish() {
 			in.Versions["route/"+t.update.Name] = t.update.Version
 		}
 	}
+	security := make(map[string]*xdsclient.SecurityConfig)
 	for name, c := range w.clusters {
 		if c.update != nil {
 			in.Clusters[name] = c.update.Cluster
 			in.Versions["cluster/"+name] = c.update.Version
+			if c.update.Security != nil {
+				security[name] = c.update.Security
+			}
 		}
 		if c.endpoints != nil {
 			in.Endpoints[name] = c.endpoints.Assignment
@@ -66,6 +72,9 @@ func (w *watchState) publish() {
 	} else if !w.stopped && w.listener != nil {
 		// A listener that errored while the snapshot was built stays errored:
 		// storing the snapshot would serve routes of a listener that is gone.
+		// TLS first: a request routed by the new table finds its cluster's
+		// TLS setting in force.
+		w.m.tls.set(security)
 		w.m.table.Store(snap)
 		w.m.configured.Store(true)
 	}

@@ -34,13 +34,17 @@ type brokerIndex struct {
 	snap   *routing.Snapshot
 	byName map[string]remoting.BrokerData
 	names  []string // sorted
+	// clusterOf is the xDS cluster of each broker, whose TLS setting
+	// applies to requests that reach it without a route (BrokerData's
+	// Cluster is the RocketMQ cluster name).
+	clusterOf map[string]string
 }
 
 func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 	if idx := r.index.Load(); idx != nil && idx.snap == snap {
 		return idx
 	}
-	idx := &brokerIndex{snap: snap, byName: map[string]remoting.BrokerData{}}
+	idx := &brokerIndex{snap: snap, byName: map[string]remoting.BrokerData{}, clusterOf: snap.BrokerClusters()}
 	for _, b := range snap.RoutedBrokers(routing.RouteDataOptions{}) {
 		idx.byName[b.BrokerName] = b
 		idx.names = append(idx.names, b.BrokerName)
@@ -50,8 +54,17 @@ func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 	return idx
 }
 
-// Route implements transport.Router.
+// Route implements transport.Router: route picks the endpoint, and the
+// target carries its cluster's TLS setting.
 func (r *relayRouter) Route(q *transport.Query) (transport.Target, error) {
+	t, err := r.route(q)
+	if err == nil && t.Cluster != "" {
+		t.TLS = r.m.tls.provider(t.Cluster)
+	}
+	return t, err
+}
+
+func (r *relayRouter) route(q *transport.Query) (transport.Target, error) {
 	snap := r.m.table.Load()
 	if snap == nil {
 		return transport.Target{}, r.m.noSnapshotError(q.Topic)
@@ -177,9 +190,10 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 // member returns broker name's endpoint id among the routed brokers, or among
 // the brokers the nameservers answered with.
 func (r *relayRouter) member(snap *routing.Snapshot, name string, id int64, avoid string) (transport.Target, bool) {
-	if b, ok := r.brokers(snap).byName[name]; ok {
+	idx := r.brokers(snap)
+	if b, ok := idx.byName[name]; ok {
 		if addr, ok := b.BrokerAddrs[id]; ok && addr != avoid {
-			return transport.Target{Broker: name, Addr: addr, Cluster: b.Cluster}, true
+			return transport.Target{Broker: name, Addr: addr, Cluster: idx.clusterOf[name]}, true
 		}
 	}
 	if t, ok := r.discovered.member(name, id); ok && t.Addr != avoid {
@@ -279,10 +293,12 @@ func (d *discoveredBrokers) serves(name, addr string) bool {
 
 // virtualAddresses returns the route data options that give the client the
 // relay's virtual endpoints for intercepted brokers, and a function that
-// reports the first endpoint that could not be started. learn records the real
-// addresses, for routes fetched from nameservers. Without a relay (the direct
-// data path everywhere) the client gets real addresses.
-func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() error) {
+// reports the first endpoint that could not be started. learn, when set,
+// records the real addresses of brokers from nameservers' answers, with the
+// nameserver cluster each came from (whose TLS setting the relay then uses
+// for them); it reports false for a broker not to record. Without a relay
+// (the direct data path everywhere) the client gets real addresses.
+func (m *Mesh) virtualAddresses(learn func(broker string) (cluster string, ok bool)) (routing.RouteDataOptions, func() error) {
 	if m.relay == nil {
 		return routing.RouteDataOptions{}, func() error { return nil }
 	}
@@ -295,8 +311,10 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 			}
 			return real
 		}
-		if learn {
-			m.router.discovered.add(name, "", id, real)
+		if learn != nil {
+			if cluster, ok := learn(name); ok {
+				m.router.discovered.add(name, cluster, id, real)
+			}
 		}
 		return addr
 	}}
@@ -306,6 +324,12 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 		}
 		return nil
 	}
+}
+
+// fromCluster is a virtualAddresses learn function for the answer of one
+// nameserver cluster.
+func fromCluster(cluster string) func(string) (string, bool) {
+	return func(string) (string, bool) { return cluster, true }
 }
 
 // relayUpdated tells the relay that the route table changed, so that

@@ -180,6 +180,29 @@ func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []remoting.BrokerData {
 	return buildRouteData("", s.routedBrokers(0), opts).BrokerDatas
 }
 
+// BrokerClusters returns, for every broker some route leads to, the xDS
+// cluster of the first such route in match order (inline routes, then
+// per-topic routes by topic): the cluster whose settings, TLS among them,
+// apply to requests that name the broker but no topic. A broker that
+// several clusters hold should have the same settings in each.
+func (s *Snapshot) BrokerClusters() map[string]string {
+	out := make(map[string]string)
+	if s == nil {
+		return out
+	}
+	s.eachRoute(func(route *Route) {
+		if route.set == nil || route.IsNameserver() {
+			return
+		}
+		for i := range route.set.brokers {
+			if name := route.set.brokers[i].Name; out[name] == "" {
+				out[name] = route.cluster
+			}
+		}
+	})
+	return out
+}
+
 // routedBrokers merges the broker groups of every route's endpoint set, granting
 // each the read and write bits its endpoints allow. queues, if not 0,
 // replaces the queue counts of every entry.

@@ -91,7 +91,15 @@ func (d *downstream) run() {
 	for {
 		frame, peeked, err := readFrame(d.br, &d.big)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			// readFrame's bare io.EOF is a clean end between frames. A
+			// frame cut short (the client went away mid-frame, or reset
+			// the connection, as clients do when they shut down) is told
+			// at debug level; a frame that breaks the protocol at warn.
+			switch {
+			case err == io.EOF || errors.Is(err, net.ErrClosed):
+			case errors.Is(err, remoting.ErrTruncated):
+				d.log.Debug("client connection ended mid-frame", "err", err)
+			default:
 				d.log.Warn("closing client connection: unreadable frame", "err", err)
 			}
 			return
@@ -252,15 +260,25 @@ func (d *downstream) upstream(t Target) (*upstream, error) {
 		return nil, net.ErrClosed
 	}
 	if up != nil {
-		return up, nil
+		if up.target.TLS == t.TLS {
+			return up, nil
+		}
+		// The cluster's TLS setting changed: requests in flight finish on
+		// the old connection, new ones use a new one.
+		d.log.Debug("upstream retired: its cluster's TLS setting changed", "target", t.Broker, "addr", t.Addr, "cluster", t.Cluster)
+		d.retire(up)
 	}
-	if d.r.down.isDown(t.Addr) {
-		return nil, &unreachableError{target: t, err: errRecentlyDown}
+	if down, why := d.r.down.isDown(t.Addr); down {
+		return nil, &unreachableError{target: t, err: fmt.Errorf("%w: %w", errRecentlyDown, why)}
 	}
-	nc, err := d.r.dialer.DialContext(d.r.ctx, "tcp", t.Addr)
+	nc, err := d.r.dialUpstream(t)
 	if err != nil {
-		d.r.down.failed(t.Addr)
-		d.log.Debug("broker unreachable", "target", t.Broker, "addr", t.Addr, "err", err)
+		d.r.down.failed(t.Addr, err)
+		if tlsErr, ok := errors.AsType[*TLSError](err); ok {
+			d.log.Warn("broker not used: TLS failed", "cluster", t.Cluster, "target", t.Broker, "addr", t.Addr, "err", tlsErr.Err)
+		} else {
+			d.log.Debug("broker unreachable", "target", t.Broker, "addr", t.Addr, "err", err)
+		}
 		return nil, &unreachableError{target: t, err: err}
 	}
 	d.r.down.succeeded(t.Addr)
@@ -472,7 +490,10 @@ type unreachableError struct {
 }
 
 func (e *unreachableError) Error() string {
-	return fmt.Sprintf("broker %q at %s is unreachable: %v", e.target.Broker, e.target.Addr, e.err)
+	if tlsErr, ok := errors.AsType[*TLSError](e.err); ok {
+		return tlsErr.Error() // names the broker and its address already
+	}
+	return fmt.Sprintf("broker %q at %s%s is unreachable: %v", e.target.Broker, e.target.Addr, clusterNote(e.target.Cluster), e.err)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }

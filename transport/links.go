@@ -75,11 +75,14 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	if c.Pin != "" {
 		q.Kind, q.Broker, q.BrokerID = KindMaster, c.Pin, 0
 	}
-	var prev error // why the previous attempt's target could not take the request
+	var prev error // why the previous attempt's target could not take the request; in the remark when no other target is left
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
 		if err != nil {
+			if prev != nil {
+				return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w (after %v)", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err, prev)
+			}
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		}
 		c.Target = t

@@ -290,6 +290,7 @@ type downTable struct {
 type downEntry struct {
 	until time.Time
 	pause time.Duration
+	why   error // the last failure, for the remarks of requests not tried
 }
 
 const (
@@ -297,14 +298,17 @@ const (
 	maxDownPause = 5 * time.Second
 )
 
-func (t *downTable) isDown(addr string) bool {
+func (t *downTable) isDown(addr string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.m[addr]
-	return ok && time.Now().Before(e.until)
+	if ok && time.Now().Before(e.until) {
+		return true, e.why
+	}
+	return false, nil
 }
 
-func (t *downTable) failed(addr string) {
+func (t *downTable) failed(addr string, why error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
@@ -313,6 +317,7 @@ func (t *downTable) failed(addr string) {
 	e := t.m[addr]
 	e.pause = min(max(2*e.pause, minDownPause), maxDownPause)
 	e.until = time.Now().Add(e.pause)
+	e.why = why
 	t.m[addr] = e
 }
 

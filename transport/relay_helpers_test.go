@@ -45,6 +45,12 @@ func startBroker(t testing.TB, name string, handle func(c *brokerConn, req *remo
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveBroker(t, name, ln, handle)
+}
+
+// serveBroker is startBroker on a given listener.
+func serveBroker(t testing.TB, name string, ln net.Listener, handle func(c *brokerConn, req *remoting.Command) *remoting.Command) *fakeBroker {
+	t.Helper()
 	b := &fakeBroker{t: t, name: name, ln: ln, handle: handle, seen: make(chan struct{}, 1)}
 	b.wg.Add(1)
 	go b.accept()
@@ -171,6 +177,17 @@ type staticRouter struct {
 	brokers map[string]map[int64]member
 	err     error
 	queries []transport.Query
+	tls     map[string]transport.TLSConfigProvider // by broker name
+}
+
+// setTLS makes the router's targets of broker carry p.
+func (r *staticRouter) setTLS(broker string, p transport.TLSConfigProvider) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tls == nil {
+		r.tls = map[string]transport.TLSConfigProvider{}
+	}
+	r.tls[broker] = p
 }
 
 func newStaticRouter() *staticRouter {
@@ -205,6 +222,16 @@ func (r *staticRouter) recorded() []transport.Query {
 }
 
 func (r *staticRouter) Route(q *transport.Query) (transport.Target, error) {
+	t, err := r.route(q)
+	if err == nil {
+		r.mu.Lock()
+		t.TLS = r.tls[t.Broker]
+		r.mu.Unlock()
+	}
+	return t, err
+}
+
+func (r *staticRouter) route(q *transport.Query) (transport.Target, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.queries = append(r.queries, *q)

@@ -105,4 +105,8 @@ type Target struct {
 	// Cluster is the xDS cluster the route led to, for logs and remarks; ""
 	// when the answer did not come from a route.
 	Cluster string
+	// TLS secures the connection to Addr; nil means plaintext. The router
+	// returns the same provider for as long as the cluster's TLS setting
+	// holds: a connection made with another one is replaced.
+	TLS TLSConfigProvider
 }

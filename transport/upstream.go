@@ -38,6 +38,7 @@ type upstream struct {
 	ownOpaque  int32
 	draining   bool
 	closed     bool
+	closedWhy  error // why the reader ended, once closed
 	drainTimer *time.Timer
 
 	// only touched by readLoop
@@ -78,8 +79,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	if track {
 		u.mu.Lock()
 		if u.closed {
+			err := u.closedErrorLocked()
 			u.mu.Unlock()
-			return net.ErrClosed
+			return err
 		}
 		u.pending[opaque] = p
 		u.mu.Unlock()
@@ -112,8 +114,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 func (u *upstream) sendOwn(frame []byte) error {
 	u.mu.Lock()
 	if u.closed {
+		err := u.closedErrorLocked()
 		u.mu.Unlock()
-		return net.ErrClosed
+		return err
 	}
 	for {
 		u.ownOpaque--
@@ -140,6 +143,16 @@ func (u *upstream) sendOwn(frame []byte) error {
 	return err
 }
 
+// closedErrorLocked says why a closed upstream takes no request: the error
+// its reader ended with (a TLS alert from a broker that refused the relay's
+// certificate, say), not only that it is closed.
+func (u *upstream) closedErrorLocked() error {
+	if u.closedWhy == nil || u.closedWhy == io.EOF || errors.Is(u.closedWhy, net.ErrClosed) {
+		return net.ErrClosed
+	}
+	return fmt.Errorf("%w: %w", net.ErrClosed, u.closedWhy)
+}
+
 // write buffers frame; the client connection's reader flushes. A failed write
 // closes the connection.
 func (u *upstream) write(frame []byte) error {
@@ -152,6 +165,22 @@ func (u *upstream) write(frame []byte) error {
 	}
 	u.d.markDirty(u)
 	return nil
+}
+
+// writeNow writes and flushes frame from the upstream's reader, which must
+// not touch the client connection's list of upstreams to flush (write's
+// markDirty belongs to the client connection's reader).
+func (u *upstream) writeNow(frame []byte) {
+	u.wmu.Lock()
+	_, err := u.bw.Write(frame)
+	if err == nil {
+		err = u.bw.Flush()
+	}
+	u.wmu.Unlock()
+	if err != nil {
+		u.log.Debug("upstream write failed", "err", err)
+		u.close()
+	}
 }
 
 func (u *upstream) flush() {
@@ -236,14 +265,25 @@ func (u *upstream) response() {
 		delete(u.pending, v.Opaque())
 	}
 	u.mu.Unlock()
-	if ok && p.own {
+	if !ok {
+		if v.Code() == codeGoAway {
+			u.log.Info("broker is going away; new requests use a new connection")
+			u.d.retire(u)
+		}
+		// Not an answer to a request of this connection: a late answer
+		// the relay already gave the client an error for, an answer to a
+		// oneway request, or a broker answering requests it never got. It
+		// is dropped, so that no broker can answer a request another
+		// broker holds under the same client opaque.
+		u.log.Debug("dropping an answer to no request of this connection", "opaque", v.Opaque(), "code", v.Code())
 		return
 	}
-	if ok {
-		u.d.inflight.Add(-1)
+	if p.own {
+		return
 	}
+	u.d.inflight.Add(-1)
 	frame := v.Frame()
-	if ok && v.Code() == remoting.Success {
+	if v.Code() == remoting.Success {
 		frame = u.rewrite(p, frame)
 	}
 	if v.Code() == codeGoAway {
@@ -252,7 +292,7 @@ func (u *upstream) response() {
 		frame = errorResponse(v.Opaque(), v.SerializeType(), remoting.ServiceNotAvailable,
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
-	if ok && p.onResponse != nil {
+	if p.onResponse != nil {
 		u.observe(p.onResponse, &u.view)
 	}
 	u.d.write(frame)
@@ -364,9 +404,7 @@ func (u *upstream) brokerRequest() {
 	opaque, ok := u.d.trackBrokerRequest(u, v.Opaque())
 	if !ok {
 		u.log.Warn("refusing a broker request: too many broker requests await the client", "code", remoting.RequestCodeName(v.Code()))
-		if err := u.write(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client")); err == nil {
-			u.flush()
-		}
+		u.writeNow(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client"))
 		return
 	}
 	if !v.SetOpaqueInPlace(opaque) {
@@ -385,7 +423,7 @@ func (u *upstream) brokerRequest() {
 func (u *upstream) finish(err error) {
 	u.d.removeUpstream(u)
 	u.mu.Lock()
-	u.closed = true
+	u.closed, u.closedWhy = true, err
 	pend := u.pending
 	u.pending = nil
 	if u.drainTimer != nil {
@@ -396,8 +434,13 @@ func (u *upstream) finish(err error) {
 	u.nc.Close()
 	u.d.forgetBrokerRequests(u)
 	why := "the connection closed"
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err != nil && err != io.EOF && !errors.Is(err, net.ErrClosed) { // a frame cut short says so
 		why = err.Error()
+	}
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "remote error" {
+		// A TLS alert: the broker refused the session (our certificate,
+		// most often), which the handshake alone does not tell in TLS 1.3.
+		u.log.Warn("broker ended the TLS session", "cluster", u.target.Cluster, "err", err)
 	}
 	if len(pend) > 0 {
 		u.log.Debug("upstream closed with requests in flight", "requests", len(pend), "draining", draining, "why", why)
@@ -408,7 +451,7 @@ func (u *upstream) finish(err error) {
 		}
 		u.d.inflight.Add(-1)
 		frame := errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
-			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why))
+			"rmqmesh relay: broker %q at %s%s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, clusterNote(u.target.Cluster), remoting.RequestCodeName(p.code), why))
 		if p.onResponse != nil {
 			// The hook's request ends here, with the answer the client gets.
 			var v remoting.FrameView
@@ -419,4 +462,12 @@ func (u *upstream) finish(err error) {
 		u.d.write(frame)
 	}
 	u.d.flush()
+}
+
+// clusterNote names a target's cluster in a remark, when it has one.
+func clusterNote(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (cluster %q)", cluster)
 }
