@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -29,12 +30,16 @@ type upstream struct {
 	target Target
 	nc     net.Conn
 	log    *slog.Logger
+	cs     *clusterState // nil without a cluster policy
 
 	wmu sync.Mutex // guards bw
 	bw  *bufio.Writer
 
+	closing atomic.Bool // the relay closed the connection itself
+
 	mu         sync.Mutex // guards everything below
 	pending    map[int32]pendingRequest
+	abandoned  map[int32]struct{} // tries given up on after their timeout; late answers are dropped
 	ownOpaque  int32
 	draining   bool
 	closed     bool
@@ -59,13 +64,18 @@ type pendingRequest struct {
 	// tells the relay which broker holds the half message.
 	txKey      string
 	onResponse func(*remoting.FrameView)
+	// cs is the cluster whose in-flight count the request holds.
+	cs *clusterState
+	// retry is the failover state of a send the relay may try again.
+	retry *sendRetry
 }
 
-func newUpstream(d *downstream, t Target, nc net.Conn) *upstream {
+func newUpstream(d *downstream, t Target, nc net.Conn, cs *clusterState) *upstream {
 	return &upstream{
 		d:       d,
 		target:  t,
 		nc:      nc,
+		cs:      cs,
 		log:     d.log.With("target", t.Broker, "upstream", t.Addr),
 		bw:      bufio.NewWriterSize(nc, bufferSize),
 		br:      bufio.NewReaderSize(nc, bufferSize),
@@ -84,13 +94,16 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 		u.pending[opaque] = p
 		u.mu.Unlock()
 		u.d.inflight.Add(1)
+		if p.cs != nil {
+			p.cs.requests.Add(1)
+		}
 	}
 	if err := u.write(frame); err != nil {
 		if track {
 			u.mu.Lock()
 			if _, ok := u.pending[opaque]; ok {
 				delete(u.pending, opaque)
-				u.d.inflight.Add(-1)
+				u.done(p)
 			}
 			u.mu.Unlock()
 		}
@@ -99,31 +112,78 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	return nil
 }
 
-// sendOwn buffers a copy of frame under an opaque of the relay's own; its
-// answer is dropped. The relay's opaques are negative, and the official
-// clients count theirs up from zero.
-func (u *upstream) sendOwn(frame []byte) error {
-	u.mu.Lock()
-	if u.closed {
-		u.mu.Unlock()
-		return net.ErrClosed
+// done releases what a tracked request held while in flight.
+func (u *upstream) done(p pendingRequest) {
+	u.d.inflight.Add(-1)
+	if p.cs != nil {
+		p.cs.requests.Add(-1)
 	}
+}
+
+// reserveOpaque returns an opaque of the relay's own that is free on u, for a
+// retried try. The relay's opaques are negative; the official clients count
+// theirs up from zero.
+func (u *upstream) reserveOpaque() int32 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.nextOwnOpaqueLocked()
+}
+
+func (u *upstream) nextOwnOpaqueLocked() int32 {
 	for {
 		u.ownOpaque--
 		if u.ownOpaque >= 0 {
 			u.ownOpaque = -1
 		}
-		if _, busy := u.pending[u.ownOpaque]; !busy {
-			break
+		if _, busy := u.pending[u.ownOpaque]; busy {
+			continue
+		}
+		if _, busy := u.abandoned[u.ownOpaque]; !busy {
+			return u.ownOpaque
 		}
 	}
-	opaque := u.ownOpaque
+}
+
+// abandon gives up on sr's try under opaque wire when it is still pending: a
+// late answer will be dropped. It reports whether it took the try.
+func (u *upstream) abandon(wire int32, sr *sendRetry) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p, ok := u.pending[wire]
+	if !ok || p.retry != sr {
+		return false
+	}
+	delete(u.pending, wire)
+	u.done(p)
+	if u.abandoned == nil {
+		u.abandoned = make(map[int32]struct{})
+	}
+	u.abandoned[wire] = struct{}{}
+	return true
+}
+
+// inFlight returns the number of requests awaiting an answer on u.
+func (u *upstream) inFlight() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.pending)
+}
+
+// sendOwn buffers a copy of frame under an opaque of the relay's own, built in
+// b; its answer is dropped. The caller flushes.
+func (u *upstream) sendOwn(frame []byte, b *frameBufs) error {
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return net.ErrClosed
+	}
+	opaque := u.nextOwnOpaqueLocked()
 	u.pending[opaque] = pendingRequest{own: true}
 	u.mu.Unlock()
 	var err error
-	u.d.copyBuf, err = withOpaque(u.d.copyBuf[:0], frame, opaque)
+	b.copy, err = withOpaque(b.copy[:0], frame, opaque)
 	if err == nil {
-		err = u.write(u.d.copyBuf)
+		err = u.write(b.copy)
 	}
 	if err != nil {
 		u.mu.Lock()
@@ -133,8 +193,8 @@ func (u *upstream) sendOwn(frame []byte) error {
 	return err
 }
 
-// write buffers frame; the client connection's reader flushes. A failed write
-// closes the connection.
+// write buffers frame; the caller flushes, or marks u dirty for the client
+// connection's reader to flush. A failed write closes the connection.
 func (u *upstream) write(frame []byte) error {
 	u.wmu.Lock()
 	_, err := u.bw.Write(frame)
@@ -143,7 +203,6 @@ func (u *upstream) write(frame []byte) error {
 		u.close()
 		return err
 	}
-	u.d.markDirty(u)
 	return nil
 }
 
@@ -158,7 +217,10 @@ func (u *upstream) flush() {
 }
 
 // close closes the connection; readLoop then answers what is in flight.
-func (u *upstream) close() { u.nc.Close() }
+func (u *upstream) close() {
+	u.closing.Store(true)
+	u.nc.Close()
+}
 
 // drain stops new requests from reaching the connection (the caller took it out
 // of use) and closes it once the requests in flight are answered, or when the
@@ -220,32 +282,67 @@ func (u *upstream) idleAfterDrain() bool {
 }
 
 // response relays one answer to the client, rewriting what names the real
-// broker.
+// broker, or hands a send whose answer means "not stored" to its next try.
 func (u *upstream) response() {
 	v := &u.view
+	code := v.Code()
 	u.mu.Lock()
 	p, ok := u.pending[v.Opaque()]
 	if ok {
 		delete(u.pending, v.Opaque())
-	}
-	u.mu.Unlock()
-	if ok && p.own {
+		u.done(p)
+	} else if _, late := u.abandoned[v.Opaque()]; late {
+		delete(u.abandoned, v.Opaque())
+		u.mu.Unlock()
+		// A try given up on after its timeout: its send went on elsewhere.
+		u.log.Debug("dropping a late answer to an abandoned try", "opaque", v.Opaque(), "response", code)
 		return
 	}
-	if ok {
-		u.d.inflight.Add(-1)
+	u.mu.Unlock()
+	if code == codeGoAway {
+		u.log.Info("broker is going away; new requests use a new connection")
+		u.d.r.goingAway.add(u.target.Addr)
+		u.d.retire(u)
+	}
+	if !ok {
+		u.d.write(v.Frame()) // an answer the relay did not wait for
+		return
+	}
+	if p.own {
+		return
+	}
+	if code != codeGoAway {
+		u.d.r.report(p.cs, u.target.Addr, outcomeOf(code))
 	}
 	frame := v.Frame()
-	if ok && v.Code() == remoting.Success {
+	if sr := p.retry; sr != nil {
+		sr.disarm()
+		remark := func() string { return remarkOf(v.Frame()) }
+		if notStored(code, remark) {
+			// The next try, or the client's error answer naming every try.
+			u.d.startFailover(sr, u.target, code, fmt.Sprintf("broker %q at %s answered %s (%s)", u.target.Broker, u.target.Addr, remoting.ResponseCodeName(code), remark()))
+			return
+		}
+		if v.Opaque() != sr.opaque && !v.SetOpaqueInPlace(sr.opaque) {
+			var err error
+			if u.scratch, err = v.AppendEdited(u.scratch[:0], sr.opaque, nil); err != nil {
+				u.log.Warn("answering a failed-over send with an error: its answer cannot be re-addressed", "err", err)
+				u.d.giveUp(sr, err)
+				return
+			}
+			u.resetView(u.scratch)
+			frame = u.scratch
+		}
+		defer sr.release()
+	}
+	if code == remoting.Success {
 		frame = u.rewrite(p, frame)
 	}
-	if v.Code() == codeGoAway {
-		u.log.Info("broker is going away; new requests use a new connection")
-		u.d.retire(u)
+	if code == codeGoAway {
 		frame = errorResponse(v.Opaque(), v.SerializeType(), remoting.ServiceNotAvailable,
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
-	if ok && p.onResponse != nil {
+	if p.onResponse != nil {
 		u.observe(p.onResponse)
 	}
 	u.d.write(frame)
@@ -373,33 +470,53 @@ func (u *upstream) brokerRequest() {
 	u.d.write(frame)
 }
 
-// finish runs when readLoop ends: every request still in flight gets an error
-// answer the client retries, and the connection is forgotten.
+// finish runs when readLoop ends: every send under failover goes on to its
+// next try, every other request still in flight gets an error answer the
+// client retries, and the connection is forgotten.
 func (u *upstream) finish(err error) {
 	u.d.removeUpstream(u)
 	u.mu.Lock()
 	u.closed = true
 	pend := u.pending
 	u.pending = nil
+	u.abandoned = nil
 	if u.drainTimer != nil {
 		u.drainTimer.Stop()
 	}
 	draining := u.draining
 	u.mu.Unlock()
 	u.nc.Close()
+	if u.cs != nil {
+		u.cs.connections.Add(-1)
+	}
 	u.d.forgetBrokerRequests(u)
 	why := "the connection closed"
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		why = err.Error()
 	}
-	if len(pend) > 0 {
-		u.log.Debug("upstream closed with requests in flight", "requests", len(pend), "draining", draining, "why", why)
+	waiting := 0
+	for _, p := range pend {
+		if !p.own {
+			waiting++
+		}
+	}
+	if waiting > 0 {
+		u.log.Debug("upstream closed with requests in flight", "requests", waiting, "draining", draining, "why", why)
+		if !u.closing.Load() {
+			// The broker went away with requests unanswered.
+			u.d.r.report(u.cs, u.target.Addr, outcomeLocal)
+		}
 	}
 	for opaque, p := range pend {
 		if p.own {
 			continue
 		}
-		u.d.inflight.Add(-1)
+		u.done(p)
+		if sr := p.retry; sr != nil {
+			sr.disarm()
+			u.d.startFailover(sr, u.target, 0, fmt.Sprintf("broker %q at %s did not answer: %s", u.target.Broker, u.target.Addr, why))
+			continue
+		}
 		u.d.write(errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
 			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why)))
 	}
