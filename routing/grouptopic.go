@@ -29,7 +29,7 @@ func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*remoti
 	if s == nil || KindOf(err) != KindNoRoute || !remoting.IsGroupTopic(topic) {
 		return r, err
 	}
-	entries := s.routedBrokers(groupTopicQueues)
+	entries := s.routedBrokers(groupTopicQueues, opts)
 	if len(entries) == 0 {
 		return nil, err
 	}
@@ -81,6 +81,29 @@ func (s *Snapshot) eachRoute(f func(*Route)) {
 	}
 }
 
+// BrokerClusters returns, for every broker the routes lead to, the xDS
+// cluster of the first route (in the order of [Snapshot.RoutedBrokers]'s
+// merge) whose cluster has it: the cluster whose policies (connect timeout,
+// outlier detection, limits) govern requests that go to the broker by name
+// rather than by route. Brokers only nameservers know are not listed.
+func (s *Snapshot) BrokerClusters() map[string]string {
+	out := map[string]string{}
+	if s == nil {
+		return out
+	}
+	s.eachRoute(func(route *Route) {
+		if route.set == nil || route.IsNameserver() {
+			return
+		}
+		for i := range route.set.brokers {
+			if name := route.set.brokers[i].Name; out[name] == "" {
+				out[name] = route.cluster
+			}
+		}
+	})
+	return out
+}
+
 // RewriteGroupRoute builds the route of a group topic no route names (see
 // [Snapshot.RouteSource], [SourceGroup]) from the answers of the nameserver
 // clusters in Source.Upstreams, nil entries skipped, merged with what
@@ -96,7 +119,7 @@ func (s *Snapshot) RewriteGroupRoute(topic string, upstreams []*remoting.TopicRo
 	if s == nil {
 		return nil, errNoSnapshot()
 	}
-	entries := s.routedBrokers(groupTopicQueues)
+	entries := s.routedBrokers(groupTopicQueues, opts)
 	orderConf := ""
 	for _, up := range upstreams {
 		if up == nil {
@@ -177,13 +200,13 @@ func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []remoting.BrokerData {
 	if s == nil {
 		return nil
 	}
-	return buildRouteData("", s.routedBrokers(0), opts).BrokerDatas
+	return buildRouteData("", s.routedBrokers(0, opts), opts).BrokerDatas
 }
 
 // routedBrokers merges the broker groups of every route's endpoint set, granting
 // each the read and write bits its endpoints allow. queues, if not 0,
 // replaces the queue counts of every entry.
-func (s *Snapshot) routedBrokers(queues int32) map[string]*brokerEntry {
+func (s *Snapshot) routedBrokers(queues int32, opts RouteDataOptions) map[string]*brokerEntry {
 	entries := make(map[string]*brokerEntry)
 	seen := make(map[*endpointSet]bool)
 	s.eachRoute(func(route *Route) {
@@ -220,6 +243,9 @@ func (s *Snapshot) routedBrokers(queues int32) map[string]*brokerEntry {
 				}
 			}
 			e.addSide(route.DataPath())
+			if g.Readable() {
+				e.keepMaster(g, opts)
+			}
 		}
 	})
 	return entries
