@@ -6,6 +6,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
 )
 
 // publish builds a snapshot from what has arrived and stores it in the mesh's
@@ -43,10 +44,16 @@ func (w *watchState) publish() {
 			in.Versions["route/"+t.update.Name] = t.update.Version
 		}
 	}
+	policies := &policySet{byCluster: make(map[string]*transport.ClusterPolicy, len(w.clusters))}
 	for name, c := range w.clusters {
 		if c.update != nil {
 			in.Clusters[name] = c.update.Cluster
 			in.Versions["cluster/"+name] = c.update.Version
+			var cla *endpointv3.ClusterLoadAssignment
+			if c.endpoints != nil {
+				cla = c.endpoints.Assignment
+			}
+			policies.byCluster[name] = clusterPolicy(c.update, cla)
 		}
 		if c.endpoints != nil {
 			in.Endpoints[name] = c.endpoints.Assignment
@@ -66,6 +73,7 @@ func (w *watchState) publish() {
 	} else if !w.stopped && w.listener != nil {
 		// A listener that errored while the snapshot was built stays errored:
 		// storing the snapshot would serve routes of a listener that is gone.
+		w.m.policies.Store(policies)
 		w.m.table.Store(snap)
 		w.m.configured.Store(true)
 	}
