@@ -132,7 +132,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 	if total(got) < 3*n {
 		return fmt.Errorf("received %d of %d messages", total(got), 3*n)
 	}
-	return nil
+	return brokerKilledStep(ctx, out, say, cluster, cp, m, p, r, topic, n)
 }
 
 // relayEndpoints counts the virtual broker endpoints the mesh's relay serves.

@@ -30,7 +30,8 @@ func TestRunEmbedded(t *testing.T) {
 	if err := runEmbedded(ctx, &out, slog.New(slog.DiscardHandler), "orders", 300, false); err != nil {
 		t.Fatalf("runEmbedded: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"1. every broker", "2. canary split", "3. broker-b read-only", "summary: sent 900, received 900", "0 sends to read-only broker-b", "intercept data path, 3 relay endpoints"} {
+	for _, want := range []string{"1. every broker", "2. canary split", "3. broker-b read-only", "summary: sent 900, received 900", "0 sends to read-only broker-b", "intercept data path, 3 relay endpoints",
+		"4. broker-a's master killed mid-traffic", "sends attempted 300, acknowledged 300, failed 0; consumed 300"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
