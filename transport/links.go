@@ -122,7 +122,12 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 		case err != nil:
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		case shunned < maxShunned && shunnable(q.Kind) && r.shunned(t):
-			fallback = t
+			// The fallback is the first host shunned, unless it is going
+			// away and a later one is only ejected: a GO_AWAY is the
+			// broker's own refusal, an ejection a guess from failures.
+			if shunned == 0 || (r.goingAway.has(fallback.Addr) && !r.goingAway.has(t.Addr)) {
+				fallback = t
+			}
 			shunned++
 			attempt--
 			r.avoidTarget(q, t)
@@ -217,12 +222,21 @@ func (r *Relay) shunned(t Target) bool {
 // keyedSend reports whether send c carries a sharding key.
 func keyedSend(c *Request) bool { return hasShardingKey(c.view, c.Code) }
 
-// hasShardingKey reports whether the send in v carries a sharding key.
+// hasShardingKey reports whether the send in v carries a sharding key. It
+// scans the properties as the frame encodes them, without decoding: name and
+// value are separated by \x01, which a JSON header escapes as \u0001.
 func hasShardingKey(v *remoting.FrameView, code int32) bool {
-	var buf [512]byte
-	props, _ := v.AppendExt(buf[:0], sendField(code, "properties", "i"))
-	return bytes.Contains(props, []byte(shardingKeyProperty+"\x01"))
+	raw, ok := v.ExtEncoded(sendField(code, "properties", "i"))
+	if !ok {
+		return false
+	}
+	return bytes.Contains(raw, []byte(shardingKeyRaw)) || (v.SerializeType() == remoting.SerializeJSON && bytes.Contains(raw, []byte(shardingKeyJSON)))
 }
+
+const (
+	shardingKeyRaw  = shardingKeyProperty + "\x01"
+	shardingKeyJSON = shardingKeyProperty + `\u0001`
+)
 
 func topicNote(c *Request) string {
 	if c.topic == "" {
