@@ -94,15 +94,29 @@ func (rb *rawBroker) serve(c net.Conn) {
 // BenchmarkRelay measures the relay alone: a client writing pre-encoded 1 KiB
 // SEND_MESSAGE frames to a virtual endpoint, a broker answering with one
 // pre-encoded frame, neither allocating. allocs/op is the relay's work per
-// request (routing, bname, the offset msgId rewrite of the answer).
+// request (routing, bname, the offset msgId rewrite of the answer). The
+// "failover" runs keep each send's frame and arm its per-try timer, as the
+// default policy does; "no-failover" runs are a cluster that turned it off.
 //
 //	go test -run '^$' -bench Relay -benchmem ./transport/
 func BenchmarkRelay(b *testing.B) {
+	for _, fo := range []struct {
+		name   string
+		policy *transport.ClusterPolicy
+	}{
+		{"failover", &transport.ClusterPolicy{Name: "c"}},
+		{"no-failover", &transport.ClusterPolicy{Name: "c", Failover: transport.Failover{Disabled: true}}},
+	} {
+		b.Run(fo.name, func(b *testing.B) { benchmarkRelay(b, fo.policy) })
+	}
+}
+
+func benchmarkRelay(b *testing.B, policy *transport.ClusterPolicy) {
 	rb := startRawBroker(b)
 	router := newStaticRouter()
 	router.set("broker-a", 0, member{addr: rb.ln.Addr().String(), readable: true, writable: true})
 	// The benchmark's router records every query; the mesh's does not.
-	quiet := &quietRouter{router}
+	quiet := &quietRouter{staticRouter: router, policy: policy}
 	r := startRelay(b, quiet)
 	addr := endpointOf(b, r, "broker-a", 0)
 	req := remoting.NewRequest(remoting.CodeSendMessage, map[string]string{
@@ -191,11 +205,14 @@ func processCPU() time.Duration {
 }
 
 // quietRouter is a staticRouter that does not record queries.
-type quietRouter struct{ *staticRouter }
+type quietRouter struct {
+	*staticRouter
+	policy *transport.ClusterPolicy
+}
 
 func (q *quietRouter) Route(query *transport.Query) (transport.Target, error) {
 	q.mu.Lock()
 	m := q.brokers[query.Broker][0]
 	q.mu.Unlock()
-	return transport.Target{Broker: query.Broker, Addr: m.addr}, nil
+	return transport.Target{Broker: query.Broker, Addr: m.addr, Policy: q.policy}, nil
 }

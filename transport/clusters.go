@@ -51,13 +51,20 @@ const (
 	outcomeLocal           // refused or reset connection, or no answer in time
 )
 
-// outcomeOf classifies a broker's answer.
-func outcomeOf(code int32) outcome {
+// outcomeOf classifies a broker's answer to a request with code reqCode.
+// SYSTEM_BUSY and SERVICE_NOT_AVAILABLE say the broker cannot serve now.
+// SYSTEM_ERROR is an error of the broker only for sends (a store failure);
+// RocketMQ answers other requests with it for what is an application's
+// condition ("no consumer for this group", "can not find message"), which
+// must not eject a healthy broker.
+func outcomeOf(reqCode, code int32) outcome {
 	switch code {
 	case remoting.SystemBusy, remoting.ServiceNotAvailable:
 		return outcomeGateway
 	case remoting.SystemError:
-		return outcomeError
+		if kindOf(reqCode) == KindWrite {
+			return outcomeError
+		}
 	}
 	return outcomeSuccess
 }

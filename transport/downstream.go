@@ -190,8 +190,8 @@ func (d *downstream) topicOf(v *remoting.FrameView) string {
 }
 
 // forward writes the request, as the chain left it, to its target's upstream.
-// A send under failover is armed first (its per-try timer), and from the
-// moment the upstream holds it, the upstream owns it.
+// From the moment the upstream holds a send under failover, the upstream owns
+// it.
 func (d *downstream) forward(c *Request) error {
 	if c.Target.Addr == "" {
 		return fmt.Errorf("rmqmesh relay: %s: no link of the chain chose a broker", remoting.RequestCodeName(c.Code))
@@ -227,13 +227,7 @@ func (d *downstream) forward(c *Request) error {
 		frame = b.scratch
 	}
 	p := pendingRequest{code: c.Code, st: c.view.SerializeType(), txKey: c.txKey, onResponse: c.onResponse, cs: cs, retry: sr}
-	if sr != nil {
-		sr.arm(up, wire)
-	}
 	if err := up.send(frame, wire, p, tracked(c)); err != nil {
-		if sr != nil {
-			sr.disarm()
-		}
 		return &unreachableError{target: c.Target, err: err}
 	}
 	c.retryHeld = false

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -13,10 +12,12 @@ import (
 // Send failover: a send the relay may try again keeps a copy of the client's
 // frame (a sendRetry) until it is answered. Each try is a pending request on
 // some upstream; whoever takes that pending entry out of the upstream's table
-// — the broker's answer, the connection's end, or the per-try timer — owns the
-// try's outcome, so exactly one of them acts on it: relays the answer, or
-// starts the next try on a goroutine of its own (d.failover), or answers the
-// client with an error once no try is left.
+// — the broker's answer, the connection's end, or the upstream's sweep of
+// tries past their per-try timeout — owns the try's outcome, so exactly one
+// of them acts on it: relays the answer, or starts the next try on a
+// goroutine of its own (d.failover), or answers the client with an error once
+// no try is left. One sweep timer per upstream, armed for the earliest
+// deadline, keeps a try's cost to a deadline stored with it.
 //
 // Which answers are "not stored", so that a try on another broker cannot store
 // the message twice (Apache RocketMQ 4.9.8's broker):
@@ -93,7 +94,11 @@ func remarkOf(frame []byte) string {
 const shardingKeyProperty = "__SHARDINGKEY"
 
 // sendRetry is one send the relay may try again: the client's frame as it
-// arrived and the state of its tries.
+// arrived and the state of its tries. It belongs to whoever holds it: the
+// chain while a try is being routed and written, the upstream while the try
+// is in flight (its pending entry points here), then whoever took that entry.
+// Each hand-over goes through the upstream's lock, so no field needs a lock
+// of its own.
 type sendRetry struct {
 	// set when the send starts, then immutable until release
 	d        *downstream
@@ -112,34 +117,16 @@ type sendRetry struct {
 	// move, so every try goes to home.
 	stayHome bool
 
-	timer *time.Timer // the per-try timer, made once per sendRetry
-
-	mu sync.Mutex // guards up and wire; held to write attempts and avoid
-	up *upstream
-	// wire is the opaque of the try in flight on up: the client's for the
-	// first try, the relay's own for the others (so that a late answer to an
-	// earlier try cannot be taken for the current one's).
-	wire int32
-	// written by the owner under mu, read by the per-try timer under mu
-	attempts int
-	avoid    []Target // the targets the next try must avoid
-
-	// only touched by whoever owns the try (see the file comment)
-	tried      []Target // every try's target, for the remark
-	lastCode   int32
-	lastReason string
-	retrying   *clusterState // the cluster whose max_retries this send holds
-	armed      bool          // the timer runs for the try in flight
-	tainted    bool          // the timer could not be stopped: never reuse sr
+	attempts    int
+	tryDeadline time.Time // when the try in flight counts as unanswered
+	avoid       []Target  // the targets the next try must avoid
+	tried       []Target  // every try's target, for the remark
+	lastCode    int32
+	lastReason  string
+	retrying    *clusterState // the cluster whose max_retries this send holds
 }
 
-// newSendRetryValue makes a sendRetry for the relay's pool, with its timer.
-func newSendRetryValue() any {
-	sr := &sendRetry{}
-	sr.timer = time.AfterFunc(time.Hour, sr.expired)
-	sr.timer.Stop()
-	return sr
-}
+func newSendRetryValue() any { return &sendRetry{} }
 
 // maxPooledFrame bounds the frame buffer a pooled sendRetry keeps.
 const maxPooledFrame = 256 << 10
@@ -179,98 +166,48 @@ func eligibleForFailover(c *Request, t Target) bool {
 	return true
 }
 
-// canRetry reports whether another try may start now. The owner of the try
-// calls it; the timer uses canRetryLocked.
+// canRetry reports whether another try may start now.
 func (sr *sendRetry) canRetry() bool {
 	return sr.attempts < sr.policy.MaxAttempts && time.Now().Before(sr.deadline)
 }
 
-// startTry counts a try.
+// startTry counts a try that starts now and sets when it counts as
+// unanswered: the per-try timeout, cut at the send's deadline.
 func (sr *sendRetry) startTry() {
-	sr.mu.Lock()
 	sr.attempts++
-	sr.mu.Unlock()
+	now := time.Now()
+	sr.tryDeadline = now.Add(max(min(sr.policy.PerTryTimeout, sr.deadline.Sub(now)), time.Millisecond))
 }
 
-// tryTimeout is how long the try starting now may stay unanswered.
-func (sr *sendRetry) tryTimeout() time.Duration {
-	return max(min(sr.policy.PerTryTimeout, time.Until(sr.deadline)), time.Millisecond)
+// nextTryQuery is the routing question of a try after the one in flight on
+// up, or false when none may start (no attempt or time left, or a send that
+// stays on its broker). The upstream's sweep calls it under the upstream's
+// lock, while it still holds the try, and asks the router after letting go:
+// the question carries no header (sr may be answered and reused by then), so
+// it tells whether some other broker is writable, not which one the next try
+// will take.
+func (sr *sendRetry) nextTryQuery(up *upstream) (Query, bool) {
+	if sr.stayHome || !sr.canRetry() {
+		return Query{}, false
+	}
+	q := Query{Code: sr.code, Kind: KindWrite, Topic: sr.topic, Broker: sr.endpoint.BrokerName, BrokerID: sr.endpoint.BrokerID}
+	for _, t := range sr.avoid {
+		q.avoid(t.Broker, t.Addr)
+	}
+	q.avoid(up.target.Broker, up.target.Addr)
+	return q, true
 }
 
-// arm records that the next try goes to up under the wire opaque and starts
-// its timer. It runs before the try is written, so that the timer is armed
-// before anyone can take the try's pending entry.
-func (sr *sendRetry) arm(up *upstream, wire int32) {
-	sr.mu.Lock()
-	sr.up, sr.wire = up, wire
-	sr.mu.Unlock()
-	sr.armed = true
-	sr.timer.Reset(sr.tryTimeout())
-}
-
-// disarm stops the try's timer; whoever took the try's pending entry calls it.
-// A timer that could not be stopped is firing: it will find the entry gone and
-// do nothing, but sr must not be reused while it might still look.
-func (sr *sendRetry) disarm() {
-	if sr.armed {
-		sr.armed = false
-		if !sr.timer.Stop() {
-			sr.tainted = true
-		}
-	}
-}
-
-// expired runs when a try stayed unanswered for its timeout. When another
-// try may start and has somewhere else to go, this one is abandoned (a late
-// answer is dropped) and the next starts; otherwise it stays in flight, to be
-// answered late or to end with the client's own timeout — a slow answer is
-// better than none.
-func (sr *sendRetry) expired() {
-	sr.mu.Lock()
-	up, wire := sr.up, sr.wire
-	move := up != nil && !sr.stayHome && sr.canRetry()
-	var q Query
-	if move {
-		q = Query{Code: sr.code, Kind: KindWrite, Topic: sr.topic, Broker: sr.endpoint.BrokerName, BrokerID: sr.endpoint.BrokerID, view: &sr.view}
-		for _, t := range sr.avoid {
-			q.avoid(t.Broker, t.Addr)
-		}
-		q.avoid(up.target.Broker, up.target.Addr)
-	}
-	sr.mu.Unlock()
-	if !move {
-		return
-	}
-	if _, err := up.d.r.router.Route(&q); err != nil {
-		up.log.Debug("send unanswered within the per-try timeout, and no other broker can take it: it stays in flight", "err", err)
-		return
-	}
-	if !up.abandon(wire, sr) {
-		return // answered, failed, or released meanwhile
-	}
-	sr.armed = false // this is the timer's run: nothing else can fire
-	d := up.d
-	d.r.report(up.cs, up.target.Addr, outcomeLocal)
-	d.startFailover(sr, up.target, 0, fmt.Sprintf("no answer from broker %q at %s within the per-try timeout", up.target.Broker, up.target.Addr))
-}
-
-// release returns sr to the pool, unless its timer may still be looking at it.
+// release returns sr to the pool.
 func (sr *sendRetry) release() {
 	if cs := sr.retrying; cs != nil {
 		cs.retries.Add(-1)
-	}
-	sr.disarm()
-	sr.mu.Lock()
-	sr.up = nil
-	sr.mu.Unlock()
-	if sr.tainted {
-		return // left to the garbage collector
 	}
 	pool, frame := &sr.d.r.retryPool, sr.frame
 	if cap(frame) > maxPooledFrame {
 		frame = nil
 	}
-	*sr = sendRetry{frame: frame[:0], timer: sr.timer}
+	*sr = sendRetry{frame: frame[:0]}
 	pool.Put(sr)
 }
 
@@ -280,9 +217,7 @@ func (sr *sendRetry) release() {
 func (sr *sendRetry) noteFailure(t Target, code int32, reason string) {
 	sr.tried = append(sr.tried, t)
 	if code != codeGoAway {
-		sr.mu.Lock()
 		sr.avoid = append(sr.avoid, t)
-		sr.mu.Unlock()
 	}
 	sr.lastCode, sr.lastReason = code, reason
 }

@@ -441,15 +441,18 @@ func TestRelay_OutlierMaxEjectionPercent(t *testing.T) {
 
 // A pull whose broker is ejected and has no other member fails fast with a
 // remark saying so; with a readable replica it goes there.
+//
+// SYSTEM_ERROR answers to anything but sends do not count against a broker:
+// RocketMQ gives them for an application's conditions.
 func TestRelay_PullToEjectedBroker(t *testing.T) {
 	fp := newFailoverPair(t, outlierPolicy(1, time.Minute), func(c *brokerConn, req *remoting.Command) *remoting.Command {
-		return remoting.NewResponse(req, remoting.SystemError, "boom")
+		return remoting.NewResponse(req, remoting.ServiceNotAvailable, "service not available now")
 	})
 	w := dialWire(t, endpointOf(t, fp.relay, "broker-a", 0))
 	pull := func() *remoting.Command {
 		return request(remoting.CodePullMessage, map[string]string{"topic": "orders", "queueId": "0", "consumerGroup": "g"}, nil)
 	}
-	w.roundTrip(pull()) // a SYSTEM_ERROR ejects broker-a (consecutive_5xx 1)
+	w.roundTrip(pull()) // a SERVICE_NOT_AVAILABLE ejects broker-a (consecutive_5xx 1)
 	resp := w.roundTrip(pull())
 	if resp.Code != remoting.ServiceNotAvailable || !strings.Contains(resp.Remark, "ejected") {
 		t.Fatalf("pull of an ejected broker: code %d (%q), want SERVICE_NOT_AVAILABLE saying it is ejected", resp.Code, resp.Remark)
@@ -600,4 +603,17 @@ func deadListener(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+func TestRelay_OutlierIgnoresApplicationErrors(t *testing.T) {
+	fp := newFailoverPair(t, outlierPolicy(1, time.Minute), func(c *brokerConn, req *remoting.Command) *remoting.Command {
+		return remoting.NewResponse(req, remoting.SystemError, "no consumer for this group, g")
+	})
+	w := dialWire(t, endpointOf(t, fp.relay, "broker-a", 0))
+	for i := 0; i < 3; i++ {
+		w.roundTrip(request(remoting.CodeGetConsumerListByGroup, map[string]string{"consumerGroup": "g"}, nil))
+	}
+	if _, ej, _ := fp.events.snapshot(); len(ej) != 0 {
+		t.Errorf("ejections %+v for SYSTEM_ERROR answers to a consumer list query", ej)
+	}
 }

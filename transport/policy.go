@@ -79,11 +79,13 @@ func (f Failover) resolved() Failover {
 // OutlierDetection is Envoy's consecutive-failure outlier detection, as the
 // cluster's outlier_detection configures it (the caller applies Envoy's
 // defaults; zero thresholds disable a rule). Outcomes map to Envoy's as
-// follows: SYSTEM_ERROR, SYSTEM_BUSY and SERVICE_NOT_AVAILABLE answers are
-// errors ("5xx"), SYSTEM_BUSY and SERVICE_NOT_AVAILABLE also gateway failures
-// ("503"); a refused or reset connection and an unanswered try are
-// local-origin failures, counted as errors and gateway failures unless
-// SplitExternalLocalOriginErrors; any other answer is a success.
+// follows: SYSTEM_BUSY and SERVICE_NOT_AVAILABLE answers are errors ("5xx")
+// and gateway failures ("503"); SYSTEM_ERROR answers to sends are errors (a
+// store failure; to other requests RocketMQ gives it for application
+// conditions such as "no consumer for this group"); a refused or reset
+// connection and an unanswered try are local-origin failures, counted as
+// errors and gateway failures unless SplitExternalLocalOriginErrors; any other
+// answer is a success.
 type OutlierDetection struct {
 	// Interval is how often an ejected host's ejection count decays by one
 	// while it is not ejected.

@@ -44,6 +44,8 @@ type upstream struct {
 	draining   bool
 	closed     bool
 	drainTimer *time.Timer
+	sweepTimer *time.Timer // fires at sweepAt, the earliest try deadline; made on first use
+	sweepAt    time.Time   // zero when the sweep timer is stopped
 
 	// only touched by readLoop
 	br        *bufio.Reader
@@ -68,6 +70,9 @@ type pendingRequest struct {
 	cs *clusterState
 	// retry is the failover state of a send the relay may try again.
 	retry *sendRetry
+	// patient marks a try past its timeout that stays in flight: no other
+	// broker could take it.
+	patient bool
 }
 
 func newUpstream(d *downstream, t Target, nc net.Conn, cs *clusterState) *upstream {
@@ -92,6 +97,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 			return net.ErrClosed
 		}
 		u.pending[opaque] = p
+		if p.retry != nil {
+			u.scheduleSweepLocked(p.retry.tryDeadline)
+		}
 		u.mu.Unlock()
 		u.d.inflight.Add(1)
 		if p.cs != nil {
@@ -160,6 +168,89 @@ func (u *upstream) abandon(wire int32, sr *sendRetry) bool {
 	}
 	u.abandoned[wire] = struct{}{}
 	return true
+}
+
+// scheduleSweepLocked makes the sweep run by at.
+func (u *upstream) scheduleSweepLocked(at time.Time) {
+	if !u.sweepAt.IsZero() && !at.Before(u.sweepAt) {
+		return
+	}
+	u.sweepAt = at
+	if u.sweepTimer == nil {
+		u.sweepTimer = time.AfterFunc(time.Until(at), u.sweep)
+		return
+	}
+	u.sweepTimer.Reset(time.Until(at))
+}
+
+// expiredTry is a try the sweep found past its deadline, with the routing
+// question of the next try.
+type expiredTry struct {
+	wire int32
+	sr   *sendRetry
+	next Query
+	move bool
+}
+
+// sweep handles the tries past their per-try timeout and schedules itself for
+// the next deadline. A try whose send may go elsewhere is abandoned (a late
+// answer is dropped) and the next try starts; otherwise it stays in flight,
+// to be answered late or to end with the client's own timeout — a slow answer
+// is better than none.
+func (u *upstream) sweep() {
+	now := time.Now()
+	var due []expiredTry
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.sweepAt = time.Time{}
+	var next time.Time
+	for wire, p := range u.pending {
+		if p.retry == nil || p.patient {
+			continue
+		}
+		if dl := p.retry.tryDeadline; now.Before(dl) {
+			if next.IsZero() || dl.Before(next) {
+				next = dl
+			}
+			continue
+		}
+		q, move := p.retry.nextTryQuery(u)
+		due = append(due, expiredTry{wire: wire, sr: p.retry, next: q, move: move})
+	}
+	if !next.IsZero() {
+		u.scheduleSweepLocked(next)
+	}
+	u.mu.Unlock()
+	for i := range due {
+		u.expire(&due[i])
+	}
+}
+
+// expire handles one try past its deadline.
+func (u *upstream) expire(e *expiredTry) {
+	if e.move {
+		if _, err := u.d.r.router.Route(&e.next); err != nil {
+			e.move = false
+			u.log.Debug("send unanswered within the per-try timeout, and no other broker can take it: it stays in flight", "err", err)
+		}
+	}
+	if !e.move {
+		u.mu.Lock()
+		if p, ok := u.pending[e.wire]; ok && p.retry == e.sr {
+			p.patient = true
+			u.pending[e.wire] = p
+		}
+		u.mu.Unlock()
+		return
+	}
+	if !u.abandon(e.wire, e.sr) {
+		return // answered or failed meanwhile
+	}
+	u.d.r.report(u.cs, u.target.Addr, outcomeLocal)
+	u.d.startFailover(e.sr, u.target, 0, fmt.Sprintf("no answer from broker %q at %s within the per-try timeout", u.target.Broker, u.target.Addr))
 }
 
 // inFlight returns the number of requests awaiting an answer on u.
@@ -312,11 +403,10 @@ func (u *upstream) response() {
 		return
 	}
 	if code != codeGoAway {
-		u.d.r.report(p.cs, u.target.Addr, outcomeOf(code))
+		u.d.r.report(p.cs, u.target.Addr, outcomeOf(p.code, code))
 	}
 	frame := v.Frame()
 	if sr := p.retry; sr != nil {
-		sr.disarm()
 		remark := func() string { return remarkOf(v.Frame()) }
 		if notStored(code, remark) {
 			// The next try, or the client's error answer naming every try.
@@ -483,6 +573,9 @@ func (u *upstream) finish(err error) {
 	if u.drainTimer != nil {
 		u.drainTimer.Stop()
 	}
+	if u.sweepTimer != nil {
+		u.sweepTimer.Stop()
+	}
 	draining := u.draining
 	u.mu.Unlock()
 	u.nc.Close()
@@ -513,7 +606,6 @@ func (u *upstream) finish(err error) {
 		}
 		u.done(p)
 		if sr := p.retry; sr != nil {
-			sr.disarm()
 			u.d.startFailover(sr, u.target, 0, fmt.Sprintf("broker %q at %s did not answer: %s", u.target.Broker, u.target.Addr, why))
 			continue
 		}
