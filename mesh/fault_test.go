@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +27,11 @@ import (
 //
 //	RMQMESH_FAULT_SENDS=10000 go test -race -count=1 -run 'TestFault_' -v ./mesh/ | grep FAULT
 
-// faultOutlier ejects a broker after 3 consecutive failures for a second,
-// half of the cluster at most.
+// faultOutlier ejects a broker after 5 consecutive failures (Envoy's
+// default) for a second, half of the cluster at most.
 func faultOutlier() *clusterv3.OutlierDetection {
 	return &clusterv3.OutlierDetection{
-		Consecutive_5Xx:    wrapperspb.UInt32(3),
+		Consecutive_5Xx:    wrapperspb.UInt32(5),
 		Interval:           durationpb.New(time.Second),
 		BaseEjectionTime:   durationpb.New(time.Second),
 		MaxEjectionPercent: wrapperspb.UInt32(50),
@@ -76,16 +77,22 @@ func TestFault_BrokerKilledDuringSends(t *testing.T) {
 				c.report(t, "broker-killed/"+path.name)
 				t.Errorf("%d sends failed through the relay while broker-a died, want 0", got)
 			}
-			ejected := false
-			for _, cs := range h.relayState() {
-				for _, host := range cs.Hosts {
-					if host.Addr == a.Addr() && host.TotalEjections > 0 {
-						ejected = true
+			// Refused connections add up to an ejection (the relay spaces its
+			// attempts at a dead address, so this may take more sends).
+			more := newCounts()
+			waitFor(t, "the config dump to show broker-a ejected", func() bool {
+				for _, cs := range h.relayState() {
+					for _, host := range cs.Hosts {
+						if host.Addr == a.Addr() && host.TotalEjections > 0 {
+							return true
+						}
 					}
 				}
-			}
-			if !ejected {
-				t.Errorf("the config dump shows no ejection of broker-a at %s: %+v", a.Addr(), h.relayState())
+				more.traffic(t, p, "orders", uniqueName("eject"), faultSenders, 0, nil)
+				return false
+			})
+			if more.failed.Load() != 0 {
+				t.Errorf("%d sends failed while broker-a was being ejected", more.failed.Load())
 			}
 		}
 		// The consumer kept consuming broker-b while broker-a was dead.
@@ -151,7 +158,7 @@ func TestFault_BrokerRestartsAtNewAddress(t *testing.T) {
 }
 
 // TestFault_SlowBroker holds broker-a's answers to sends for 5 s, beyond the
-// cluster's 200 ms per-try timeout and the client's own 3 s: on the intercept
+// cluster's 800 ms per-try timeout and the client's own 3 s: on the intercept
 // path sends move on to broker-b and none waits near the client's timeout;
 // every acknowledged message is consumed (broker-a stores the held ones
 // late: those are the duplicates).
@@ -159,7 +166,7 @@ func TestFault_SlowBroker(t *testing.T) {
 	spec := func(c *meshtest.Cluster) meshtest.MeshSpec {
 		s := allBrokers(c)
 		f := wellknown.DefaultSendFailover()
-		f.PerTryTimeout = 200 * time.Millisecond
+		f.PerTryTimeout = 800 * time.Millisecond
 		s.Clusters[0].SendFailover = &f
 		return s
 	}
@@ -238,9 +245,22 @@ func TestFault_ControlPlaneOutage(t *testing.T) {
 		h.apply(allBrokersWith(readOnly("broker-a"))(h.cluster))
 		h.waitApplied()
 		after := newCounts()
-		after.traffic(t, p, "orders", uniqueName("cp-new"), n/4, 0, nil)
-		if got := after.ackedOn("broker-a"); got != 0 || after.failed.Load() != 0 {
-			t.Errorf("after the new configuration (broker-a read-only): %d sends acknowledged by broker-a, %d failed; want all on broker-b", got, after.failed.Load())
+		prefix := uniqueName("cp-new")
+		after.traffic(t, p, "orders", prefix, n/4, 0, nil)
+		// Where a message is stored tells (a SendResult names the broker
+		// the client chose, which the relay may have overruled). On the
+		// direct path the client's own retries choose from the queues of
+		// its route, refreshed every 30 s, so some may still land on
+		// broker-a: reported, not asserted.
+		onA := 0
+		for _, m := range h.cluster.Broker("broker-a").Messages("orders") {
+			if strings.HasPrefix(string(m.Body), prefix) {
+				onA++
+			}
+		}
+		t.Logf("after the new configuration (broker-a read-only): %d of %d sends stored on broker-a, %d failed", onA, n/4, after.failed.Load())
+		if path.intercept && (onA != 0 || after.failed.Load() != 0) {
+			t.Errorf("after the new configuration (broker-a read-only): %d sends stored on broker-a, %d failed; want all on broker-b", onA, after.failed.Load())
 		}
 		if path.intercept && c.failed.Load() != 0 {
 			c.report(t, "control-plane-outage/"+path.name)
