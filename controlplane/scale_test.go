@@ -42,6 +42,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
@@ -278,7 +279,7 @@ func runScale(t testing.TB, topics, clients, per int, steady, refresh time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "first sync", func() bool { return s.Health().OK && len(s.Resources().Listeners) == 1 })
+	meshtest.WaitFor(t, "first sync", func() bool { return s.Health().OK && len(s.Resources().Listeners) == 1 })
 	r.syncTime = time.Since(start)
 	base := heap()
 	// Clients holding nothing: what a client costs.
@@ -286,7 +287,7 @@ func runScale(t testing.TB, topics, clients, per int, steady, refresh time.Durat
 	kids.waitReady(t, clients, 10*time.Minute)
 	r.perClient = float64(int64(heap())-int64(base)) / float64(clients)
 	kids.stop()
-	waitFor(t, "clients gone", func() bool { return len(s.Clients()) == 0 })
+	meshtest.WaitFor(t, "clients gone", func() bool { return len(s.Clients()) == 0 })
 	base = heap()
 	start = time.Now()
 	kids = startChildren(t, s.Addr(), "delta", clients, per)

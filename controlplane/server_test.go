@@ -30,8 +30,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
-const defaultTestTimeout = 30 * time.Second
-
 // fastOpts poll often: tests wait for events, never for an interval.
 func fastOpts() []controlplane.Option {
 	return []controlplane.Option{
@@ -144,7 +142,7 @@ func (r *recorder[T]) count() int {
 // wait waits until cond holds on the latest update.
 func (r *recorder[T]) wait(t testing.TB, what string, cond func(T) bool) T {
 	t.Helper()
-	deadline := time.After(defaultTestTimeout)
+	deadline := time.After(meshtest.DefaultTimeout)
 	for {
 		r.mu.Lock()
 		var last T
@@ -261,7 +259,7 @@ func TestServer_ReplicasAgree(t *testing.T) {
 			rc2 := newRecorder[*xdsclient.RouteConfigUpdate]()
 			defer x2.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc2)()
 			rc2.wait(t, "route on replica 2", func(u *xdsclient.RouteConfigUpdate) bool { return any(u) })
-			waitFor(t, "replicas to agree on versions", func() bool {
+			meshtest.WaitFor(t, "replicas to agree on versions", func() bool {
 				v1, v2 := r1.Versions(), r2.Versions()
 				return len(v1) == 4 && fmt.Sprint(v1) == fmt.Sprint(v2)
 			})
@@ -274,7 +272,7 @@ func TestServer_ReplicasAgree(t *testing.T) {
 			r1.Close()
 			r3 := startServer(t, controlplane.WithNameservers(c.NameServerAddr()), controlplane.WithPolicyFile(path), controlplane.WithListenAddress(addr))
 			var moved controlplane.ClientInfo
-			waitFor(t, "the client to move to replica 3 and settle", func() bool {
+			meshtest.WaitFor(t, "the client to move to replica 3 and settle", func() bool {
 				for _, ci := range r3.Clients() {
 					if ci.Node != "test-node" || len(ci.Types) != 4 || len(ci.Types["route"].Subscribed) != 1 {
 						continue
@@ -323,17 +321,6 @@ func dumpVersions(x *xdsclient.Client) map[string]string {
 	return out
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // logCounter counts log records whose message contains a string.
 type logCounter struct {
 	mu   sync.Mutex
@@ -373,7 +360,7 @@ func TestServer_PolicyReload(t *testing.T) {
 	logs := &logCounter{}
 	s := startServer(t, controlplane.WithNameservers(c.NameServerAddr()), controlplane.WithPolicyFile(path), controlplane.WithLogger(slog.New(logs)),
 		controlplane.WithAdminAddress("127.0.0.1:0"))
-	waitFor(t, "first sync", func() bool { return s.Health().OK })
+	meshtest.WaitFor(t, "first sync", func() bool { return s.Health().OK })
 	good := s.Policy().Digest
 
 	weight := func() uint32 {
@@ -391,10 +378,10 @@ func TestServer_PolicyReload(t *testing.T) {
 		}
 		return 0
 	}
-	waitFor(t, "broker-b weight 20", func() bool { return weight() == 20 })
+	meshtest.WaitFor(t, "broker-b weight 20", func() bool { return weight() == 20 })
 
 	replacePolicy(t, path, strings.Replace(issueDoc(t), "weight: 20", "weight: 50", 1))
-	waitFor(t, "broker-b weight 50 after the edit", func() bool { return weight() == 50 })
+	meshtest.WaitFor(t, "broker-b weight 50 after the edit", func() bool { return weight() == 50 })
 	edited := s.Policy().Digest
 	if edited == good {
 		t.Fatal("digest did not change")
@@ -406,7 +393,7 @@ func TestServer_PolicyReload(t *testing.T) {
 	} {
 		before := logs.count("policy edit refused")
 		replacePolicy(t, path, bad.doc)
-		waitFor(t, "the edit to be refused", func() bool {
+		meshtest.WaitFor(t, "the edit to be refused", func() bool {
 			h := s.Health()
 			return h.Policy.Rejected != nil && h.Policy.Rejected.Digest == policy.Digest([]byte(bad.doc)) && h.OK
 		})
@@ -429,7 +416,7 @@ func TestServer_PolicyReload(t *testing.T) {
 		}
 	}
 	replacePolicy(t, path, issueDoc(t))
-	waitFor(t, "the good policy again", func() bool { return s.Health().Policy.Rejected == nil && weight() == 20 })
+	meshtest.WaitFor(t, "the good policy again", func() bool { return s.Health().Policy.Rejected == nil && weight() == 20 })
 }
 
 func get(t testing.TB, url string) string {
@@ -472,7 +459,7 @@ func TestServer_Admin(t *testing.T) {
 	}
 	types := map[string]string{"listener": resource.ListenerType, "cluster": resource.ClusterType, "endpoint": resource.EndpointType, "route": resource.RouteConfigType}
 	// Discovery keeps polling; wait for a dump taken between two builds.
-	waitFor(t, "config_dump to show the served versions", func() bool {
+	meshtest.WaitFor(t, "config_dump to show the served versions", func() bool {
 		if err := json.Unmarshal([]byte(get(t, admin+"/config_dump")), &dump); err != nil {
 			t.Fatal(err)
 		}
@@ -497,7 +484,7 @@ func TestServer_Admin(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
@@ -515,7 +502,7 @@ func TestServer_Admin(t *testing.T) {
 		ResponseNonce: first.GetNonce(), ErrorDetail: &statuspb.Status{Code: 3, Message: "listener \"rocketmq\": I do not like it"}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the NACK to be recorded", func() bool {
+	meshtest.WaitFor(t, "the NACK to be recorded", func() bool {
 		for _, ci := range s.Clients() {
 			if ci.Node == "nacker" && ci.Types["listener"].LastNACK != nil {
 				return strings.Contains(ci.Types["listener"].LastNACK.Detail, "I do not like it")
@@ -549,10 +536,10 @@ func TestServer_Admin(t *testing.T) {
 func TestServer_NameserverDownKeepsLastGood(t *testing.T) {
 	c := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithTopic("orders", 4))
 	s := startServer(t, controlplane.WithNameservers(c.NameServerAddr()), controlplane.WithPolicyFile(writePolicy(t, issueDoc(t))))
-	waitFor(t, "first sync", func() bool { return s.Health().OK && len(s.Resources().Endpoints) > 0 })
+	meshtest.WaitFor(t, "first sync", func() bool { return s.Health().OK && len(s.Resources().Endpoints) > 0 })
 	before := s.Versions()
 	c.NameServer().Stop()
-	waitFor(t, "the failure to show", func() bool {
+	meshtest.WaitFor(t, "the failure to show", func() bool {
 		st := s.Health().Discovery.NameServers[0]
 		return st.Failures >= 3 && st.LastError != ""
 	})

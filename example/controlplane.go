@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/producer"
-
 	"github.com/rmqmesh/rmqmesh/controlplane"
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
@@ -29,12 +27,13 @@ var demoPolicy string
 // control plane. It produces with the shipped policy (broker-b read-only),
 // then edits the policy file so broker-b takes writes again and produces
 // once more: the 80/20 split shows.
-func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, topic string, n int, quiet bool) error {
+func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, o embeddedOptions) error {
 	say := func(format string, args ...any) {
-		if !quiet {
+		if !o.quiet {
 			fmt.Fprintf(out, format+"\n", args...)
 		}
 	}
+	topic, n := o.topic, o.n
 	cluster, err := meshtest.NewCluster(
 		meshtest.WithBroker("broker-a", 1),
 		meshtest.WithBroker("broker-b", 0),
@@ -45,6 +44,7 @@ func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, topic
 		return err
 	}
 	defer cluster.Close()
+	start := o.consumers(cluster)
 	dir, err := os.MkdirTemp("", "rmqmesh-demo-")
 	if err != nil {
 		return err
@@ -91,17 +91,17 @@ func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, topic
 	if err != nil {
 		return err
 	}
-	say("   sent %d:     %v", n, shipped)
-	r, err := newReceiver(m, "demo-consumer", topic)
+	say("   sent %d:       %v", n, shipped)
+	r, err := newReceiver(m, start, "demo-consumer", topic)
 	if err != nil {
 		return err
 	}
-	defer r.c.Shutdown()
-	got, err := r.waitFor(ctx, "shipped", n)
+	defer r.stop()
+	got, err := r.waitFor(ctx, "shipped-", n)
 	if err != nil {
 		return err
 	}
-	say("   received:     %v", got)
+	say("   received %d:   %v", got.total(), got)
 
 	say("\n2. policy edited (broker-b: {weight: 20}), no restart")
 	edited := strings.Replace(demoPolicy, "{weight: 20, perm: read-only}", "{weight: 20}", 1)
@@ -116,11 +116,8 @@ func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, topic
 	}
 	// A running client learns of new write queues at its 30 s route poll; a
 	// client started now learns at once.
-	p2, err := m.NewProducer(producer.WithGroupName("demo-producer-2"), producer.WithRetry(2), producer.WithInstanceName(appInstance+"-2"))
+	p2, err := newProducer(m, "demo-producer-2")
 	if err != nil {
-		return err
-	}
-	if err := p2.Start(); err != nil {
 		return err
 	}
 	defer p2.Shutdown()
@@ -128,15 +125,16 @@ func runControlPlane(ctx context.Context, out io.Writer, log *slog.Logger, topic
 	if err != nil {
 		return err
 	}
-	say("   sent %d:     %v", n, split)
-	if got, err = r.waitFor(ctx, "edited", n); err != nil {
+	say("   sent %d:       %v", n, split)
+	share, _ := explainSplit(say, split, n, "in the policy")
+	edited2, err := r.waitFor(ctx, "edited-", n)
+	if err != nil {
 		return err
 	}
-	say("   received:     %v", got)
+	say("   received %d:   %v", edited2.total(), edited2)
 
-	share := float64(split["broker-a"]) / float64(n)
 	fmt.Fprintf(out, "\nsummary: sent %d, received %d; %d sends to read-only broker-b; after the edit %.0f/%.0f (policy 80/20)\n",
-		2*n, 2*n, shipped["broker-b"], 100*share, 100*(1-share))
+		2*n, got.total()+edited2.total(), shipped["broker-b"], share, 100-share)
 	if shipped["broker-b"] != 0 {
 		return fmt.Errorf("read-only broker-b took %d sends", shipped["broker-b"])
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
@@ -13,6 +14,15 @@ import (
 )
 
 const demoListener = "demo"
+
+// embeddedOptions is one run of the embedded demo.
+type embeddedOptions struct {
+	topic string
+	n     int  // messages per step
+	quiet bool // print only the summary
+	// consumers returns how to start consumers against the cluster the demo runs.
+	consumers func(*meshtest.Cluster) consumerStarter
+}
 
 // demoSpec is the control plane's configuration for the embedded demo: one route
 // for every topic to one EDS cluster holding every broker, with per-broker weights
@@ -32,12 +42,13 @@ func demoSpec(c *meshtest.Cluster, weights map[string]uint32, readOnly string) m
 	}
 }
 
-func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic string, n int, quiet bool) error {
+func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, o embeddedOptions) error {
 	say := func(format string, args ...any) {
-		if !quiet {
+		if !o.quiet {
 			fmt.Fprintf(out, format+"\n", args...)
 		}
 	}
+	topic, n := o.topic, o.n
 	cluster, err := meshtest.NewCluster(
 		meshtest.WithBroker("broker-a", 1),
 		meshtest.WithBroker("broker-b", 0),
@@ -48,6 +59,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 		return err
 	}
 	defer cluster.Close()
+	start := o.consumers(cluster)
 	cp, err := meshtest.NewControlPlane(meshtest.WithControlPlaneLogger(log))
 	if err != nil {
 		return err
@@ -56,10 +68,10 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 	if err := serve(ctx, cp, demoSpec(cluster, nil, "")); err != nil {
 		return err
 	}
-	say("rmqmesh demo (embedded: no ROCKETMQ_XDS_BOOTSTRAP set)")
+	say("rmqmesh demo (embedded: no xDS bootstrap in the environment)")
 	say("  cluster:       broker-a %s (replica %s), broker-b %s",
 		cluster.Broker("broker-a").Addr(), cluster.Broker("broker-a").Replica(1).Addr(), cluster.Broker("broker-b").Addr())
-	say("  control plane: %s, listener %q", cp.Address(), demoListener)
+	say("  control plane: %s, listener %q", cp.Addr(), demoListener)
 
 	m, err := mesh.New(ctx, "xds:///"+demoListener, mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(log))
 	if err != nil {
@@ -76,61 +88,99 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, topic str
 		return err
 	}
 	defer p.Shutdown()
+	const group = "demo-consumer"
 
 	say("\n1. every broker, equal weights")
 	even, err := produce(ctx, p, topic, "even", n)
 	if err != nil {
 		return err
 	}
-	say("   sent %d:     %v", n, even)
-	r, err := newReceiver(m, "demo-consumer", topic)
+	say("   sent %d:       %v", n, even)
+	r, err := newReceiver(m, start, group, topic)
 	if err != nil {
 		return err
 	}
-	defer r.c.Shutdown()
-	got, err := r.waitFor(ctx, "", n)
+	got, err := r.waitFor(ctx, "even-", n)
 	if err != nil {
+		r.stop()
 		return err
 	}
-	say("   received:     %v", got)
+	say("   received %d:   %v", got.total(), got)
 
 	say("\n2. canary split: broker-a weight 80, broker-b weight 20")
 	if err := apply(ctx, cp, m, demoSpec(cluster, map[string]uint32{"broker-a": 80, "broker-b": 20}, "")); err != nil {
+		r.stop()
 		return err
 	}
 	split, err := produce(ctx, p, topic, "canary", n)
 	if err != nil {
+		r.stop()
 		return err
 	}
-	say("   sent %d:     %v", n, split)
+	say("   sent %d:       %v", n, split)
+	share, m95 := explainSplit(say, split, n, "configured")
+	got, err = r.waitFor(ctx, "canary-", n)
+	r.stop()
+	if err != nil {
+		return err
+	}
+	say("   received %d:   %v", got.total(), got)
 
-	say("\n3. broker-b read-only (perm 4): no writes, still consumed")
+	say("\n3. broker-b read-only (perm 4): it takes no writes, and what it stores is still read")
+	say("   the consumer stopped; the canary is over: equal weights again")
+	if err := apply(ctx, cp, m, demoSpec(cluster, nil, "")); err != nil {
+		return err
+	}
+	backlog := max(n/10, 10)
+	before, err := produce(ctx, p, topic, "backlog", backlog)
+	if err != nil {
+		return err
+	}
+	say("   sent %d before the switch: %v", backlog, before)
 	if err := apply(ctx, cp, m, demoSpec(cluster, nil, "broker-b")); err != nil {
 		return err
 	}
+	say("   broker-b is read-only now")
 	ro, err := produce(ctx, p, topic, "readonly", n)
 	if err != nil {
 		return err
 	}
-	say("   sent %d:     %v", n, ro)
-	got, err = r.waitFor(ctx, "", 3*n)
+	say("   sent %d:       %v", n, ro)
+	r, err = newReceiver(m, start, group, topic)
 	if err != nil {
 		return err
 	}
-	say("   received:     %v (all steps)", got)
+	defer r.stop()
+	gotRO, err := r.waitFor(ctx, "readonly-", n)
+	if err != nil {
+		return err
+	}
+	gotBacklog, err := r.waitFor(ctx, "backlog-", backlog)
+	if err != nil {
+		return err
+	}
+	say("   the consumer started again")
+	say("   received %d:   %v", gotRO.total(), gotRO)
+	say("   received %d sent before the switch: %v — broker-b's %d read after it became read-only",
+		gotBacklog.total(), gotBacklog, gotBacklog["broker-b"])
 
-	share := float64(split["broker-a"]) / float64(n)
 	relayed, err := relayEndpoints(m)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nsummary: sent %d, received %d; canary split %.0f/%.0f (configured 80/20); %d sends to read-only broker-b; %s data path, %d relay endpoints\n",
-		3*n, total(got), 100*share, 100*(1-share), ro["broker-b"], m.DataPath(), relayed)
+	sent := 3*n + backlog
+	received := even.total() + split.total() + gotRO.total() + gotBacklog.total()
+	within := "inside"
+	if math.Abs(share-80) > m95 {
+		within = "outside"
+	}
+	fmt.Fprintf(out, "\nsummary: sent %d, received %d; canary split %.0f/%.0f (configured 80/20, %s the 95%% range of ±%.1f); %d sends to read-only broker-b, %d of its stored messages read after the switch; %s data path, %d relay endpoints\n",
+		sent, received, share, 100-share, within, m95, ro["broker-b"], gotBacklog["broker-b"], m.DataPath(), relayed)
 	if ro["broker-b"] != 0 {
 		return fmt.Errorf("read-only broker-b took %d sends", ro["broker-b"])
 	}
-	if total(got) < 3*n {
-		return fmt.Errorf("received %d of %d messages", total(got), 3*n)
+	if gotBacklog["broker-b"] != before["broker-b"] {
+		return fmt.Errorf("read %d of the %d messages stored on broker-b before it became read-only", gotBacklog["broker-b"], before["broker-b"])
 	}
 	return brokerKilledStep(ctx, out, say, cluster, cp, m, p, r, topic, n)
 }
@@ -148,14 +198,6 @@ func relayEndpoints(m *mesh.Mesh) (int, error) {
 		return 0, fmt.Errorf("reading config dump: %w", err)
 	}
 	return len(d.Relay), nil
-}
-
-func total(t tally) int {
-	s := 0
-	for _, c := range t {
-		s += c
-	}
-	return s
 }
 
 func serve(ctx context.Context, cp *meshtest.ControlPlane, spec meshtest.MeshSpec) error {

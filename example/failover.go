@@ -46,9 +46,9 @@ func brokerKilledStep(ctx context.Context, out io.Writer, say func(string, ...an
 	if err != nil {
 		return err
 	}
-	say("   received:     %v (stored there; broker-a's read from its replica)", got)
+	say("   received %d:   %v (stored there; broker-a's read from its replica)", got.total(), got)
 	fmt.Fprintf(out, "failover: broker-a's master killed mid-traffic: sends attempted %d, acknowledged %d, failed %d; consumed %d\n",
-		attempted, acked, failed, total(got))
+		attempted, acked, failed, got.total())
 	if failed > 0 {
 		return fmt.Errorf("%d of %d sends failed with broker-a's master killed", failed, attempted)
 	}

@@ -3,9 +3,10 @@
 //
 // With no bootstrap in the environment it runs everything in process: a meshtest
 // RocketMQ cluster (broker-a with a replica, and broker-b), a meshtest xDS control
-// plane, and one mesh. It produces and consumes a few hundred messages, then
-// changes the control plane twice — an 80/20 canary split and a read-only broker —
-// and shows where messages went each time.
+// plane, and one mesh. It produces and consumes -n messages per step while it
+// changes the control plane twice — an 80/20 canary split, then broker-b
+// read-only — and prints, for every step, where the messages were sent and where
+// they were received from.
 //
 //	go run ./example
 //
@@ -20,10 +21,11 @@
 //	go run ./example -controlplane
 //
 // With ROCKETMQ_XDS_BOOTSTRAP (or GRPC_XDS_BOOTSTRAP, or their _CONFIG forms) set
-// it uses that control plane instead: it resolves the listener named by -target,
-// sends -n messages to -topic and reads them back.
+// it uses that control plane instead: it waits for the listener named by -target,
+// sends -n messages to -topic and reads them back. example/bootstrap.json is a
+// sample bootstrap.
 //
-//	ROCKETMQ_XDS_BOOTSTRAP=/etc/rmqmesh/bootstrap.json go run ./example -target xds:///rocketmq -topic orders
+//	ROCKETMQ_XDS_BOOTSTRAP=example/bootstrap.json go run ./example -target xds:///rocketmq -topic orders
 package main
 
 import (
@@ -49,6 +51,7 @@ func main() {
 		target = flag.String("target", "xds:///rocketmq", "xDS target of the RocketMQ listener (with a bootstrap)")
 		topic  = flag.String("topic", "orders", "topic to produce to and consume from")
 		n      = flag.Int("n", 300, "messages per step")
+		wait   = flag.Duration("wait", 30*time.Second, "how long to wait for the control plane (with a bootstrap)")
 		quiet  = flag.Bool("quiet", false, "print only the summary")
 		withCP = flag.Bool("controlplane", false, "run the embedded cluster with rmqmesh's control plane and example/policy.yaml")
 	)
@@ -63,7 +66,7 @@ func main() {
 
 	out := io.Writer(os.Stdout)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute+*wait)
 	defer cancel()
 
 	tr, err := newTracing(ctx)
@@ -74,16 +77,20 @@ func main() {
 	// The mesh instruments its clients with the global providers: this line
 	// is all an application adds to get traces of its RocketMQ traffic.
 	otel.SetTracerProvider(tr.provider)
-	if *withCP {
-		err = runControlPlane(ctx, out, log, *topic, *n, *quiet)
-	} else if embedded() {
-		err = runEmbedded(ctx, out, log, *topic, *n, *quiet)
-	} else {
-		// A bootstrap that is set but does not load is reported by mesh.New.
-		err = runExternal(ctx, out, log, *target, *topic, *n)
+	var cfg *bootstrap.Config // nil: in process
+	switch {
+	case *withCP:
+		err = runControlPlane(ctx, out, log, embeddedOptions{topic: *topic, n: *n, quiet: *quiet, consumers: plainConsumers})
+	case embedded():
+		err = runEmbedded(ctx, out, log, embeddedOptions{topic: *topic, n: *n, quiet: *quiet, consumers: plainConsumers})
+	default:
+		// A bootstrap that is set but does not load is reported here.
+		if cfg, err = bootstrap.FromEnv(); err == nil {
+			err = runExternal(ctx, out, log, externalOptions{cfg: cfg, target: *target, topic: *topic, n: *n, wait: *wait, consumers: startPlain})
+		}
 	}
 	if err == nil {
-		err = runTraced(ctx, out, log, tr, *target, *topic)
+		err = runTraced(ctx, out, log, tr, cfg, *target, *topic)
 	}
 	if serr := tr.shutdown(context.Background()); err == nil {
 		err = serr
@@ -103,23 +110,21 @@ func embedded() bool {
 }
 
 // runTraced sends and consumes one traced message and prints its span tree:
-// through a fresh one-broker in-process cluster without a bootstrap, through
-// the control plane the bootstrap names with one.
-func runTraced(ctx context.Context, out io.Writer, log *slog.Logger, tr *tracing, target, topic string) error {
-	var (
-		m    *mesh.Mesh
-		stop func()
-		err  error
-	)
-	if !embedded() {
-		m, err = mesh.New(ctx, target, mesh.WithLogger(log))
-		stop = func() { m.Close() }
-	} else {
-		m, stop, err = embeddedMesh(ctx, log, topic)
+// through a fresh one-broker in-process cluster without a bootstrap (cfg nil),
+// through the control plane cfg names with one.
+func runTraced(ctx context.Context, out io.Writer, log *slog.Logger, tr *tracing, cfg *bootstrap.Config, target, topic string) error {
+	if cfg != nil {
+		m, err := mesh.New(ctx, target, mesh.WithBootstrapConfig(cfg), mesh.WithLogger(log))
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		return traceOneMessage(ctx, out, tr, m, startPlain, topic)
 	}
+	m, cluster, stop, err := embeddedMesh(ctx, log, topic)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	return traceOneMessage(ctx, out, tr, m, topic)
+	return traceOneMessage(ctx, out, tr, m, plainConsumers(cluster), topic)
 }

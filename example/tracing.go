@@ -86,39 +86,39 @@ func cmpOr(vs ...string) string {
 func (t *tracing) shutdown(ctx context.Context) error { return t.provider.Shutdown(ctx) }
 
 // embeddedMesh starts a one-broker meshtest cluster and control plane and a
-// mesh following them, for the traced message of the embedded demo.
-func embeddedMesh(ctx context.Context, log *slog.Logger, topic string, opts ...mesh.Option) (*mesh.Mesh, func(), error) {
-	cluster, err := meshtest.NewCluster(meshtest.WithBroker("broker-a", 0), meshtest.WithTopic(topic, 4), meshtest.WithLogger(log))
+// mesh following them, for the traced message of the embedded demo; stop closes
+// all three.
+func embeddedMesh(ctx context.Context, log *slog.Logger, topic string, opts ...mesh.Option) (m *mesh.Mesh, cluster *meshtest.Cluster, stop func(), err error) {
+	cluster, err = meshtest.NewCluster(meshtest.WithBroker("broker-a", 0), meshtest.WithTopic(topic, 4), meshtest.WithLogger(log))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cp, err := meshtest.NewControlPlane(meshtest.WithControlPlaneLogger(log))
 	if err != nil {
 		cluster.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	stop := func() { cp.Close(); cluster.Close() }
+	stopCluster := func() { cp.Close(); cluster.Close() }
 	if err := serve(ctx, cp, demoSpec(cluster, nil, "")); err != nil {
-		stop()
-		return nil, nil, err
+		stopCluster()
+		return nil, nil, nil, err
 	}
-	m, err := mesh.New(ctx, "xds:///"+demoListener, append([]mesh.Option{mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(log)}, opts...)...)
+	m, err = mesh.New(ctx, "xds:///"+demoListener, append([]mesh.Option{mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(log)}, opts...)...)
 	if err != nil {
-		stop()
-		return nil, nil, err
+		stopCluster()
+		return nil, nil, nil, err
 	}
-	return m, func() { m.Close(); stop() }, nil
+	return m, cluster, func() { m.Close(); stopCluster() }, nil
 }
 
 // traceOneMessage sends one message through m under an application span,
-// consumes it, and prints the trace: the request, the send with the broker that
-// served it, and the processing.
-func traceOneMessage(ctx context.Context, out io.Writer, tr *tracing, m *mesh.Mesh, topic string) error {
+// consumes it with a consumer that start starts, and prints the trace: the
+// request, the send with the broker that served it, and the processing.
+func traceOneMessage(ctx context.Context, out io.Writer, tr *tracing, m *mesh.Mesh, start consumerStarter, topic string) error {
 	if err := m.WaitReady(ctx); err != nil {
 		return err
 	}
-	const inst = "rmqmesh-demo-trace"
-	p, err := m.NewProducer(producer.WithGroupName("rmqmesh-demo-trace-producer"), producer.WithInstanceName(inst))
+	p, err := m.NewProducer(producer.WithGroupName("rmqmesh-demo-trace-producer"))
 	if err != nil {
 		return err
 	}
@@ -136,11 +136,8 @@ func traceOneMessage(ctx context.Context, out io.Writer, tr *tracing, m *mesh.Me
 	}
 	traceID := root.SpanContext().TraceID()
 
-	// rocketmq-client-go v2.1.2 races with itself when a consumer starts within
-	// 10 ms of its instance's internal client (see main_test.go's warmInstance).
-	time.Sleep(100 * time.Millisecond)
-	c, err := m.NewPushConsumer(consumer.WithGroupName("rmqmesh-demo-trace-consumer"), consumer.WithInstance(inst),
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	const group = "rmqmesh-demo-trace-consumer"
+	c, err := m.NewPushConsumer(consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 	if err != nil {
 		return err
 	}
@@ -150,10 +147,11 @@ func traceOneMessage(ctx context.Context, out io.Writer, tr *tracing, m *mesh.Me
 	if err != nil {
 		return fmt.Errorf("subscribing to %q: %w", topic, err)
 	}
-	if err := c.Start(); err != nil {
-		return fmt.Errorf("starting consumer: %w", err)
+	stop, err := start(group, c)
+	if err != nil {
+		return err
 	}
-	defer c.Shutdown()
+	defer stop()
 
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -22,13 +22,13 @@ func runTracedWith(t *testing.T, tr *tracing) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	m, stop, err := embeddedMesh(ctx, log, "orders", mesh.WithTracerProvider(tr.provider))
+	m, cluster, stop, err := embeddedMesh(ctx, log, "orders", mesh.WithTracerProvider(tr.provider))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
 	var out bytes.Buffer
-	if err := traceOneMessage(ctx, &out, tr, m, "orders"); err != nil {
+	if err := traceOneMessage(ctx, &out, tr, m, testConsumers(t)(cluster), "orders"); err != nil {
 		t.Fatalf("traceOneMessage: %v\n%s", err, out.String())
 	}
 	return out.String()

@@ -44,7 +44,7 @@ func TestNew_RejectsBadTargetsAndBootstraps(t *testing.T) {
 func sendErr(t *testing.T, h *harness, topic string) error {
 	t.Helper()
 	p := h.producer()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	_, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte("x")))
 	if err == nil {
@@ -108,16 +108,16 @@ func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
 }
 
 func TestMesh_ListenerThatNeverComes(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := context.Background()
-	m, err := mesh.New(ctx, "xds:///absent",
+	m, err := mesh.New(ctx, "xds:///absent", mesh.WithLogger(testLogger(t)),
 		mesh.WithBootstrap(cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300*time.Millisecond))),
 		mesh.WithRouteTimeout(200*time.Millisecond))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	defer m.Close()
-	wctx, cancel := context.WithTimeout(ctx, defaultTestTimeout)
+	wctx, cancel := context.WithTimeout(ctx, meshtest.DefaultTimeout)
 	defer cancel()
 	// The does-not-exist timer ends the wait with an error naming the
 	// listener and the reason, instead of a hang or a nil that hides it.
@@ -134,11 +134,11 @@ func TestMesh_ListenerThatNeverComes(t *testing.T) {
 }
 
 func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	boot := cp.Bootstrap()
 	cp.Close()
 	ctx := context.Background()
-	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(boot), mesh.WithRouteTimeout(200*time.Millisecond))
+	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(boot), mesh.WithRouteTimeout(200*time.Millisecond), mesh.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("New must not wait for the control plane: %v", err)
 	}
@@ -162,8 +162,8 @@ func TestMesh_ControlPlaneUnreachableAtStart(t *testing.T) {
 // and nil messages or queues handed to the mesh's QueueSelector and
 // AllocateStrategy.
 func TestMesh_HostileButLegalInputsDoNotPanic(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
-	m, err := mesh.New(context.Background(), "xds:///"+listenerName,
+	cp := meshtest.RunControlPlane(t)
+	m, err := mesh.New(context.Background(), "xds:///"+listenerName, mesh.WithLogger(testLogger(t)),
 		mesh.WithBootstrap(cp.Bootstrap()), mesh.WithTopicIdleTimeout(time.Nanosecond), nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -199,7 +199,7 @@ func TestMesh_ImpossibleFailoverKnobIsNACKed(t *testing.T) {
 			tc.edit(&f)
 			spec.Clusters[0].SendFailover = &f
 			h.apply(spec)
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
 			version := h.cp.Version()
 			nack, err := h.cp.WaitForRequest(ctx, func(r meshtest.XDSRequest) bool {

@@ -113,7 +113,7 @@ func BenchmarkConvergence(b *testing.B) {
 			if err == nil && permOf(r, "broker-b") == wantPerm {
 				break
 			}
-			if time.Since(start) > defaultTestTimeout {
+			if time.Since(start) > meshtest.DefaultTimeout {
 				b.Fatalf("update %d never took effect", i)
 			}
 			runtime.Gosched()

@@ -108,7 +108,7 @@ func TestMesh_ConfigDump(t *testing.T) {
 	// xDS orders nothing across resource types: the listener can be in force
 	// while the endpoints' response for the same version is still on its way,
 	// so wait for every resource rather than for the listener alone.
-	waitFor(t, "every resource and the route table at version "+next, func() bool {
+	meshtest.WaitFor(t, "every resource and the route table at version "+next, func() bool {
 		d = configDump(t, h.mesh)
 		for _, r := range d.Resources {
 			if r.Version != next {
@@ -125,7 +125,7 @@ func TestMesh_ConfigDump(t *testing.T) {
 func TestMesh_ClusterInfoListsRoutedBrokers(t *testing.T) {
 	eachDataPath(t, func(t *testing.T, path testPath) {
 		h := newHarness(t, harnessConfig{path: path, brokers: []string{"broker-a", "broker-b"}, replica: true, topics: []string{"orders"}, spec: allBrokers})
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		info, err := h.mesh.ClusterInfo(ctx)
 		if err != nil {
@@ -186,7 +186,7 @@ func TestMesh_ConfigDumpShowsDataPathInForce(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
 			m := newBareMesh(t, cp.Bootstrap(), tc.opts...)
 			if err := m.WaitReady(ctx); err != nil {

@@ -33,7 +33,7 @@ func TestMesh_ControlPlaneGoneKeepsLastGoodRoutes(t *testing.T) {
 			t.Errorf("new producer after the control plane stopped: sends landed on %v", got)
 		}
 		col, _ := h.consume(uniqueName("cg"), "orders", nil)
-		waitFor(t, "40 messages consumed with the control plane down", func() bool { return col.count() == 40 })
+		meshtest.WaitFor(t, "40 messages consumed with the control plane down", func() bool { return col.Distinct() == 40 })
 	})
 }
 
@@ -53,7 +53,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 			for k := 0; k < keys; k++ {
 				msg := primitive.NewMessage("orders", []byte(fmt.Sprintf("k%d-%03d", k, i)))
 				msg.WithShardingKey(fmt.Sprintf("key-%d", k))
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				_, err := p.SendSync(ctx, msg)
 				cancel()
 				if err != nil {
@@ -68,7 +68,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 			total int
 		)
 		group := uniqueName("cg")
-		_, _ = h.consumeOrderly(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+		h.consumeOrderly(group, "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range msgs {
@@ -82,7 +82,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 			}
 			return consumer.ConsumeSuccess
 		})
-		waitFor(t, "all ordered messages consumed", func() bool {
+		meshtest.WaitFor(t, "all ordered messages consumed", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return total >= keys*perKey
@@ -91,7 +91,7 @@ func TestMesh_OrderlyConsumption(t *testing.T) {
 		// goroutines of its own, which must be done before it shuts down (they
 		// read its closed flag unsynchronised, a race -race reports).
 		for _, b := range []string{"broker-a", "broker-b"} {
-			waitFor(t, b+" locked", func() bool {
+			meshtest.WaitFor(t, b+" locked", func() bool {
 				locked := 0
 				for _, l := range h.cluster.Broker(b).Locks(group) {
 					if l.Topic == "orders" && !l.Expired {
@@ -153,7 +153,7 @@ func TestMesh_TransactionsCommitRollbackAndCheck(t *testing.T) {
 					t.Fatalf("Start: %v", err)
 				}
 				defer p.Shutdown()
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				defer cancel()
 				res, err := p.SendMessageInTransaction(ctx, primitive.NewMessage("orders", []byte(tc.body)))
 				if err != nil {
@@ -174,7 +174,7 @@ func TestMesh_TransactionsCommitRollbackAndCheck(t *testing.T) {
 					if tc.first == primitive.UnknowState {
 						// The broker calls back over the producer's heartbeat connection;
 						// advance its clock only once that connection exists.
-						waitFor(t, "producer heartbeat", func() bool {
+						meshtest.WaitFor(t, "producer heartbeat", func() bool {
 							for _, c := range h.cluster.Broker("broker-a").Clients() {
 								if slices.Contains(c.ProducerGroups, group) {
 									return true
@@ -184,13 +184,13 @@ func TestMesh_TransactionsCommitRollbackAndCheck(t *testing.T) {
 						})
 						h.cluster.FastForward(2 * time.Minute)
 					}
-					waitFor(t, tc.body+" visible", visible)
+					meshtest.WaitFor(t, tc.body+" visible", visible)
 				} else {
 					// END_TRANSACTION is oneway: wait for the broker to receive it
 					// rather than for a while, and check what it asks for, which is
 					// all the broker acts on.
 					var endTx []meshtest.Request
-					waitFor(t, "END_TRANSACTION from "+group, func() bool {
+					meshtest.WaitFor(t, "END_TRANSACTION from "+group, func() bool {
 						endTx = endTx[:0]
 						for _, r := range h.cluster.Broker("broker-a").Requests(remoting.CodeEndTransaction) {
 							if r.ExtFields["producerGroup"] == group {
@@ -232,7 +232,7 @@ func TestMesh_AckAffinity(t *testing.T) {
 			mu      sync.Mutex
 			retried = map[string]string{} // body → broker it came from on first delivery
 		)
-		col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+		col, _ := h.consume(group, "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range msgs {
@@ -241,12 +241,12 @@ func TestMesh_AckAffinity(t *testing.T) {
 					return consumer.ConsumeRetryLater
 				}
 			}
-			col.add(msgs...)
+			col.Add(msgs...)
 			return consumer.ConsumeSuccess
 		}, consumer.WithConsumeMessageBatchMaxSize(1))
-		waitFor(t, "first deliveries", func() bool { return col.count() >= 36 })
+		meshtest.WaitFor(t, "first deliveries", func() bool { return col.Distinct() >= 36 })
 		h.cluster.FastForward(time.Minute) // release the delayed retries
-		waitFor(t, "all 40 consumed, retries included", func() bool { return col.count() == 40 })
+		meshtest.WaitFor(t, "all 40 consumed, retries included", func() bool { return col.Distinct() == 40 })
 
 		mu.Lock()
 		defer mu.Unlock()
@@ -275,7 +275,7 @@ func TestMesh_AckAffinity(t *testing.T) {
 			}
 			return sum
 		}
-		deadline := time.Now().Add(defaultTestTimeout)
+		deadline := time.Now().Add(meshtest.DefaultTimeout)
 		for committed("broker-a") != int64(got["broker-a"]) || committed("broker-b") != int64(got["broker-b"]) {
 			if time.Now().After(deadline) {
 				for _, b := range []string{"broker-a", "broker-b"} {
@@ -353,7 +353,7 @@ func TestMesh_RetriesFlowWithTopicSpecificRoutes(t *testing.T) {
 			mu          sync.Mutex
 			redelivered int
 		)
-		col, _ := h.consume(uniqueName("cg"), "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+		col, _ := h.consume(uniqueName("cg"), "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range msgs {
@@ -362,12 +362,12 @@ func TestMesh_RetriesFlowWithTopicSpecificRoutes(t *testing.T) {
 				}
 				redelivered++
 			}
-			col.add(msgs...)
+			col.Add(msgs...)
 			return consumer.ConsumeSuccess
 		}, consumer.WithConsumeMessageBatchMaxSize(1))
-		waitFor(t, "every message redelivered from its retry topic", func() bool {
+		meshtest.WaitFor(t, "every message redelivered from its retry topic", func() bool {
 			h.cluster.FastForward(10 * time.Second)
-			return col.count() == 10
+			return col.Distinct() == 10
 		})
 	})
 }

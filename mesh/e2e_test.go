@@ -60,7 +60,7 @@ func TestMesh_UnknownTopicErrorNamesTopicAndListener(t *testing.T) {
 			},
 		})
 		p := h.producer()
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		_, err := p.SendSync(ctx, primitive.NewMessage("no-such-topic", []byte("x")))
 		if err == nil {
@@ -107,8 +107,8 @@ func TestMesh_SubsetByRequestCode(t *testing.T) {
 			t.Errorf("sends went to %v, want all 30 on the canary broker-b", got)
 		}
 		col, _ := h.consume(uniqueName("cg"), "orders", nil)
-		waitFor(t, "40 messages consumed", func() bool { return col.count() == 40 })
-		if got := col.perBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
+		meshtest.WaitFor(t, "40 messages consumed", func() bool { return col.Distinct() == 40 })
+		if got := col.PerBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
 			t.Errorf("consumed per broker %v, want broker-a 10 and broker-b 30 (reads see every broker)", got)
 		}
 	})
@@ -155,8 +155,8 @@ func TestMesh_ReadOnlyBrokerGetsNoWritesAndIsConsumed(t *testing.T) {
 			t.Errorf("sends went to %v, want all 50 on broker-a (broker-b is read-only)", got)
 		}
 		col, _ := h.consume(uniqueName("cg"), "orders", nil)
-		waitFor(t, "60 messages consumed", func() bool { return col.count() == 60 })
-		if got := col.perBroker(); got["broker-b"] != 10 {
+		meshtest.WaitFor(t, "60 messages consumed", func() bool { return col.Distinct() == 60 })
+		if got := col.PerBroker(); got["broker-b"] != 10 {
 			t.Errorf("consumed per broker %v, want the 10 seeded on read-only broker-b", got)
 		}
 	})

@@ -51,8 +51,9 @@ func exampleSetup(ctx context.Context) (cp *meshtest.ControlPlane, cleanup func(
 	return cp, cleanup, nil
 }
 
-// An application builds its producer through the mesh instead of
-// rocketmq.NewProducer; the control plane decides where its messages go.
+// An application builds its clients through the mesh instead of
+// rocketmq.NewProducer and rocketmq.NewPushConsumer, and the control plane
+// decides where its messages go. The README's quick start is this example.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -63,15 +64,25 @@ func Example() {
 	}
 	defer cleanup()
 
-	// In production: mesh.New(ctx, "xds:///rmq-prod") with ROCKETMQ_XDS_BOOTSTRAP set.
+	// In production: mesh.New(ctx, "xds:///rmq-prod") with ROCKETMQ_XDS_BOOTSTRAP
+	// naming the bootstrap file.
 	m, err := mesh.New(ctx, "xds:///rmq-prod", mesh.WithBootstrap(cp.Bootstrap()))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer m.Close()
+	defer func() {
+		if err := m.Close(); err != nil {
+			fmt.Println(err)
+		}
+	}()
+	// Wait for the control plane's configuration, or learn why it did not come.
+	if err := m.WaitReady(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
 
-	p, err := m.NewProducer(producer.WithGroupName("orders-producer"))
+	p, err := m.NewProducer(producer.WithGroupName("orders-producer")) // was: rocketmq.NewProducer(...)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -80,7 +91,11 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	defer p.Shutdown()
+	defer func() {
+		if err := p.Shutdown(); err != nil {
+			fmt.Println(err)
+		}
+	}()
 
 	res, err := p.SendSync(ctx, primitive.NewMessage("orders", []byte("order #1")))
 	if err != nil {

@@ -151,7 +151,7 @@ func (c *counts) traffic(t testing.TB, p rocketmq.Producer, topic, prefix string
 				}
 				body := fmt.Sprintf("%s-%06d", prefix, i)
 				c.sent.Add(1)
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				start := time.Now()
 				res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(body)))
 				took := time.Since(start)
@@ -190,7 +190,7 @@ func (c *counts) traffic(t testing.TB, p rocketmq.Producer, topic, prefix string
 // fails naming some that were not.
 func (c *counts) waitConsumed(t testing.TB, scenario string) {
 	t.Helper()
-	deadline := time.Now().Add(2 * defaultTestTimeout)
+	deadline := time.Now().Add(2 * meshtest.DefaultTimeout)
 	for {
 		consumed, _ := c.consumed()
 		if int64(consumed) == c.acked.Load() {
@@ -209,7 +209,7 @@ func (c *counts) waitConsumed(t testing.TB, scenario string) {
 // the scenario's duplicates.
 func (c *counts) waitStoredDelivered(t testing.TB, cl *meshtest.Cluster, topic string) {
 	t.Helper()
-	waitFor(t, "every stored message delivered", func() bool {
+	meshtest.WaitFor(t, "every stored message delivered", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for _, name := range cl.BrokerNames() {
@@ -224,14 +224,25 @@ func (c *counts) waitStoredDelivered(t testing.TB, cl *meshtest.Cluster, topic s
 }
 
 // consumeCounting starts a push consumer through the mesh that records every
-// delivery in c.
-func (h *harness) consumeCounting(c *counts, group, topic string, opts ...consumer.Option) rocketmq.PushConsumer {
+// delivery in c, with meshtest.StartConsumer; it returns the consumer's stop
+// (the test's cleanup stops it otherwise).
+func (h *harness) consumeCounting(c *counts, group, topic string, opts ...consumer.Option) (stop func()) {
 	h.t.Helper()
-	_, pc := h.consume(group, topic, func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	pc, err := h.mesh.NewPushConsumer(append([]consumer.Option{
+		consumer.WithGroupName(group),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
+	}, opts...)...)
+	if err != nil {
+		h.t.Fatalf("NewPushConsumer: %v", err)
+	}
+	err = pc.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		c.deliver(msgs...)
-		return consumer.ConsumeSuccess
-	}, opts...)
-	return pc
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		h.t.Fatalf("Subscribe %q: %v", topic, err)
+	}
+	return meshtest.StartConsumer(h.t, h.cluster, group, pc)
 }
 
 // faultCluster is the fault suite's cluster: two brokers, the topic on both,

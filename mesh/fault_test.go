@@ -80,7 +80,7 @@ func TestFault_BrokerKilledDuringSends(t *testing.T) {
 			// Refused connections add up to an ejection (the relay spaces its
 			// attempts at a dead address, so this may take more sends).
 			more := newCounts()
-			waitFor(t, "the config dump to show broker-a ejected", func() bool {
+			meshtest.WaitFor(t, "the config dump to show broker-a ejected", func() bool {
 				for _, cs := range h.relayState() {
 					for _, host := range cs.Hosts {
 						if host.Addr == a.Addr() && host.TotalEjections > 0 {
@@ -96,7 +96,7 @@ func TestFault_BrokerKilledDuringSends(t *testing.T) {
 			}
 		}
 		// The consumer kept consuming broker-b while broker-a was dead.
-		waitFor(t, "broker-b's messages consumed while broker-a is dead", func() bool {
+		meshtest.WaitFor(t, "broker-b's messages consumed while broker-a is dead", func() bool {
 			consumed, _ := c.consumed()
 			return consumed > atKill && consumed >= c.ackedOn("broker-b")
 		})
@@ -108,7 +108,7 @@ func TestFault_BrokerKilledDuringSends(t *testing.T) {
 		// Sends reach broker-a again once it is back (on the intercept path
 		// after its ejection ends).
 		after := newCounts()
-		waitFor(t, "a send acknowledged by broker-a after its restart", func() bool {
+		meshtest.WaitFor(t, "a send acknowledged by broker-a after its restart", func() bool {
 			after.traffic(t, p, "orders", uniqueName("back"), faultSenders, 0, nil)
 			return after.ackedOn("broker-a") > 0
 		})
@@ -147,7 +147,7 @@ func TestFault_BrokerRestartsAtNewAddress(t *testing.T) {
 		}
 		// Its old address is dead: an acknowledgement from broker-a comes
 		// from the new one.
-		waitFor(t, "a send acknowledged by broker-a at its new address", func() bool {
+		meshtest.WaitFor(t, "a send acknowledged by broker-a at its new address", func() bool {
 			after := newCounts()
 			after.traffic(t, p, "orders", uniqueName("back"), faultSenders, 0, nil)
 			return after.ackedOn("broker-a") > 0
@@ -184,7 +184,7 @@ func TestFault_SlowBroker(t *testing.T) {
 		c.traffic(t, p, "orders", "slow", n, 0, nil)
 		// Broker-a stores the held sends once their delay is over: wait for
 		// them, so that the duplicates they make are counted.
-		waitFor(t, "broker-a to store every send it held", func() bool {
+		meshtest.WaitFor(t, "broker-a to store every send it held", func() bool {
 			return len(a.Messages("orders")) == a.RequestCount(10)
 		})
 		a.ClearErrors()
@@ -228,12 +228,12 @@ func TestFault_ControlPlaneOutage(t *testing.T) {
 		late := h.producer()
 		c.traffic(t, late, "orders", "cp-late", 50, 0, nil)
 		before := len(h.cp.Requests())
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		if err := h.cp.RestartEmpty(ctx); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the mesh to subscribe to its listener again", func() bool {
+		meshtest.WaitFor(t, "the mesh to subscribe to its listener again", func() bool {
 			for _, r := range h.cp.Requests()[before:] {
 				if r.TypeURL == xdsclient.ListenerTypeURL && slices.Contains(r.ResourceNames, listenerName) {
 					return true
@@ -327,7 +327,7 @@ func TestFault_ReadsSurviveMasterLoss(t *testing.T) {
 		c.ackedSet[body] = broker
 	}
 	c.acked.Store(seeded.acked.Load())
-	pc := h.consumeCounting(c, group, "orders")
+	stop := h.consumeCounting(c, group, "orders")
 	during := newCounts()
 	during.traffic(t, p, "orders", "during", 100, 0, nil)
 	if during.failed.Load() != 0 || during.ackedOn("broker-a") != 0 {
@@ -346,11 +346,8 @@ func TestFault_ReadsSurviveMasterLoss(t *testing.T) {
 	}
 	// The group leaves while the master is down: its last commits went to the
 	// replica alone.
-	h.waitRebalanced(group, "orders")
-	if err := pc.Shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the replica's commits kept for the master", func() bool { return h.keptCommits() > 0 })
+	stop()
+	meshtest.WaitFor(t, "the replica's commits kept for the master", func() bool { return h.keptCommits() > 0 })
 	want := map[int]int64{}
 	for _, m := range master.Messages("orders") {
 		if m.QueueOffset+1 > want[m.QueueID] {
@@ -362,7 +359,7 @@ func TestFault_ReadsSurviveMasterLoss(t *testing.T) {
 	}
 	h.apply(allBrokers(h.cluster))
 	h.waitApplied()
-	waitFor(t, "the kept commits delivered to broker-a's master", func() bool {
+	meshtest.WaitFor(t, "the kept commits delivered to broker-a's master", func() bool {
 		for q, off := range want {
 			if got, ok := master.ConsumerOffset(group, "orders", q); !ok || got < off {
 				return false

@@ -53,7 +53,7 @@ func TestMesh_ForwardsRouteQueriesToNameServer(t *testing.T) {
 			topics:  []string{"orders"},
 			spec:    nameserverSpec(),
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		before := len(routeQueries(h.cluster))
 		r, err := h.mesh.TopicRoute(ctx, "orders")
@@ -98,7 +98,7 @@ func TestMesh_ForwardedRouteWriteSubsetByBrokerName(t *testing.T) {
 				Subset: map[string]string{"broker_name": "broker-b"},
 			}),
 		})
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		r, err := h.mesh.TopicRoute(ctx, "orders")
 		if err != nil {
@@ -122,8 +122,8 @@ func TestMesh_ForwardedRouteWriteSubsetByBrokerName(t *testing.T) {
 			t.Errorf("broker-a stored %d messages, want only the 10 seeded", n)
 		}
 		col, _ := h.consume(uniqueName("cg"), "orders", nil)
-		waitFor(t, "40 messages consumed", func() bool { return col.count() == 40 })
-		if got := col.perBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
+		meshtest.WaitFor(t, "40 messages consumed", func() bool { return col.Distinct() == 40 })
+		if got := col.PerBroker(); got["broker-a"] != 10 || got["broker-b"] != 30 {
 			t.Errorf("consumed per broker %v, want broker-a 10 and broker-b 30 (reads see every broker)", got)
 		}
 	})
@@ -140,7 +140,7 @@ func TestMesh_ForwardToDeadNameServer(t *testing.T) {
 		nsAddr := h.cluster.NameServerAddr()
 		h.cluster.NameServer().Stop()
 
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		_, err := h.mesh.TopicRoute(ctx, "orders")
 		if err == nil {
@@ -175,7 +175,7 @@ func TestMesh_ForwardedTopicBrokerErrorIsNotExplainedAsRouting(t *testing.T) {
 		for _, code := range []int32{remoting.CodeSendMessage, remoting.CodeSendMessageV2} {
 			h.cluster.Broker("broker-a").SetError(code, remoting.NoPermission, remark)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		_, err := p.SendSync(ctx, primitive.NewMessage("orders", []byte("refused")))
 		if err == nil {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,9 +20,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
 )
-
-// defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = 30 * time.Second
 
 const listenerName = "rmq-test"
 
@@ -109,14 +106,14 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
 	}
 	copts = append(copts, hc.cluster...)
-	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.StartControlPlane(t), path: hc.path, restricted: restricted}
+	h := &harness{t: t, cluster: meshtest.RunCluster(t, copts...), cp: meshtest.RunControlPlane(t), path: hc.path, restricted: restricted}
 	if restricted {
 		t.Cleanup(h.checkNothingBypassed)
 	}
 	h.apply(hc.spec(h.cluster))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	opts := []mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...))}
+	opts := []mesh.Option{mesh.WithBootstrap(h.cp.Bootstrap(hc.bootstrap...)), mesh.WithLogger(testLogger(t))}
 	switch {
 	case !hc.path.intercept:
 		opts = append(opts, mesh.WithDataPath(routing.DataPathDirect))
@@ -143,6 +140,12 @@ func newHarness(t testing.TB, hc harnessConfig) *harness {
 	return h
 }
 
+// testLogger logs warnings and errors to the test's output, shown with the
+// test that failed, not mixed into every other test's.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
 // apply serves spec on the control plane.
 func (h *harness) apply(spec meshtest.MeshSpec) {
 	h.t.Helper()
@@ -150,7 +153,7 @@ func (h *harness) apply(spec meshtest.MeshSpec) {
 	if err != nil {
 		h.t.Fatalf("building resources: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := h.cp.Update(ctx, res); err != nil {
 		h.t.Fatalf("control plane update: %v", err)
@@ -162,7 +165,7 @@ func (h *harness) apply(spec meshtest.MeshSpec) {
 func (h *harness) waitApplied() {
 	h.t.Helper()
 	want := h.cp.Version()
-	waitFor(h.t, "mesh to apply control plane version "+want, func() bool {
+	meshtest.WaitFor(h.t, "mesh to apply control plane version "+want, func() bool {
 		b, err := h.mesh.ConfigDump()
 		return err == nil && containsVersion(b, want)
 	})
@@ -190,7 +193,7 @@ func (h *harness) sendN(p rocketmq.Producer, topic string, n int) map[string]int
 	h.t.Helper()
 	perBroker := map[string]int{}
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(fmt.Sprintf("%s-%06d", topic, seq.Add(1)))))
 		cancel()
 		if err != nil {
@@ -204,78 +207,33 @@ func (h *harness) sendN(p rocketmq.Producer, topic string, n int) map[string]int
 	return perBroker
 }
 
-// collector gathers messages a push consumer receives, by body.
-type collector struct {
-	mu      sync.Mutex
-	byBody  map[string]*primitive.MessageExt
-	brokers map[string]int
-}
-
-func newCollector() *collector {
-	return &collector{byBody: map[string]*primitive.MessageExt{}, brokers: map[string]int{}}
-}
-
-func (c *collector) add(msgs ...*primitive.MessageExt) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, m := range msgs {
-		if _, dup := c.byBody[string(m.Body)]; !dup {
-			c.brokers[m.Queue.BrokerName]++
-		}
-		c.byBody[string(m.Body)] = m
-	}
-}
-
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byBody)
-}
-
-func (c *collector) perBroker() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range c.brokers {
-		out[k] = v
-	}
-	return out
-}
-
-// consume starts a push consumer through the mesh that records every message.
-func (h *harness) consume(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+// consume starts a push consumer of group through the mesh, on an internal
+// client of its own, that records every message; meshtest.StartConsumer starts
+// it and registers its shutdown.
+func (h *harness) consume(group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*meshtest.Collector, rocketmq.PushConsumer) {
 	h.t.Helper()
-	return h.consumeOn(h.warmInstance(), group, topic, handler, opts...)
+	return h.consumeWith(nil, group, topic, handler, opts...)
 }
 
-// consumeOrderly is consume for an orderly consumer. Under -race the client
-// instance it runs on is never shut down: rocketmq-client-go v2.1.2's orderly
-// consumer keeps goroutines retrying queue locks after its Shutdown, which read
-// the client's closed flag unsynchronised, a race -race reports against the
-// client's own shutdown in either data path. They end with the test binary.
-func (h *harness) consumeOrderly(group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+// consumeOrderly is consume for an orderly consumer, with a keeper on its
+// instance (see meshtest.WithKeeper).
+func (h *harness) consumeOrderly(group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) *meshtest.Collector {
 	h.t.Helper()
-	inst := h.warmInstance()
-	if raceDetector {
-		inst = uniqueName("inst")
-		p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithInstanceName(inst))
-		if err != nil {
-			h.t.Fatalf("NewProducer: %v", err)
-		}
-		if err := p.Start(); err != nil {
-			h.t.Fatalf("producer Start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond) // see warmInstance
+	inst := uniqueName("inst")
+	keeper, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("keeper")), producer.WithInstanceName(inst))
+	if err != nil {
+		h.t.Fatalf("NewProducer (keeper): %v", err)
 	}
-	return h.consumeOn(inst, group, topic, handler, append(opts, consumer.WithConsumerOrder(true))...)
+	col, _ := h.consumeWith([]meshtest.StartOption{meshtest.WithKeeper(keeper)}, group, topic, handler,
+		append(opts, consumer.WithConsumerOrder(true), consumer.WithInstance(inst))...)
+	return col
 }
 
-// consumeOn is consume on a given client instance.
-func (h *harness) consumeOn(inst, group, topic string, handler func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*collector, rocketmq.PushConsumer) {
+// consumeWith is consume with options for meshtest.StartConsumer.
+func (h *harness) consumeWith(start []meshtest.StartOption, group, topic string, handler func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult, opts ...consumer.Option) (*meshtest.Collector, rocketmq.PushConsumer) {
 	h.t.Helper()
-	col := newCollector()
+	col := &meshtest.Collector{}
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
-		consumer.WithInstance(inst),
 		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	}, opts...)...)
@@ -283,8 +241,8 @@ func (h *harness) consumeOn(inst, group, topic string, handler func(*collector, 
 		h.t.Fatalf("NewPushConsumer: %v", err)
 	}
 	if handler == nil {
-		handler = func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
-			col.add(msgs...)
+		handler = func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+			col.Add(msgs...)
 			return consumer.ConsumeSuccess
 		}
 	}
@@ -294,52 +252,8 @@ func (h *harness) consumeOn(inst, group, topic string, handler func(*collector, 
 	if err != nil {
 		h.t.Fatalf("Subscribe %q: %v", topic, err)
 	}
-	if err := c.Start(); err != nil {
-		h.t.Fatalf("consumer Start: %v", err)
-	}
-	h.t.Cleanup(func() { _ = c.Shutdown() })
-	// Runs before the Shutdown above (cleanups run last first).
-	h.t.Cleanup(func() { h.waitRebalanced(group, topic) })
+	meshtest.StartConsumer(h.t, h.cluster, group, c, start...)
 	return col, c
-}
-
-// warmInstance starts a producer on a fresh instance name and returns the name.
-// rocketmq-client-go v2.1.2's route updater reads consumer subscriptions 10 ms after
-// its internal client starts without synchronising with rebalancing, a race -race
-// reports; a consumer on an instance whose client is already running never meets
-// that first read.
-//
-// The producer is never shut down. Its Shutdown would be the last on the
-// instance, and the last Shutdown sets the official client's closed flag,
-// which the consumer's rebalances (its first, and those a broker triggers)
-// read without synchronisation (rocketmq-client-go v2.1.2): -race reports it
-// however long after the rebalance the Shutdown comes. The client's
-// goroutines are among those meshtest.OfficialClientGoroutines ignores; its
-// connections end with the cluster.
-func (h *harness) warmInstance() string {
-	h.t.Helper()
-	inst := uniqueName("inst")
-	p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithRetry(2), producer.WithInstanceName(inst))
-	if err != nil {
-		h.t.Fatalf("NewProducer: %v", err)
-	}
-	if err := p.Start(); err != nil {
-		h.t.Fatalf("producer Start: %v", err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	return inst
-}
-
-// waitFor polls cond until it holds, failing the test after defaultTestTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // allBrokers is a spec with one cluster of every broker and one catch-all route.
@@ -429,7 +343,7 @@ func sendTo(t *testing.T, p rocketmq.Producer, topic, broker string, i int) {
 	t.Helper()
 	msg := primitive.NewMessage(topic, []byte(fmt.Sprintf("seed-%d", i)))
 	msg.Queue = &primitive.MessageQueue{Topic: topic, BrokerName: broker, QueueId: 0}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := p.SendSync(ctx, msg); err != nil {
 		t.Fatalf("seeding %q on %q: %v", topic, broker, err)

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 	"go.uber.org/goleak"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
@@ -15,7 +14,7 @@ func TestMain(m *testing.M) {
 	if addr := os.Getenv(childDialEnv); addr != "" {
 		os.Exit(childDial(addr))
 	}
-	rlog.SetLogLevel("error")
+	meshtest.QuietClientLogs()
 	primitive.PanicHandler = func(any) {}
 	goleak.VerifyTestMain(m, meshtest.OfficialClientGoroutines()...)
 }

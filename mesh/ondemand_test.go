@@ -85,27 +85,6 @@ func configDump(t testing.TB, m *mesh.Mesh) dumpOf {
 	return d
 }
 
-// waitSubscribed waits until the control plane sees exactly want subscribed.
-func waitSubscribed(t *testing.T, cp *meshtest.ControlPlane, what string, want []string) {
-	t.Helper()
-	var got []string
-	deadline := time.Now().Add(defaultTestTimeout)
-	for {
-		got = cp.Subscribed(xdsclient.RouteConfigTypeURL)
-		if slices.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if len(got) > 20 {
-		t.Fatalf("%s: control plane sees %d route configs subscribed, want %d", what, len(got), len(want))
-	}
-	t.Fatalf("%s: control plane sees %q subscribed, want %q", what, got, want)
-}
-
 func TestMesh_OnDemandRoutesPerTopic(t *testing.T) {
 	for _, protocol := range []string{"sotw", "delta"} {
 		t.Run(protocol, func(t *testing.T) {
@@ -138,7 +117,7 @@ func TestMesh_OnDemandRoutesPerTopic(t *testing.T) {
 			}
 
 			used := []string{"audit-log", "orders", "payments"}
-			waitSubscribed(t, h.cp, "after sending", topicRouteNames(used...))
+			h.cp.WaitSubscribed(t, "after sending", xdsclient.RouteConfigTypeURL, topicRouteNames(used...))
 			d := configDump(t, h.mesh)
 			if !slices.Equal(d.OnDemandTopics, used) {
 				t.Errorf("config dump onDemandTopics = %q, want %q", d.OnDemandTopics, used)
@@ -160,13 +139,13 @@ func TestMesh_OnDemandRoutesPerTopic(t *testing.T) {
 			}
 
 			// A per-topic change reaches the topic without touching the others.
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
 			name := xdsclient.OnDemandRouteName(onDemandRCName, "orders")
 			if err := h.cp.SetTopicRoute(ctx, name, meshtest.TopicRouteConfig(name, meshtest.RouteSpec{Topic: "orders", Cluster: "cluster-b"})); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "orders rerouted to cluster-b", func() bool {
+			meshtest.WaitFor(t, "orders rerouted to cluster-b", func() bool {
 				r, err := h.mesh.TopicRoute(ctx, "orders")
 				return err == nil && len(r.BrokerDatas) == 1 && r.BrokerDatas[0].BrokerName == "broker-b"
 			})
@@ -196,12 +175,12 @@ func TestMesh_OnDemandIdleTopicIsReleased(t *testing.T) {
 		t.Errorf("orders went to %v, want broker-a", got)
 	}
 	// A route query keeps payments in use while orders goes idle.
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := h.mesh.TopicRoute(ctx, "payments"); err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribed(t, h.cp, "while in use", topicRouteNames("orders", "payments"))
+	h.cp.WaitSubscribed(t, "while in use", xdsclient.RouteConfigTypeURL, topicRouteNames("orders", "payments"))
 	if err := p.Shutdown(); err != nil {
 		t.Fatalf("producer Shutdown: %v", err)
 	}
@@ -224,13 +203,13 @@ func TestMesh_OnDemandIdleTopicIsReleased(t *testing.T) {
 			}
 		}
 	}()
-	waitSubscribed(t, h.cp, "after orders went idle", topicRouteNames("payments"))
+	h.cp.WaitSubscribed(t, "after orders went idle", xdsclient.RouteConfigTypeURL, topicRouteNames("payments"))
 	if d := configDump(t, h.mesh); !slices.Equal(d.OnDemandTopics, []string{"payments"}) {
 		t.Errorf("config dump onDemandTopics = %q, want [payments]", d.OnDemandTopics)
 	}
 	close(stop)
 	wg.Wait()
-	waitSubscribed(t, h.cp, "after payments went idle", nil)
+	h.cp.WaitSubscribed(t, "after payments went idle", xdsclient.RouteConfigTypeURL, nil)
 	if d := configDump(t, h.mesh); len(d.OnDemandTopics) != 0 {
 		t.Errorf("config dump onDemandTopics = %q after every topic went idle", d.OnDemandTopics)
 	}
@@ -239,7 +218,7 @@ func TestMesh_OnDemandIdleTopicIsReleased(t *testing.T) {
 	if got := h.sendN(h.producer(), "orders", 3); got["broker-a"] != 3 {
 		t.Errorf("orders after release went to %v, want broker-a", got)
 	}
-	waitSubscribed(t, h.cp, "after orders came back", topicRouteNames("orders"))
+	h.cp.WaitSubscribed(t, "after orders came back", xdsclient.RouteConfigTypeURL, topicRouteNames("orders"))
 }
 
 // scaleSetup serves n per-topic route configurations: topic-i routes to broker-a
@@ -271,8 +250,8 @@ func scaleSetup(tb testing.TB, n int) *meshtest.ControlPlane {
 		res.RouteConfigs[i] = meshtest.TopicRouteConfig(xdsclient.OnDemandRouteName(onDemandRCName, topic),
 			meshtest.RouteSpec{Topic: topic, Cluster: cluster})
 	}
-	cp := meshtest.StartControlPlane(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	cp := meshtest.RunControlPlane(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := cp.Update(ctx, res); err != nil {
 		tb.Fatal(err)
@@ -302,7 +281,7 @@ func newScaleMesh(tb testing.TB, cp *meshtest.ControlPlane) (*mesh.Mesh, *xdscli
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { xc.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithXDSClient(xc))
 	if err != nil {
@@ -316,11 +295,12 @@ func newScaleMesh(tb testing.TB, cp *meshtest.ControlPlane) (*mesh.Mesh, *xdscli
 }
 
 // touchTopics asks the mesh for the routes of topics 0, step, 2*step, ...
-// (count of them) with a few concurrent callers, as many clients would.
+// (count of them) with a few concurrent callers, as many clients would. Each
+// query has a deadline of its own, as a client's has: under -race on a loaded
+// machine a thousand on-demand subscriptions take longer than one
+// DefaultTimeout, and a query past a shared deadline was answered "no route".
 func touchTopics(tb testing.TB, m *mesh.Mesh, count, step int) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
 	const workers = 16
 	idx := make(chan int)
 	errs := make(chan error, workers)
@@ -331,7 +311,9 @@ func touchTopics(tb testing.TB, m *mesh.Mesh, count, step int) {
 			defer wg.Done()
 			for i := range idx {
 				topic := scaleTopic(i)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				r, err := m.TopicRoute(ctx, topic)
+				cancel()
 				if err == nil && (len(r.BrokerDatas) != 1 || r.BrokerDatas[0].BrokerName != scaleBroker(i)) {
 					err = fmt.Errorf("topic %q: route %+v, want only %s", topic, r.BrokerDatas, scaleBroker(i))
 				}
@@ -376,7 +358,7 @@ func TestMesh_OnDemandHoldsOnlyUsedTopics(t *testing.T) {
 	if got := xc.CacheSize(xdsclient.RouteConfigTypeURL); got != touched {
 		t.Errorf("the xDS client holds %d route configs of the %d served, want %d", got, served, touched)
 	}
-	waitSubscribed(t, cp, "after touching", topicRouteNames(want...))
+	cp.WaitSubscribed(t, "after touching", xdsclient.RouteConfigTypeURL, topicRouteNames(want...))
 	if got := len(d.RouteTable.TopicRoutes); got != touched {
 		t.Errorf("route table compiled %d per-topic tables, want %d", got, touched)
 	}
@@ -424,10 +406,10 @@ func BenchmarkMesh_OnDemandHeldTopics(b *testing.B) {
 // routes.
 func TestMesh_OnDemandQueryBeforeListenerArrives(t *testing.T) {
 	cluster := meshtest.RunCluster(t, meshtest.WithBroker("broker-a", 0), meshtest.WithBroker("broker-b", 0), meshtest.WithTopic("payments", 4))
-	cp := meshtest.StartControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	cp := meshtest.RunControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(cp.Bootstrap()))
+	m, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(cp.Bootstrap()), mesh.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatalf("mesh.New: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
 )
 
 // discardExporter is an exporter that drops what it is given: the SDK's batch
@@ -56,7 +57,7 @@ func benchmarkTracingOverhead(b *testing.B, sampler sdktrace.Sampler) {
 	defer tp.Shutdown(context.Background())
 	defer mp.Shutdown(context.Background())
 
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	traced, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()),
 		mesh.WithTracerProvider(tp), mesh.WithMeterProvider(mp), mesh.WithPropagators(w3c))

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 	"github.com/rmqmesh/rmqmesh/otel/oteltest"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -54,33 +55,11 @@ func newTracingHarness(t *testing.T, path testPath, brokers ...string) *tracingH
 	return &tracingHarness{harness: h, rec: rec}
 }
 
-// keptInstance starts a producer on a fresh instance name, as warmInstance
-// does, and never shuts it down, so the official client behind the instance is
-// never closed. rocketmq-client-go v2.1.2's last Shutdown of an instance writes
-// its closed flag without synchronisation while rebalances started by the
-// broker's consumer-change notifications may still read it: -race reports it
-// now and then in any test that shuts a consumer down (the repository's other
-// tests included). Keeping one user of the instance alive means that write never
-// happens; the leftover client only idles until the process ends.
-func (h *tracingHarness) keptInstance() string {
-	h.t.Helper()
-	inst := uniqueName("inst")
-	p, err := h.mesh.NewProducer(producer.WithGroupName(uniqueName("keep")), producer.WithInstanceName(inst))
-	if err != nil {
-		h.t.Fatalf("NewProducer: %v", err)
-	}
-	if err := p.Start(); err != nil {
-		h.t.Fatalf("producer Start: %v", err)
-	}
-	time.Sleep(100 * time.Millisecond) // see warmInstance
-	return inst
-}
-
-// subscribe starts a push consumer through the mesh that calls f.
+// subscribe starts a push consumer through the mesh that calls f, with
+// meshtest.StartConsumer (which also stops it when the test ends).
 func (h *tracingHarness) subscribe(group, topic string, f func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error), opts ...consumer.Option) rocketmq.PushConsumer {
 	h.t.Helper()
 	c, err := h.mesh.NewPushConsumer(append([]consumer.Option{
-		consumer.WithInstance(h.keptInstance()),
 		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	}, opts...)...)
@@ -90,15 +69,12 @@ func (h *tracingHarness) subscribe(group, topic string, f func(context.Context, 
 	if err := c.Subscribe(topic, consumer.MessageSelector{}, f); err != nil {
 		h.t.Fatalf("Subscribe: %v", err)
 	}
-	if err := c.Start(); err != nil {
-		h.t.Fatalf("consumer Start: %v", err)
-	}
-	h.t.Cleanup(func() { _ = c.Shutdown() })
+	meshtest.StartConsumer(h.t, h.cluster, group, c)
 	return c
 }
 
 func ctxTimeout(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -282,7 +258,7 @@ func TestTracing_SendAsyncTimeoutEndsSpan(t *testing.T) {
 				if err == nil {
 					t.Error("callback reported success for a send the broker held past the timeout")
 				}
-			case <-time.After(defaultTestTimeout):
+			case <-time.After(meshtest.DefaultTimeout):
 				t.Error("the application's callback never came")
 			}
 		})
@@ -309,7 +285,7 @@ func TestTracing_BatchProcessSpansLinkEveryMessage(t *testing.T) {
 			}, consumer.WithConsumeMessageBatchMaxSize(10))
 			var total int64
 			var batched bool
-			waitFor(t, "three messages processed", func() bool {
+			meshtest.WaitFor(t, "three messages processed", func() bool {
 				total = 0
 				for _, s := range h.rec.Ended("process orders") {
 					total += int64(batchCount(s))
@@ -384,7 +360,7 @@ func TestTracing_RequestReply(t *testing.T) {
 			// heartbeat, which v2.1.2 sends one second after Start to the
 			// brokers it has routes for.
 			h.sendN(requester, "orders", 1)
-			waitFor(t, "the requester's heartbeat", func() bool {
+			meshtest.WaitFor(t, "the requester's heartbeat", func() bool {
 				for _, r := range h.cluster.Broker("broker-a").Requests(remoting.CodeHeartBeat) {
 					if strings.HasSuffix(r.ClientID, inst) {
 						return true
@@ -420,7 +396,7 @@ func TestTracing_RequestReply(t *testing.T) {
 				if got != "re: async" {
 					t.Errorf("RequestAsync reply %q, want %q", got, "re: async")
 				}
-			case <-time.After(defaultTestTimeout):
+			case <-time.After(meshtest.DefaultTimeout):
 				t.Fatal("RequestAsync callback never came")
 			}
 			// With an interceptor installed v2.1.2 sends RequestAsync twice.
@@ -572,20 +548,16 @@ func TestTracing_PullConsumerReceiveAndAck(t *testing.T) {
 				sendIDs[s.SpanContext().SpanID()] = true
 			}
 			group := uniqueName("cg")
-			pc, err := h.mesh.NewPullConsumer(consumer.WithGroupName(group), consumer.WithInstance(h.keptInstance()),
-				consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+			pc, err := h.mesh.NewPullConsumer(consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := pc.Subscribe("orders", consumer.MessageSelector{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := pc.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer pc.Shutdown()
+			meshtest.StartConsumer(t, h.cluster, group, pc)
 			got := 0
-			deadline := time.Now().Add(defaultTestTimeout)
+			deadline := time.Now().Add(meshtest.DefaultTimeout)
 			for got < 3 && time.Now().Before(deadline) {
 				cr, err := pc.Poll(context.Background(), time.Second)
 				if consumer.IsNoNewMsgError(err) {
@@ -660,7 +632,7 @@ func TestTracing_XDSNACKsAreCounted(t *testing.T) {
 	if err := h.cp.ServeInvalid(ctxTimeout(t), bad); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the NACK counted", func() bool {
+	meshtest.WaitFor(t, "the NACK counted", func() bool {
 		return oteltest.Sum(t, h.rec.Metrics(t), rmqotel.MetricXDSUpdates, rmqotel.XDSTypeKey.String("cluster"), rmqotel.XDSResultKey.String(rmqotel.XDSNACKed)) >= 1
 	})
 }

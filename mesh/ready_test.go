@@ -19,7 +19,7 @@ import (
 // newBareMesh follows the control plane of boot, with no cluster behind it.
 func newBareMesh(t *testing.T, boot []byte, opts ...mesh.Option) *mesh.Mesh {
 	t.Helper()
-	m, err := mesh.New(context.Background(), "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(boot)}, opts...)...)
+	m, err := mesh.New(context.Background(), "xds:///"+listenerName, append([]mesh.Option{mesh.WithBootstrap(boot), mesh.WithLogger(testLogger(t))}, opts...)...)
 	if err != nil {
 		t.Fatalf("mesh.New: %v", err)
 	}
@@ -77,12 +77,12 @@ var fakeBrokerA = []meshtest.EndpointSpec{{Address: "127.0.0.1:10911", BrokerNam
 // controlPlaneWith starts a control plane serving spec.
 func controlPlaneWith(t *testing.T, spec meshtest.MeshSpec) *meshtest.ControlPlane {
 	t.Helper()
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	res, err := spec.Resources()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := cp.Update(ctx, res); err != nil {
 		t.Fatal(err)
@@ -103,11 +103,11 @@ func timedSend(ctx context.Context, p rocketmq.Producer) (time.Duration, error) 
 const neverTimesOut = time.Hour
 
 func TestMesh_WaitReadyNoServerReachable(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut))
 	cp.Close()
 	m := newBareMesh(t, boot)
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	err := m.WaitReady(ctx)
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || xdsclient.KindOf(err) != xdsclient.KindConnection {
@@ -124,9 +124,9 @@ func TestMesh_WaitReadyNoServerReachable(t *testing.T) {
 }
 
 func TestMesh_WaitReadyListenerAbsent(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	m := newBareMesh(t, cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300*time.Millisecond)))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	err := m.WaitReady(ctx)
 	if err == nil || errors.Is(err, context.DeadlineExceeded) || xdsclient.KindOf(err) != xdsclient.KindResourceNotFound {
@@ -138,7 +138,7 @@ func TestMesh_WaitReadyListenerAbsent(t *testing.T) {
 func TestMesh_WaitReadyClusterAbsent(t *testing.T) {
 	cp := controlPlaneServing(t, meshtest.RouteSpec{Topic: "orders", Cluster: "orders-brokers"}, meshtest.RouteSpec{Cluster: "brokers"})
 	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 
 	m := newBareMesh(t, boot)
@@ -164,7 +164,7 @@ func TestMesh_WaitReadyClusterAbsent(t *testing.T) {
 }
 
 func TestMesh_WaitReadyDeadline(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	m := newBareMesh(t, cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut)))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -180,7 +180,7 @@ func TestMesh_WaitReadyDeadline(t *testing.T) {
 // no server is reachable and returns nil once the control plane serves.
 func TestMesh_WithoutFailFastWaitsForTheControlPlane(t *testing.T) {
 	cp := controlPlaneServing(t, meshtest.RouteSpec{Cluster: "brokers"})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	cp.Stop()
 	m := newBareMesh(t, cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut)),
@@ -188,7 +188,7 @@ func TestMesh_WithoutFailFastWaitsForTheControlPlane(t *testing.T) {
 		mesh.WithXDSClientOptions(xdsclient.WithBackoff(func(int) time.Duration { return 50 * time.Millisecond })))
 	ready := make(chan error, 1)
 	go func() { ready <- m.WaitReady(ctx) }()
-	waitFor(t, "the mesh to learn that no xDS server is reachable", func() bool {
+	meshtest.WaitFor(t, "the mesh to learn that no xDS server is reachable", func() bool {
 		b, err := m.ConfigDump()
 		return err == nil && strings.Contains(string(b), "no xDS server reachable")
 	})
@@ -212,7 +212,7 @@ func TestMesh_WithoutFailFastWaitsForTheControlPlane(t *testing.T) {
 // error after one route timeout, or at the caller's deadline when that comes
 // first. The bounds are three times what is expected.
 func TestMesh_SendWithoutConfigurationWaitsOneRouteTimeout(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut))
 	const routeTimeout = 2500 * time.Millisecond // the default
 
@@ -261,10 +261,10 @@ func TestMesh_SendWithoutConfigurationWaitsOneRouteTimeout(t *testing.T) {
 // for the official client's own route queries and for the mesh's producer.
 func TestMesh_SendFailsFastWhenConfigurationCannotCome(t *testing.T) {
 	const routeTimeout = 5 * time.Second
-	down := meshtest.StartControlPlane(t)
+	down := meshtest.RunControlPlane(t)
 	unreachable := down.Bootstrap(meshtest.WithBootstrapResourceTimeout(neverTimesOut))
 	down.Close()
-	empty := meshtest.StartControlPlane(t)
+	empty := meshtest.RunControlPlane(t)
 	missing := empty.Bootstrap(meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond))
 
 	for _, tc := range []struct {
@@ -278,7 +278,7 @@ func TestMesh_SendFailsFastWhenConfigurationCannotCome(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newBareMesh(t, tc.boot, mesh.WithRouteTimeout(routeTimeout))
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
 			if err := m.WaitReady(ctx); xdsclient.KindOf(err) != tc.kind {
 				t.Fatalf("WaitReady = %v, want kind %v", err, tc.kind)

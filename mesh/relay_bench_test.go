@@ -14,6 +14,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/producer"
 
 	"github.com/rmqmesh/rmqmesh/mesh"
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -38,7 +39,7 @@ func newDataPaths(b *testing.B) *dataPaths {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { direct.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := direct.WaitReady(ctx); err != nil {
 		b.Fatal(err)
@@ -208,7 +209,7 @@ func measureMoves(tb testing.TB, h *harness, p rocketmq.Producer, addrs [2]strin
 			if reqs[len(reqs)-1].LocalAddr == want {
 				break
 			}
-			if time.Since(start) > defaultTestTimeout {
+			if time.Since(start) > meshtest.DefaultTimeout {
 				tb.Fatalf("move %d: sends never reached %s", i, want)
 			}
 		}

@@ -39,7 +39,7 @@ func TestIntercept_ClientsReachBrokersOnlyThroughTheRelay(t *testing.T) {
 		t.Fatalf("sends landed on %v", sent)
 	}
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
-	waitFor(t, "20 messages consumed through the relay", func() bool { return col.count() == 20 })
+	meshtest.WaitFor(t, "20 messages consumed through the relay", func() bool { return col.Distinct() == 20 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
 			if !strings.HasPrefix(r.RemoteAddr, relaySource+":") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
@@ -18,13 +19,13 @@ import (
 const childDialEnv = "RMQMESH_MESH_TEST_CHILD_DIAL"
 
 func childDial(addr string) int {
-	c, err := net.DialTimeout("tcp", addr, defaultTestTimeout)
+	c, err := net.DialTimeout("tcp", addr, meshtest.DefaultTimeout)
 	if err != nil {
 		fmt.Printf("dial failed: %v\n", err)
 		return 0
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	_ = c.SetDeadline(time.Now().Add(meshtest.DefaultTimeout))
 	req := remoting.NewRequest(remoting.CodeGetMaxOffset, map[string]string{"topic": "orders", "queueId": "0"}, nil)
 	req.Opaque = 1
 	if err := remoting.WriteCommand(c, req); err == nil {
@@ -46,7 +47,7 @@ func TestIntercept_ForeignProcessRefused(t *testing.T) {
 	}})
 	virtual := routeAddrs(t, h, "orders")["broker-a"][0]
 	for _, addr := range []string{virtual, h.mesh.NameServerAddr()} {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childDialEnv+"="+addr)
 		out, err := cmd.Output()

@@ -99,7 +99,7 @@ func canDialFrom(ip string) bool {
 // answers for topic, by broker name and id.
 func routeAddrs(t testing.TB, h *harness, topic string) map[string]map[int64]string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
 	req.Opaque = 1
@@ -119,46 +119,4 @@ func routeAddrs(t testing.TB, h *harness, topic string) map[string]map[int64]str
 		out[b.BrokerName] = b.BrokerAddrs
 	}
 	return out
-}
-
-// waitRebalanced waits until the rebalances a consumer group's start set off
-// have asked the brokers for the group's members. rocketmq-client-go v2.1.2
-// rebalances once when a consumer starts and once per broker whose
-// NOTIFY_CONSUMER_IDS_CHANGED answers its first heartbeat, each in a goroutine
-// of its own that reads the client's closed flag without synchronisation; a
-// client shut down while one still runs is a race -race reports (and the relay's
-// extra hop makes it likelier). Each rebalance asks one broker for the member
-// list of every subscribed topic that has a route (topic and the group's retry
-// topic), so the count of those requests tells when the last one is past its
-// network calls.
-func (h *harness) waitRebalanced(group, topic string) {
-	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
-	defer cancel()
-	routed := 0
-	for _, t := range []string{topic, "%RETRY%" + group} {
-		if _, err := h.mesh.TopicRoute(ctx, t); err == nil {
-			routed++
-		}
-	}
-	waitFor(h.t, "consumer group "+group+"'s start-up rebalances", func() bool {
-		members, asked := 0, 0
-		for _, name := range h.cluster.BrokerNames() {
-			for id := int64(0); ; id++ {
-				b := h.cluster.Broker(name).Replica(id)
-				if b == nil {
-					break
-				}
-				if len(b.ConsumerIDs(group)) > 0 {
-					members++
-				}
-				for _, r := range b.Requests(remoting.CodeGetConsumerListByGroup) {
-					if r.ExtFields["consumerGroup"] == group {
-						asked++
-					}
-				}
-			}
-		}
-		return members > 0 && asked >= routed*(1+members)
-	})
 }

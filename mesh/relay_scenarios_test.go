@@ -2,7 +2,10 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -120,7 +123,7 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 			var body string
 			for attempt := 0; ; attempt++ {
 				body = fmt.Sprintf("%s-%d", tc.name, attempt)
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				res, err := p.SendMessageInTransaction(ctx, primitive.NewMessage("orders", []byte(body)))
 				cancel()
 				if err != nil {
@@ -133,7 +136,7 @@ func TestIntercept_EndTransactionAfterRedirectReachesStoringBroker(t *testing.T)
 					t.Fatal("the selector never chose broker-a (weight 1000 of 1001)")
 				}
 			}
-			waitFor(t, body+" committed on broker-b", func() bool {
+			meshtest.WaitFor(t, body+" committed on broker-b", func() bool {
 				for _, m := range h.cluster.Broker("broker-b").Messages("orders") {
 					if string(m.Body) == body {
 						return true
@@ -170,7 +173,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		for i := 0; i < perPhase; i++ {
 			msg := primitive.NewMessage("orders", []byte(fmt.Sprintf("%s-%03d", phase, i)))
 			msg.WithShardingKey("one-key")
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			_, err := p.SendSync(ctx, msg)
 			cancel()
 			if err != nil {
@@ -183,7 +186,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		got []string
 	)
 	group := uniqueName("cg")
-	h.consumeOrderly(group, "orders", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consumeOrderly(group, "orders", func(_ *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -193,7 +196,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 	}, consumer.WithRebalanceLockInterval(200*time.Millisecond))
 	send("1-before")
 	var owner string
-	waitFor(t, "broker-a's queues locked", func() bool {
+	meshtest.WaitFor(t, "broker-a's queues locked", func() bool {
 		locks := b.Locks(group)
 		if len(locks) < 4 {
 			return false
@@ -201,7 +204,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		owner = locks[0].ClientID
 		return true
 	})
-	waitFor(t, "the messages before the move consumed", func() bool {
+	meshtest.WaitFor(t, "the messages before the move consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= perPhase
@@ -212,7 +215,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 	// go where the configuration now says (locks live 60 s; this is 21).
 	h.cluster.FastForward(21 * time.Second)
 	send("2-after")
-	waitFor(t, "locking at the new address", func() bool {
+	meshtest.WaitFor(t, "locking at the new address", func() bool {
 		for _, r := range b.Requests(remoting.CodeLockBatchMQ) {
 			if r.LocalAddr == alt && r.ExtFields != nil {
 				return true
@@ -220,7 +223,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 		}
 		return false
 	})
-	waitFor(t, "a pull at the new address", func() bool {
+	meshtest.WaitFor(t, "a pull at the new address", func() bool {
 		for _, r := range b.Requests(remoting.CodePullMessage) {
 			if r.LocalAddr == alt {
 				return true
@@ -233,7 +236,7 @@ func TestIntercept_OrderlyConsumerKeepsLocksAcrossUpstreamSwitch(t *testing.T) {
 			t.Errorf("queue %d: lock held by %q (expired %v), want %q's all along", l.QueueID, l.ClientID, l.Expired, owner)
 		}
 	}
-	waitFor(t, "the messages after the move consumed", func() bool {
+	meshtest.WaitFor(t, "the messages after the move consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= 2*perPhase
@@ -253,9 +256,9 @@ func TestIntercept_PushConsumerLongPolling(t *testing.T) {
 	}})
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
 	b := h.cluster.Broker("broker-a")
-	waitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
+	meshtest.WaitFor(t, "a pull suspended at the broker", func() bool { return b.SuspendedPulls() > 0 })
 	h.sendN(h.producer(), "orders", 8)
-	waitFor(t, "the messages delivered to the waiting consumer", func() bool { return col.count() == 8 })
+	meshtest.WaitFor(t, "the messages delivered to the waiting consumer", func() bool { return col.Distinct() == 8 })
 }
 
 // TestIntercept_PullConsumer polls messages through the relay.
@@ -267,7 +270,6 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	group := uniqueName("pc")
 	pc, err := h.mesh.NewPullConsumer(
 		consumer.WithGroupName(group),
-		consumer.WithInstance(h.warmInstance()),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	)
 	if err != nil {
@@ -276,12 +278,9 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if err := pc.Subscribe("polled", consumer.MessageSelector{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Shutdown()
+	meshtest.StartConsumer(t, h.cluster, group, pc)
 	seen := map[string]bool{}
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for len(seen) < 8 && time.Now().Before(deadline) {
 		cr, err := pc.Poll(context.Background(), time.Second)
 		if consumer.IsNoNewMsgError(err) {
@@ -298,7 +297,6 @@ func TestIntercept_PullConsumer(t *testing.T) {
 	if len(seen) != 8 {
 		t.Fatalf("polled %d distinct messages through the relay, want 8", len(seen))
 	}
-	h.waitRebalanced(group, "polled")
 }
 
 // TestIntercept_RequestReply sends a request whose reply the broker pushes
@@ -313,7 +311,7 @@ func TestIntercept_RequestReply(t *testing.T) {
 	// the official client heartbeats one second after it starts, to the brokers
 	// it has routes for by then.
 	h.sendN(requester, "warm", 1)
-	waitFor(t, "the requester's heartbeat on broker-a", func() bool {
+	meshtest.WaitFor(t, "the requester's heartbeat on broker-a", func() bool {
 		for _, c := range h.cluster.Broker("broker-a").Clients() {
 			if slices.Contains(c.ProducerGroups, group) {
 				return true
@@ -323,12 +321,12 @@ func TestIntercept_RequestReply(t *testing.T) {
 	})
 	responder := h.producer()
 	errs := make(chan error, 16)
-	h.consume(uniqueName("rpc"), "rpc", func(_ *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	h.consume(uniqueName("rpc"), "rpc", func(_ *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			// CreateReplyMessage reads its body argument as properties.
 			reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
 			if err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+				ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 				_, err = responder.SendSync(ctx, reply)
 				cancel()
 			}
@@ -341,9 +339,9 @@ func TestIntercept_RequestReply(t *testing.T) {
 		}
 		return consumer.ConsumeSuccess
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	reply, err := requester.Request(ctx, defaultTestTimeout, primitive.NewMessage("rpc", []byte("ping")))
+	reply, err := requester.Request(ctx, meshtest.DefaultTimeout, primitive.NewMessage("rpc", []byte("ping")))
 	select {
 	case err := <-errs:
 		t.Errorf("responder: %v", err)
@@ -369,7 +367,7 @@ func TestIntercept_BatchSend(t *testing.T) {
 	for i := range 5 {
 		msgs = append(msgs, primitive.NewMessage("orders", []byte("batch-"+strconv.Itoa(i))))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	res, err := h.producer().SendSync(ctx, msgs...)
 	if err != nil {
@@ -416,7 +414,7 @@ func TestIntercept_ACLSignedTrafficAccepted(t *testing.T) {
 		t.Fatalf("signed sends landed on %v", got)
 	}
 	col, _ := h.consume(uniqueName("cg"), "orders", nil)
-	waitFor(t, "10 signed messages consumed", func() bool { return col.count() == 10 })
+	meshtest.WaitFor(t, "10 signed messages consumed", func() bool { return col.Distinct() == 10 })
 	for _, b := range []string{"broker-a", "broker-b"} {
 		for _, r := range h.cluster.Broker(b).Requests(remoting.CodeSendMessage) {
 			if r.ExtFields["bname"] != b || r.ExtFields["AccessKey"] != creds.AccessKey {
@@ -437,7 +435,7 @@ func TestIntercept_BrokerNameRequiringBroker(t *testing.T) {
 	h.sendN(h.producer(), "orders", 8)
 	group := uniqueName("cg")
 	col, _ := h.consume(group, "orders", nil)
-	waitFor(t, "8 messages consumed", func() bool { return col.count() == 8 })
+	meshtest.WaitFor(t, "8 messages consumed", func() bool { return col.Distinct() == 8 })
 	b := h.cluster.Broker("broker-a")
 	for _, code := range []int32{remoting.CodeSendMessage, remoting.CodePullMessage, remoting.CodeQueryConsumerOffset} {
 		if b.RequestCount(code) == 0 {
@@ -480,7 +478,7 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	if expire {
 		opts = append(opts, consumer.WithConsumeTimeout(300*time.Millisecond))
 	}
-	col, _ := h.consume(group, "orders", func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	col, _ := h.consume(group, "orders", func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		for _, m := range msgs {
 			mu.Lock()
 			hosts[m.StoreHost] = true
@@ -489,11 +487,11 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 				<-release // stuck past the consume timeout
 			}
 		}
-		col.add(msgs...)
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess
 	}, opts...)
 	h.sendN(h.producer(), "orders", 1)
-	waitFor(t, "the message consumed", func() bool {
+	meshtest.WaitFor(t, "the message consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(hosts) > 0
@@ -507,17 +505,17 @@ func TestIntercept_SendBackToStoreHostStaysInTheMesh(t *testing.T) {
 	}
 	mu.Unlock()
 	if !expire {
-		waitFor(t, "the message consumed", func() bool { return col.count() == 1 })
+		meshtest.WaitFor(t, "the message consumed", func() bool { return col.Distinct() == 1 })
 		return
 	}
 	b := h.cluster.Broker("broker-a")
-	waitFor(t, "the expired message sent back", func() bool { return b.RequestCount(remoting.CodeConsumerSendMsgBack) > 0 })
+	meshtest.WaitFor(t, "the expired message sent back", func() bool { return b.RequestCount(remoting.CodeConsumerSendMsgBack) > 0 })
 	once.Do(func() { close(release) })
 	back := b.Requests(remoting.CodeConsumerSendMsgBack)[0]
 	if !strings.HasPrefix(back.RemoteAddr, relaySource+":") {
 		t.Errorf("the send-back came from %s, want the relay's %s", back.RemoteAddr, relaySource)
 	}
-	waitFor(t, "the message in the retry topic", func() bool { return len(b.Messages("%RETRY%"+group)) > 0 })
+	meshtest.WaitFor(t, "the message in the retry topic", func() bool { return len(b.Messages("%RETRY%"+group)) > 0 })
 }
 
 // TestIntercept_WeightsAppliedOnce checks that the relay keeps the broker the
@@ -537,7 +535,7 @@ func TestIntercept_WeightsAppliedOnce(t *testing.T) {
 	p := h.producer()
 	chosen := map[string]int{}
 	for i := range n {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage("orders", []byte("w-"+strconv.Itoa(i))))
 		cancel()
 		if err != nil {
@@ -557,4 +555,132 @@ func TestIntercept_WeightsAppliedOnce(t *testing.T) {
 	if share < 0.75 || share > 0.85 {
 		t.Errorf("broker-a stored %.1f%% of %d sends, want 80%% ± 5%%", 100*share, n)
 	}
+}
+
+// TestIntercept_StartConsumerWaitsThroughHeartbeatReplay starts a consumer
+// with meshtest.StartConsumer while broker-a's endpoint moves between the
+// client's first heartbeat and its first rebalance. The relay sends the
+// rebalance's GET_CONSUMER_LIST_BY_GROUP to the new address on a new upstream
+// connection and replays the client's heartbeat there first, so broker-a holds
+// the Start round's heartbeat twice before the client's periodic round: a
+// count of heartbeats per broker took that for the periodic round, which
+// StartConsumer waits for before it lets the rebalance go on. A rebalance that
+// changes the consumer's queues writes new subscription versions and sends
+// them in a heartbeat at once; the periodic round must have gone out before,
+// with the Start round's versions.
+func TestIntercept_StartConsumerWaitsThroughHeartbeatReplay(t *testing.T) {
+	h, alt := newMovableHarness(t)
+	b := h.cluster.Broker("broker-a")
+	group := uniqueName("cg")
+	c, err := h.mesh.NewPushConsumer(consumer.WithGroupName(group), consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Subscribe("orders", consumer.MessageSelector{}, func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ofGroup := func(r meshtest.Request) bool { return strings.Contains(string(r.Body), `"groupName":"`+group+`"`) }
+	// The client's Start waits for its first heartbeat's answer: hold it at
+	// broker-a until the endpoint has moved.
+	releaseHeartbeats := b.Hold(remoting.CodeHeartBeat)
+	defer releaseHeartbeats()
+	moved := make(chan error, 1)
+	go func() {
+		defer releaseHeartbeats()
+		moved <- func() error {
+			deadline := time.Now().Add(meshtest.DefaultTimeout)
+			for !slices.ContainsFunc(b.Requests(remoting.CodeHeartBeat), ofGroup) {
+				if time.Now().After(deadline) {
+					return errors.New("the consumer's first heartbeat never reached broker-a")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			res, err := movedSpec(h.cluster, alt).Resources()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
+			defer cancel()
+			if err := h.cp.Update(ctx, res); err != nil {
+				return err
+			}
+			for {
+				if dump, err := h.mesh.ConfigDump(); err == nil && containsVersion(dump, h.cp.Version()) {
+					return nil
+				}
+				if ctx.Err() != nil {
+					return fmt.Errorf("the mesh never applied the move: %w", ctx.Err())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+	}()
+	meshtest.StartConsumer(t, h.cluster, group, c)
+	if err := <-moved; err != nil {
+		t.Fatal(err)
+	}
+
+	// The client's heartbeats have its own opaques, counted up from 1; the
+	// relay's copies and replays have negative ones.
+	var hbs []meshtest.Request
+	for _, r := range b.Requests(remoting.CodeHeartBeat) {
+		if ofGroup(r) {
+			hbs = append(hbs, r)
+		}
+	}
+	var replayed, next *meshtest.Request
+	for i, r := range hbs[1:] {
+		switch {
+		case r.Opaque > 0 && next == nil:
+			next = &hbs[i+1]
+		case r.Opaque < 0 && next == nil && r.RemoteAddr != hbs[0].RemoteAddr:
+			replayed = &hbs[i+1]
+		}
+	}
+	if replayed == nil {
+		t.Fatalf("broker-a got no replay of the Start round's heartbeat on a second connection before the client's next heartbeat: %v", heartbeatsOf(t, hbs))
+	}
+	if next == nil {
+		t.Fatalf("StartConsumer returned before broker-a received another heartbeat of the client: %v", heartbeatsOf(t, hbs))
+	}
+	if start, got := subVersions(t, hbs[0]), subVersions(t, *next); !maps.Equal(got, start) {
+		t.Errorf("the client's next heartbeat after its Start round carried subscription versions %v, not the Start round's %v: a rebalance ran before the periodic round; heartbeats: %v",
+			got, start, heartbeatsOf(t, hbs))
+	}
+}
+
+// subVersions returns the subscription version of each topic in a heartbeat.
+func subVersions(t *testing.T, hb meshtest.Request) map[string]int64 {
+	t.Helper()
+	var body struct {
+		ConsumerDataSet []struct {
+			SubscriptionDataSet []struct {
+				Topic      string `json:"topic"`
+				SubVersion int64  `json:"subVersion"`
+			} `json:"subscriptionDataSet"`
+		} `json:"consumerDataSet"`
+	}
+	if err := json.Unmarshal(hb.Body, &body); err != nil {
+		t.Fatalf("heartbeat body: %v", err)
+	}
+	out := map[string]int64{}
+	for _, cd := range body.ConsumerDataSet {
+		for _, s := range cd.SubscriptionDataSet {
+			out[s.Topic] = s.SubVersion
+		}
+	}
+	return out
+}
+
+// heartbeatsOf describes heartbeats for a failure message: opaque, connection,
+// arrival and subscription versions.
+func heartbeatsOf(t *testing.T, rs []meshtest.Request) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("opaque %d from %s to %s at %s with %v", r.Opaque, r.RemoteAddr, r.LocalAddr, r.Time.Format(time.StampMicro), subVersions(t, r)))
+	}
+	return out
 }

@@ -26,9 +26,9 @@ import (
 // retryLaterOnce consumes every message on its second delivery only: the first
 // goes back to the broker with ConsumeRetryLater, so it reaches the collector
 // only through the group's retry topic.
-func retryLaterOnce() func(*collector, ...*primitive.MessageExt) consumer.ConsumeResult {
+func retryLaterOnce() func(*meshtest.Collector, ...*primitive.MessageExt) consumer.ConsumeResult {
 	var mu sync.Mutex
-	return func(col *collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
+	return func(col *meshtest.Collector, msgs ...*primitive.MessageExt) consumer.ConsumeResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range msgs {
@@ -36,7 +36,7 @@ func retryLaterOnce() func(*collector, ...*primitive.MessageExt) consumer.Consum
 				return consumer.ConsumeRetryLater
 			}
 		}
-		col.add(msgs...)
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess
 	}
 }
@@ -58,9 +58,9 @@ func TestMesh_RetriesRedeliveredWithNameserverRoutes(t *testing.T) {
 	group := uniqueName("cg")
 	h.cluster.CreateConsumerGroup(group)
 	col, _ := h.consume(group, "orders", retryLaterOnce(), consumer.WithConsumeMessageBatchMaxSize(1))
-	waitFor(t, "every message redelivered from its retry topic", func() bool {
+	meshtest.WaitFor(t, "every message redelivered from its retry topic", func() bool {
 		h.cluster.FastForward(10 * time.Second)
-		return col.count() == 10
+		return col.Distinct() == 10
 	})
 }
 
@@ -92,7 +92,7 @@ func TestMesh_OnDemandNewTopicWithNameserverFallback(t *testing.T) {
 			})
 			// The first route query, as the official client sends it to the
 			// mesh's nameserver endpoint, is answered with the fallback's route.
-			ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
 			req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "fresh"}, nil)
 			resp, err := transport.Call(ctx, h.mesh.NameServerAddr(), req)
@@ -138,7 +138,7 @@ func TestMesh_OrderedMessagesSpreadOverEveryQueue(t *testing.T) {
 		t.Helper()
 		msg := primitive.NewMessage("ordered", []byte(key))
 		msg.WithShardingKey(key)
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		defer cancel()
 		res, err := p.SendSync(ctx, msg)
 		if err != nil {
@@ -187,7 +187,7 @@ func sendToQueue(t *testing.T, p rocketmq.Producer, topic, broker string, queue 
 	t.Helper()
 	msg := primitive.NewMessage(topic, []byte(body))
 	msg.Queue = &primitive.MessageQueue{Topic: topic, BrokerName: broker, QueueId: queue}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := p.SendSync(ctx, msg); err != nil {
 		t.Fatalf("seeding %s queue %d of %q: %v", broker, queue, topic, err)
@@ -217,7 +217,7 @@ func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
 			r.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: md}}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if err := h.cp.Update(ctx, res); err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
 	hit := map[string]bool{}
 	p := h.producer()
 	for i := 0; i < 200; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage("wide", []byte(fmt.Sprint("mesh-", i))))
 		cancel()
 		if err != nil {
@@ -253,7 +253,7 @@ func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
 	// commit every queue's offset.
 	group := uniqueName("cg")
 	col, _ := h.consume(group, "wide", nil)
-	waitFor(t, "every message of every queue consumed", func() bool { return col.count() == 200+2*(queues-4) })
+	meshtest.WaitFor(t, "every message of every queue consumed", func() bool { return col.Distinct() == 200+2*(queues-4) })
 	stored := map[string]map[int]int64{}
 	for _, m := range h.cluster.Messages("wide") {
 		if stored[m.BrokerName] == nil {
@@ -261,7 +261,7 @@ func TestMesh_TopicQueuesFromRouteReachEveryQueue(t *testing.T) {
 		}
 		stored[m.BrokerName][m.QueueID] = max(stored[m.BrokerName][m.QueueID], m.QueueOffset+1)
 	}
-	waitFor(t, "every queue's offset committed", func() bool {
+	meshtest.WaitFor(t, "every queue's offset committed", func() bool {
 		return maps.EqualFunc(h.cluster.ConsumerOffsets(group, "wide"), stored, maps.Equal)
 	})
 }

@@ -61,7 +61,7 @@ func WithBootstrapAuthorities(names ...string) BootstrapOption {
 // Bootstrap returns gRPC-format xDS bootstrap JSON pointing at the control
 // plane (insecure credentials, node id "meshtest" by default).
 func (cp *ControlPlane) Bootstrap(opts ...BootstrapOption) []byte {
-	s := bootstrapSpec{nodeID: "meshtest", servers: []string{cp.Address()}}
+	s := bootstrapSpec{nodeID: "meshtest", servers: []string{cp.Addr()}}
 	for _, o := range opts {
 		if o != nil {
 			o(&s)

@@ -21,14 +21,21 @@ type Broker struct {
 
 	goingAway atomic.Bool // GoAway: every request is answered GO_AWAY
 
-	mu        sync.Mutex
-	errs      map[int32]faultError
-	delays    map[int32]time.Duration
-	requests  []Request
-	producers map[string]map[string]*conn // group -> clientID -> conn
-	consumers map[string]*consumerGroup
-	pulls     map[queueKey][]*parkedPull
-	clients   map[string]*clientInfo
+	mu       sync.Mutex
+	errs     map[int32]faultError
+	delays   map[int32]time.Duration
+	holds    map[int32]*hold
+	requests []Request
+	sent     []Request // requests the broker sent to clients (39, 40)
+	// rebalances counts, per connection and group, the rebalances the broker
+	// asked for (40 sent) and saw (38 received); heartbeats counts, per
+	// connection and client, the heartbeats it received; never reset.
+	rebalances map[memberKey]*rebalanceCount
+	heartbeats map[heartbeatKey]int
+	producers  map[string]map[string]*conn // group -> clientID -> conn
+	consumers  map[string]*consumerGroup
+	pulls      map[queueKey][]*parkedPull
+	clients    map[string]*clientInfo
 
 	// guarded by mu: a replica's own commits, "topic@group" -> queue -> offset
 	ownOffsets map[string]map[int32]int64
@@ -37,12 +44,15 @@ type Broker struct {
 func newBroker(c *Cluster, set *brokerSet, id int64) *Broker {
 	b := &Broker{
 		c: c, set: set, id: id,
-		errs:      map[int32]faultError{},
-		delays:    map[int32]time.Duration{},
-		producers: map[string]map[string]*conn{},
-		consumers: map[string]*consumerGroup{},
-		pulls:     map[queueKey][]*parkedPull{},
-		clients:   map[string]*clientInfo{},
+		errs:       map[int32]faultError{},
+		delays:     map[int32]time.Duration{},
+		holds:      map[int32]*hold{},
+		rebalances: map[memberKey]*rebalanceCount{},
+		heartbeats: map[heartbeatKey]int{},
+		producers:  map[string]map[string]*conn{},
+		consumers:  map[string]*consumerGroup{},
+		pulls:      map[queueKey][]*parkedPull{},
+		clients:    map[string]*clientInfo{},
 	}
 	log := c.log.With("broker", set.name, "brokerId", id)
 	b.srv = newServer(log, b.serve)
@@ -118,19 +128,13 @@ func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	if resp := b.checkBrokerName(req); resp != nil {
 		return resp
 	}
-	fe, hasErr, delay := b.faultsFor(req.Code)
-	if delay > 0 {
+	fe, hasErr, delay, held := b.faultsFor(req.Code)
+	if delay > 0 || held != nil {
 		b.srv.wg.Add(1)
 		stop := b.srv.stopCh
 		go func() {
 			defer b.srv.wg.Done()
-			t := time.NewTimer(delay)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-stop:
-				return
-			case <-cn.closed:
+			if !waitFault(delay, held, stop, cn.closed) {
 				return
 			}
 			var resp *remoting.Command
@@ -204,6 +208,28 @@ func withExt(resp *remoting.Command, kv ...string) *remoting.Command {
 		resp.ExtFields[kv[i]] = kv[i+1]
 	}
 	return resp
+}
+
+// send sends a broker-initiated oneway request (39, 40) to a client, recording it
+// for SentRequests first, so that a client that has read it finds it recorded.
+// A notification the connection could not take does not count as one the client
+// was sent (see StartConsumer).
+func (b *Broker) send(cn *conn, code int32, ext map[string]string, body []byte) {
+	req := b.newBrokerRequest(code, ext, body)
+	r := newRequest(cn, req, b.c.clock.now())
+	notify := code == remoting.CodeNotifyConsumerIDsChanged
+	b.mu.Lock()
+	b.sent = append(b.sent, r)
+	if notify {
+		b.rebalanceCountLocked(cn, ext["consumerGroup"]).notified++
+	}
+	b.mu.Unlock()
+	cn.write(req)
+	if notify && cn.isClosed() {
+		b.mu.Lock()
+		b.rebalanceCountLocked(cn, ext["consumerGroup"]).notified--
+		b.mu.Unlock()
+	}
 }
 
 // newBrokerRequest builds a broker-initiated oneway request (39, 40) in Java form.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -107,6 +108,11 @@ type Cluster struct {
 	byNm map[string]*brokerSet
 
 	clock clock
+
+	noNotify atomic.Bool // notifyConsumerIdsChangedEnable=false
+
+	settleMu sync.Mutex
+	routed   map[string]int // group → WithRoutedTopics of StartConsumer; guarded by settleMu
 
 	tickMu    sync.Mutex // serializes tick
 	wake      chan struct{}
@@ -424,6 +430,18 @@ func (c *Cluster) CreateConsumerGroup(group string) {
 		s.store.createTopicIfAbsent(&topicConfig{name: RetryTopicPrefix + group, read: 1, write: 1, perm: permReadWrite})
 	}
 }
+
+// SetNotifyConsumerIDsChanged turns NOTIFY_CONSUMER_IDS_CHANGED (40) on (the
+// default) or off on every broker, as the broker setting
+// notifyConsumerIdsChangedEnable does: with it off, consumers learn of a group's
+// new or departed members only at their own periodic rebalance (20 s in the Go
+// client). It returns the previous setting.
+func (c *Cluster) SetNotifyConsumerIDsChanged(on bool) (was bool) {
+	return !c.noNotify.Swap(!on)
+}
+
+// notifying reports whether brokers notify consumers of membership changes.
+func (c *Cluster) notifying() bool { return !c.noNotify.Load() }
 
 // CreateTopic creates or updates topic with the given number of read and write
 // queues on every broker set.

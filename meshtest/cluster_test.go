@@ -22,7 +22,7 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, addr string) *rawClient {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, defaultTestTimeout)
+	nc, err := net.DialTimeout("tcp", addr, DefaultTimeout)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
@@ -42,9 +42,23 @@ func (rc *rawClient) call(code int32, ext map[string]string, body []byte) *remot
 	return rc.read()
 }
 
+// callAnswered is call for requests the broker may precede its answer with
+// requests of its own (a heartbeat's NOTIFY_CONSUMER_IDS_CHANGED): it returns
+// the answer and those requests.
+func (rc *rawClient) callAnswered(code int32, ext map[string]string, body []byte) (resp *remoting.Command, before []*remoting.Command) {
+	rc.t.Helper()
+	for resp = rc.call(code, ext, body); !resp.IsResponse(); resp = rc.read() {
+		before = append(before, resp)
+	}
+	if resp.Opaque != rc.op {
+		rc.t.Fatalf("answer with opaque %d, want %d", resp.Opaque, rc.op)
+	}
+	return resp, before
+}
+
 func (rc *rawClient) read() *remoting.Command {
 	rc.t.Helper()
-	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	rc.nc.SetReadDeadline(time.Now().Add(DefaultTimeout))
 	resp, err := remoting.ReadCommand(rc.r, 0)
 	if err != nil {
 		rc.t.Fatalf("read: %v", err)
@@ -104,7 +118,7 @@ func TestBroker_MalformedFrameClosesConnection(t *testing.T) {
 	if _, err := rc.nc.Write([]byte{0, 0, 0, 8, 7, 0, 0, 4, '{', '}', ' ', ' '}); err != nil {
 		t.Fatal(err)
 	}
-	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
+	rc.nc.SetReadDeadline(time.Now().Add(DefaultTimeout))
 	_, err := rc.r.ReadByte()
 	if !errors.Is(err, io.EOF) && !isReset(err) {
 		t.Fatalf("read after malformed frame: %v, want EOF", err)
@@ -147,122 +161,5 @@ func TestBroker_GoldenErrorRemarks(t *testing.T) {
 	resp = rc.call(remoting.CodeQueryConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "0"}, nil)
 	if resp.Code != remoting.Success || resp.ExtFields["offset"] != "0" {
 		t.Errorf("14 for a new group: %d %v", resp.Code, resp.ExtFields)
-	}
-}
-
-func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
-	c := RunCluster(t, WithTopic("TopicTest", 1), WithTimeScale(100)) // suspensions effectively never time out
-	b := c.Broker("broker-a")
-	rc := dialRaw(t, b.Addr())
-	hb := `{"clientID":"127.0.0.1@raw","producerDataSet":[],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"topic":"TopicTest","subString":"*","tagsSet":[],"codeSet":[],"subVersion":1,"expressionType":"TAG"}],"unitMode":false}]}`
-	if resp := rc.call(remoting.CodeHeartBeat, nil, []byte(hb)); resp.Code != remoting.Success {
-		t.Fatalf("heartbeat: %d %s", resp.Code, resp.Remark)
-	}
-	if n := rc.read(); n.Code != remoting.CodeNotifyConsumerIDsChanged || n.Flag != remoting.FlagOneway || n.Ext("consumerGroup") != "g" {
-		t.Fatalf("expected 40 after first registration, got code %d flag %d", n.Code, n.Flag)
-	}
-	rc.op++
-	req := remoting.NewRequest(remoting.CodePullMessage, map[string]string{
-		"consumerGroup": "g", "topic": "TopicTest", "queueId": "0", "queueOffset": "0", "maxMsgNums": "32",
-		"sysFlag": "2", "commitOffset": "0", "suspendTimeoutMillis": "20000", "subscription": "", "subVersion": "0", "expressionType": "TAG",
-	}, nil)
-	req.Opaque = rc.op
-	if err := remoting.WriteCommand(rc.nc, req); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "pull suspended", func() bool { return b.SuspendedPulls() == 1 })
-	send := dialRaw(t, b.Addr())
-	sresp := send.call(remoting.CodeSendMessage, map[string]string{"producerGroup": "p", "topic": "TopicTest", "queueId": "0", "properties": "TAGS\x01T\x02", "sysFlag": "0", "bornTimestamp": "1", "flag": "0"}, []byte("hi"))
-	if sresp.Code != remoting.Success || sresp.Ext("MSG_REGION") != "DefaultRegion" || sresp.Ext("TRACE_ON") != "true" || len(sresp.Ext("msgId")) != 32 {
-		t.Fatalf("send: %d %v", sresp.Code, sresp.ExtFields)
-	}
-	resp := rc.read()
-	if resp.Code != remoting.Success || resp.Remark != "FOUND" || resp.Ext("nextBeginOffset") != "1" || resp.Ext("maxOffset") != "1" || resp.Ext("suggestWhichBrokerId") != "0" {
-		t.Fatalf("woken pull: %d %q %v", resp.Code, resp.Remark, resp.ExtFields)
-	}
-	msgs, err := remoting.DecodeMessages(resp.Body)
-	if err != nil || len(msgs) != 1 || string(msgs[0].Body) != "hi" || msgs[0].Property("CLUSTER") != "DefaultCluster" {
-		t.Fatalf("pulled %v, %v", msgs, err)
-	}
-	if msgs[0].OffsetMsgID() != sresp.Ext("msgId") {
-		t.Errorf("offset msg id %s, send answered %s", msgs[0].OffsetMsgID(), sresp.Ext("msgId"))
-	}
-	// At the max offset a non-suspended pull answers OFFSET_OVERFLOW_ONE.
-	req.ExtFields["queueOffset"], req.ExtFields["sysFlag"] = "1", "0"
-	resp = rc.call(remoting.CodePullMessage, req.ExtFields, nil)
-	if resp.Code != remoting.PullNotFound || resp.Remark != "OFFSET_OVERFLOW_ONE" {
-		t.Errorf("overflow pull: %d %q", resp.Code, resp.Remark)
-	}
-}
-
-func TestBroker_ACLRejectsBadSignature(t *testing.T) {
-	c := RunCluster(t, WithACL("AK", "SK"))
-	rc := dialRaw(t, c.Broker("broker-a").Addr())
-	ext := map[string]string{"topic": "TBW102", "queueId": "0", "AccessKey": "AK"}
-	ext["Signature"] = aclSignature(ext, nil, "SK")
-	if resp := rc.call(remoting.CodeGetMaxOffset, ext, nil); resp.Code != remoting.Success {
-		t.Errorf("signed request: %d %q", resp.Code, resp.Remark)
-	}
-	ext["Signature"] = "bad"
-	resp := rc.call(remoting.CodeGetMaxOffset, ext, nil)
-	if resp.Code != remoting.SystemError || resp.Remark != RemarkACLSignature("AK") {
-		t.Errorf("bad signature: %d %q", resp.Code, resp.Remark)
-	}
-}
-
-func TestBroker_FaultVerbs(t *testing.T) {
-	c := RunCluster(t)
-	b := c.Broker("broker-a")
-	rc := dialRaw(t, b.Addr())
-	b.SetError(remoting.CodeGetMaxOffset, remoting.SystemBusy, "busy")
-	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.SystemBusy || resp.Remark != "busy" {
-		t.Errorf("SetError: %d %q", resp.Code, resp.Remark)
-	}
-	b.ClearErrors()
-	b.SetDelay(remoting.CodeGetMaxOffset, 50*time.Millisecond)
-	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.Success {
-		t.Errorf("delayed: %d", resp.Code)
-	}
-	b.ClearErrors()
-	b.Kill()
-	if _, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
-		t.Errorf("dial a killed broker succeeded")
-	}
-	if err := b.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	rc = dialRaw(t, b.Addr())
-	if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102"}, nil); resp.Code != remoting.Success {
-		t.Errorf("after restart: %d", resp.Code)
-	}
-	b.CloseClientConnections()
-	rc.nc.SetReadDeadline(time.Now().Add(defaultTestTimeout))
-	if _, err := rc.r.ReadByte(); err == nil {
-		t.Errorf("connection still open after CloseClientConnections")
-	}
-}
-
-func TestBroker_RestartElsewhere(t *testing.T) {
-	c := RunCluster(t, WithTopic("orders", 4))
-	b := c.Broker("broker-a")
-	old := b.Addr()
-	if err := b.RestartElsewhere(); err == nil {
-		t.Error("RestartElsewhere of a running broker succeeded")
-	}
-	b.Stop()
-	if err := b.RestartElsewhere(); err != nil {
-		t.Fatal(err)
-	}
-	if b.Addr() == old {
-		t.Fatalf("address %s unchanged", old)
-	}
-	ns := dialRaw(t, c.NameServerAddr())
-	resp := ns.call(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "orders"}, nil)
-	rd, err := remoting.DecodeTopicRouteData(resp.Body)
-	if err != nil || rd.BrokerDatas[0].BrokerAddrs[0] != b.Addr() {
-		t.Errorf("route after the move: %+v, %v; want broker-a at %s", rd, err, b.Addr())
-	}
-	if resp := dialRaw(t, b.Addr()).call(remoting.CodeGetMaxOffset, map[string]string{"topic": "orders", "queueId": "0"}, nil); resp.Code != remoting.Success {
-		t.Errorf("at the new address: code %d", resp.Code)
 	}
 }

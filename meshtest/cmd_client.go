@@ -100,23 +100,21 @@ func (b *Broker) handleHeartbeat(cn *conn, req *remoting.Command) *remoting.Comm
 			retryTopics = append(retryTopics, RetryTopicPrefix+cd.GroupName)
 		}
 	}
+	if !b.c.notifying() {
+		changed = nil
+	}
 	b.mu.Unlock()
 	for _, t := range retryTopics {
 		b.set.store.createTopicIfAbsent(&topicConfig{name: t, read: 1, write: 1, perm: permReadWrite})
 	}
-	// Answer first, then notify: the client then handles the notification after
-	// it has seen the heartbeat's answer.
-	resp := remoting.NewResponse(req, remoting.Success, "")
-	if len(changed) == 0 {
-		return resp
-	}
-	if !req.IsOneway() {
-		cn.write(resp)
-	}
+	// Notify, then answer, as Apache RocketMQ 4.9.8 does: its
+	// ConsumerManager.registerConsumer sends the notifications while it
+	// processes the heartbeat. A relay that closes a draining upstream once its
+	// last request is answered then still relays them.
 	for _, g := range changed {
 		b.notifyConsumersChanged(g)
 	}
-	return nil
+	return remoting.NewResponse(req, remoting.Success, "")
 }
 
 // handleUnregister answers UNREGISTER_CLIENT (35).
@@ -131,7 +129,7 @@ func (b *Broker) handleUnregister(cn *conn, req *remoting.Command) *remoting.Com
 		}
 	}
 	if g := req.Ext("consumerGroup"); g != "" {
-		if b.removeConsumerLocked(g, id, nil) {
+		if b.removeConsumerLocked(g, id, nil) && b.c.notifying() {
 			changed = append(changed, g)
 		}
 	}
@@ -180,9 +178,10 @@ func (b *Broker) connClosed(cn *conn) {
 			delete(b.producers, g)
 		}
 	}
+	notify := b.c.notifying()
 	for g, cg := range b.consumers {
 		for id, c := range cg.clients {
-			if c == cn && b.removeConsumerLocked(g, id, cn) {
+			if c == cn && b.removeConsumerLocked(g, id, cn) && notify {
 				changed = append(changed, g)
 			}
 		}
@@ -209,7 +208,7 @@ func (b *Broker) notifyConsumersChanged(group string) {
 	}
 	b.mu.Unlock()
 	for _, cn := range conns {
-		cn.write(b.newBrokerRequest(remoting.CodeNotifyConsumerIDsChanged, map[string]string{"consumerGroup": group}, nil))
+		b.send(cn, remoting.CodeNotifyConsumerIDsChanged, map[string]string{"consumerGroup": group}, nil)
 	}
 }
 

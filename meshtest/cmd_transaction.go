@@ -148,7 +148,7 @@ func (b *Broker) sendCheck(group string, sm *storedMsg) {
 		"offsetMsgId":          remoting.OffsetMsgID(sm.m.StoreHost, sm.m.CommitLogOffset),
 		"transactionId":        txID,
 	}
-	cn.write(b.newBrokerRequest(remoting.CodeCheckTransactionState, ext, remoting.AppendMessage(nil, &m)))
+	b.send(cn, remoting.CodeCheckTransactionState, ext, remoting.AppendMessage(nil, &m))
 }
 
 // HalfMessages returns the unresolved transactional half messages of this broker

@@ -34,7 +34,7 @@ import (
 // (shared by every node) and a linear cache for per-topic RouteConfigurations,
 // both served over state-of-the-world and delta ADS.
 //
-// Create one with [StartControlPlane] (cleanup on t) or [NewControlPlane]
+// Create one with [RunControlPlane] (cleanup on t) or [NewControlPlane]
 // and [ControlPlane.Close].
 type ControlPlane struct {
 	// Immutable after construction.
@@ -120,15 +120,25 @@ type constHash struct{}
 
 func (constHash) ID(*corev3.Node) string { return nodeKey }
 
-// StartControlPlane starts a control plane and closes it when t ends.
-func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
+// RunControlPlane starts a control plane and closes it when t's test ends, as
+// RunCluster does for a cluster. It fails t when the server cannot start.
+func RunControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
 	t.Helper()
 	cp, err := NewControlPlane(opts...)
 	if err != nil {
-		t.Fatalf("meshtest: StartControlPlane: %v", err)
+		t.Fatalf("meshtest: RunControlPlane: %v", err)
 	}
 	t.Cleanup(cp.Close)
 	return cp
+}
+
+// StartControlPlane is [RunControlPlane].
+//
+// Deprecated: use RunControlPlane, named as RunCluster is (RunX registers
+// cleanup on t; NewX and Close are for manual use).
+func StartControlPlane(t testing.TB, opts ...ControlPlaneOption) *ControlPlane {
+	t.Helper()
+	return RunControlPlane(t, opts...)
 }
 
 // NewControlPlane starts a control plane serving an empty snapshot. Call
@@ -196,13 +206,18 @@ func (cp *ControlPlane) listen(addr string) error {
 	return nil
 }
 
-// Address returns the host:port the server listens on; it stays the same
+// Addr returns the "127.0.0.1:port" the server listens on; it stays the same
 // across Restart.
-func (cp *ControlPlane) Address() string {
+func (cp *ControlPlane) Addr() string {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	return cp.addr
 }
+
+// Address returns [ControlPlane.Addr].
+//
+// Deprecated: use Addr, named as Cluster.NameServerAddr and Broker.Addr are.
+func (cp *ControlPlane) Address() string { return cp.Addr() }
 
 // Update replaces every served resource and bumps the version, even when
 // nothing changed.

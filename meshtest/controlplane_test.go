@@ -13,8 +13,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
-const cpTestTimeout = 10 * time.Second
-
 func cpSpec() MeshSpec {
 	return MeshSpec{
 		Listener: "rmq",
@@ -38,8 +36,8 @@ func startClient(t *testing.T, cp *ControlPlane, opts ...BootstrapOption) *xdscl
 }
 
 func TestControlPlane_UpdateBumpsVersion(t *testing.T) {
-	cp := StartControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), cpTestTimeout)
+	cp := RunControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 	defer cancel()
 	res, err := cpSpec().Resources()
 	if err != nil {
@@ -70,8 +68,8 @@ func TestControlPlane_UpdateBumpsVersion(t *testing.T) {
 func TestControlPlane_InvalidResourceIsNACKed(t *testing.T) {
 	for _, protocol := range []string{"sotw", "delta"} {
 		t.Run(protocol, func(t *testing.T) {
-			cp := StartControlPlane(t)
-			ctx, cancel := context.WithTimeout(context.Background(), cpTestTimeout)
+			cp := RunControlPlane(t)
+			ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 			defer cancel()
 			res, err := cpSpec().Resources()
 			if err != nil {
@@ -97,17 +95,17 @@ func TestControlPlane_InvalidResourceIsNACKed(t *testing.T) {
 }
 
 func TestControlPlane_RestartKeepsAddress(t *testing.T) {
-	cp := StartControlPlane(t)
-	addr := cp.Address()
+	cp := RunControlPlane(t)
+	addr := cp.Addr()
 	cp.Stop()
 	cp.Stop() // idempotent
 	if err := cp.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if got := cp.Address(); got != addr {
-		t.Errorf("Address() after Restart = %q, want %q", got, addr)
+	if got := cp.Addr(); got != addr {
+		t.Errorf("Addr() after Restart = %q, want %q", got, addr)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cpTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 	defer cancel()
 	res, _ := cpSpec().Resources()
 	if err := cp.Update(ctx, res); err != nil {
@@ -158,14 +156,23 @@ func TestMeshSpec_Resources(t *testing.T) {
 }
 
 func TestControlPlane_Bootstrap(t *testing.T) {
-	cp := StartControlPlane(t)
+	cp := RunControlPlane(t)
 	cfg, err := bootstrap.Parse(cp.Bootstrap(WithBootstrapProtocol("delta"), WithBootstrapNode("n1", "c1"), WithBootstrapLocality("r", "z", "s"),
 		WithBootstrapServerFeatures("ignore_resource_deletion"), WithBootstrapResourceTimeout(time.Second), WithBootstrapAuthorities("a.example")), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.XDSServers[0].ServerURI != cp.Address() || !cfg.XDSServers[0].IgnoreResourceDeletion || cfg.Mesh.Protocol != bootstrap.ProtocolDelta ||
+	if cfg.XDSServers[0].ServerURI != cp.Addr() || !cfg.XDSServers[0].IgnoreResourceDeletion || cfg.Mesh.Protocol != bootstrap.ProtocolDelta ||
 		cfg.Mesh.ResourceTimeout != time.Second || cfg.NodeConfig.ID != "n1" || cfg.NodeConfig.Locality.Zone != "z" || cfg.Authorities["a.example"] == nil {
 		t.Errorf("bootstrap = %+v", cfg)
+	}
+}
+
+// TestControlPlane_DeprecatedNames keeps the names that RunControlPlane and Addr
+// replaced working for code outside the repository.
+func TestControlPlane_DeprecatedNames(t *testing.T) {
+	cp := StartControlPlane(t)
+	if cp.Address() != cp.Addr() || cp.Addr() == "" {
+		t.Errorf("Address() = %q, Addr() = %q, want the same non-empty address", cp.Address(), cp.Addr())
 	}
 }

@@ -18,12 +18,18 @@
 //	c.CheckBodies(t, "orders", "hi")
 //
 // State is observable without the wire ([Cluster.Messages],
-// [Cluster.ConsumerOffset], [Broker.Requests], [Broker.Locks], [Broker.Clients]),
-// faults are verbs ([Broker.Stop], [Broker.Restart], [Broker.Kill],
-// [Broker.RestartElsewhere], [Broker.GoAway], [Broker.SetError],
-// [Broker.SetDelay], [Broker.RefuseConnections], [Broker.CloseClientConnections],
-// [ControlPlane.Stop], [ControlPlane.RestartEmpty]) and time is a knob
-// ([WithTimeScale], [Cluster.FastForward]).
+// [Cluster.ConsumerOffset], [Broker.Requests], [Broker.SentRequests],
+// [Broker.Locks], [Broker.Clients]), faults are verbs ([Broker.Stop],
+// [Broker.Restart], [Broker.Kill], [Broker.RestartElsewhere], [Broker.GoAway],
+// [Broker.SetError], [Broker.SetDelay], [Broker.Hold],
+// [Broker.RefuseConnections], [Broker.CloseClientConnections],
+// [Cluster.SetNotifyConsumerIDsChanged], [ControlPlane.Stop],
+// [ControlPlane.RestartEmpty]) and time is a knob ([WithTimeScale],
+// [Cluster.FastForward]).
+//
+// Start the official client's consumers with [StartConsumer]: it keeps
+// rocketmq-client-go's own data races out of `go test -race` (clients.go says
+// how), and [WaitFor] and [DefaultTimeout] bound every wait.
 //
 // Each broker set (brokerName) has one store shared by its master (brokerId 0)
 // and replicas. Replicas answer as a 4.9.8 slave does: they serve pulls

@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -43,11 +44,91 @@ func (b *Broker) SetDelay(code int32, d time.Duration) {
 	b.delays[code] = d
 }
 
-func (b *Broker) faultsFor(code int32) (fe faultError, hasErr bool, delay time.Duration) {
+func (b *Broker) faultsFor(code int32) (fe faultError, hasErr bool, delay time.Duration, held <-chan struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	fe, hasErr = b.errs[code]
-	return fe, hasErr, b.delays[code]
+	if h := b.holds[code]; h != nil {
+		held = h.released
+	}
+	return fe, hasErr, b.delays[code], held
+}
+
+// hold is a Hold in force for one request code.
+type hold struct {
+	released chan struct{} // closed when the last holder releases
+	holders  int
+}
+
+// Hold keeps every request with the given code that arrives from now on
+// unanswered (recorded, not processed) until release is called; other requests on
+// the same connection are not held. It is SetDelay with an end the test decides,
+// for when a test must observe something before the broker may answer. Holds
+// nest; release is safe to call more than once. A held request is dropped, not
+// answered, when the broker stops or its connection closes first.
+func (b *Broker) Hold(code int32) (release func()) {
+	b.mu.Lock()
+	h := b.holds[code]
+	if h == nil {
+		h = &hold{released: make(chan struct{})}
+		b.holds[code] = h
+	}
+	h.holders++
+	b.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			if h.holders--; h.holders == 0 {
+				delete(b.holds, code)
+				close(h.released)
+			}
+		})
+	}
+}
+
+// Hold holds requests with the given code on every broker of the cluster, masters
+// and replicas; see [Broker.Hold].
+func (c *Cluster) Hold(code int32) (release func()) {
+	var releases []func()
+	for _, s := range c.sets {
+		for _, b := range s.members {
+			releases = append(releases, b.Hold(code))
+		}
+	}
+	return func() {
+		for _, r := range releases {
+			r()
+		}
+	}
+}
+
+// waitFault waits out a delay and a hold (either may be absent) and reports
+// whether the request is still to be answered: false when the broker stopped or
+// the connection closed first.
+func waitFault(delay time.Duration, held <-chan struct{}, stop, closed <-chan struct{}) bool {
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-stop:
+			return false
+		case <-closed:
+			return false
+		}
+	}
+	if held != nil {
+		select {
+		case <-held:
+		case <-stop:
+			return false
+		case <-closed:
+			return false
+		}
+	}
+	return true
 }
 
 // Stop shuts the broker down gracefully: it leaves the nameserver's routes, closes

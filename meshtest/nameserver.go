@@ -32,13 +32,7 @@ func (n *NameServer) Addr() string { return n.srv.addrString() }
 func (n *NameServer) Requests(code int32) []Request {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []Request
-	for _, r := range n.requests {
-		if r.Code == code {
-			out = append(out, r)
-		}
-	}
-	return out
+	return withCode(n.requests, code)
 }
 
 // RequestCount returns how many requests with the given code arrived.

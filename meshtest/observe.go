@@ -20,6 +20,10 @@ type Request struct {
 	// LocalAddr is the broker address the request came in on (see
 	// Broker.AddAddress).
 	LocalAddr string
+	// Opaque is the request's opaque as its sender set it. The official
+	// clients count theirs up from 1; rmqmesh's relay gives the requests it
+	// sends of its own accord (heartbeat copies and replays) negative ones.
+	Opaque    int32
 	ExtFields map[string]string
 	// Body is the request body (shared; do not modify).
 	Body []byte
@@ -45,6 +49,7 @@ func newRequest(cn *conn, req *remoting.Command, now time.Time) Request {
 		ClientID:   id,
 		RemoteAddr: cn.remote,
 		LocalAddr:  cn.local,
+		Opaque:     req.Opaque,
 		ExtFields:  maps.Clone(req.ExtFields),
 		Body:       req.Body,
 		Time:       now,
@@ -56,6 +61,12 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = append(b.requests, r)
+	switch r.Code {
+	case remoting.CodeGetConsumerListByGroup:
+		b.rebalanceCountLocked(cn, r.ExtFields["consumerGroup"]).asked++
+	case remoting.CodeHeartBeat:
+		b.heartbeats[heartbeatKey{cn, r.ClientID}]++
+	}
 }
 
 // Requests returns the requests with the given code this broker received, in
@@ -63,8 +74,13 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 func (b *Broker) Requests(code int32) []Request {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return withCode(b.requests, code)
+}
+
+// withCode returns the requests of rs with the given code, in order.
+func withCode(rs []Request, code int32) []Request {
 	var out []Request
-	for _, r := range b.requests {
+	for _, r := range rs {
 		if r.Code == code {
 			out = append(out, r)
 		}
@@ -85,11 +101,22 @@ func (b *Broker) RequestCount(code int32) int {
 	return n
 }
 
-// ResetRequests forgets every recorded request.
+// SentRequests returns the requests with the given code this broker sent to
+// clients — CHECK_TRANSACTION_STATE (39) and NOTIFY_CONSUMER_IDS_CHANGED (40) —
+// in the order it wrote them; ClientID names the client of the connection each
+// went to.
+func (b *Broker) SentRequests(code int32) []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return withCode(b.sent, code)
+}
+
+// ResetRequests forgets every recorded request, received and sent.
 func (b *Broker) ResetRequests() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.requests = nil
+	b.sent = nil
 }
 
 // Client describes a client connection that sent this broker a heartbeat.

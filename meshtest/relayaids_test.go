@@ -26,7 +26,6 @@ func TestCluster_RequestReplyPushesTheReply(t *testing.T) {
 	requester := newProducer(t, c, producer.WithGroupName(group))
 	waitRegistered(t, c, requester, group)
 	responder := newProducer(t, c)
-	cons := newPushConsumer(t, c, name("rpc"))
 	// The handler may still run while the test ends; it reports through errs
 	// instead of t.
 	errs := make(chan error, 16)
@@ -36,31 +35,27 @@ func TestCluster_RequestReplyPushesTheReply(t *testing.T) {
 		default:
 		}
 	}
-	err := cons.Subscribe("rpc", consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		for _, m := range msgs {
-			// rocketmq-client-go v2.1.2's CreateReplyMessage parses its body
-			// argument as properties and leaves the reply's body empty, so the
-			// answer travels as a property.
-			reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
-			if err != nil {
-				report(fmt.Errorf("CreateReplyMessage: %w", err))
-				continue
-			}
-			if _, err := responder.SendSync(ctx, reply); err != nil {
-				report(fmt.Errorf("sending the reply: %w", err))
-			}
+	rpcGroup := name("rpc")
+	cons := newPushConsumer(t, c, rpcGroup, name("ci"), "rpc", &Collector{}, func(m *primitive.MessageExt) consumer.ConsumeResult {
+		// rocketmq-client-go v2.1.2's CreateReplyMessage parses its body
+		// argument as properties and leaves the reply's body empty, so the
+		// answer travels as a property.
+		reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
+		if err != nil {
+			report(fmt.Errorf("CreateReplyMessage: %w", err))
+			return consumer.ConsumeSuccess
 		}
-		return consumer.ConsumeSuccess, nil
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		defer cancel()
+		if _, err := responder.SendSync(ctx, reply); err != nil {
+			report(fmt.Errorf("sending the reply: %w", err))
+		}
+		return consumer.ConsumeSuccess
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cons.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	StartConsumer(t, c, rpcGroup, cons)
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
 	defer cancel()
-	reply, err := requester.Request(ctx, defaultTestTimeout, primitive.NewMessage("rpc", []byte("ping")))
+	reply, err := requester.Request(ctx, DefaultTimeout, primitive.NewMessage("rpc", []byte("ping")))
 	select {
 	case herr := <-errs:
 		t.Errorf("responder: %v", herr)
@@ -109,18 +104,18 @@ func TestCluster_AllowedClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	_ = nc.SetDeadline(time.Now().Add(defaultTestTimeout))
+	_ = nc.SetDeadline(time.Now().Add(DefaultTimeout))
 	if _, err := remoting.ReadCommand(nc, 0); err == nil {
 		t.Fatal("a connection from 127.0.0.1 was served")
 	}
-	waitFor(t, "the refused connection to be counted", func() bool { return b.RefusedConnections() == 1 })
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: defaultTestTimeout}
+	WaitFor(t, "the refused connection to be counted", func() bool { return b.RefusedConnections() == 1 })
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: DefaultTimeout}
 	ok, err := d.Dial("tcp", b.Addr())
 	if err != nil {
 		t.Skipf("cannot dial from 127.0.0.2 here: %v", err)
 	}
 	defer ok.Close()
-	_ = ok.SetDeadline(time.Now().Add(defaultTestTimeout))
+	_ = ok.SetDeadline(time.Now().Add(DefaultTimeout))
 	req := remoting.NewRequest(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102", "queueId": "0"}, nil)
 	req.Opaque = 5
 	if err := remoting.WriteCommand(ok, req); err != nil {
@@ -209,7 +204,7 @@ func TestBroker_AddAddress(t *testing.T) {
 func waitRegistered(t *testing.T, c *Cluster, p rocketmq.Producer, group string) {
 	t.Helper()
 	sendN(t, p, "warm", "warm", 1)
-	waitFor(t, "producer group "+group+" registered on broker-a", func() bool {
+	WaitFor(t, "producer group "+group+" registered on broker-a", func() bool {
 		for _, cl := range c.Broker("broker-a").Clients() {
 			if slices.Contains(cl.ProducerGroups, group) {
 				return true

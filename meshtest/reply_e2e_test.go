@@ -22,30 +22,24 @@ func TestCluster_RequestReply(t *testing.T) {
 	c := RunCluster(t, WithTopic("TopicTest", 4), WithTimeScale(0.01))
 	responder := newProducer(t, c)
 	group := name("cg")
-	pc := newPushConsumer(t, c, group)
 	replyErrs := make(chan error, 16)
-	err := pc.Subscribe("TopicTest", consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		for _, m := range msgs {
-			if consumer.GetReplyToClient(m) == "" {
-				continue // the requester's warm-up message
-			}
-			reply, err := consumer.CreateReplyMessage(m, nil)
-			if err != nil {
-				replyErrs <- err
-				continue
-			}
-			reply.Body = append([]byte("re: "), m.Body...) // v2.1.2's CreateReplyMessage drops the body
-			_, err = responder.SendSync(ctx, reply)
-			replyErrs <- err
+	pc := newPushConsumer(t, c, group, name("ci"), "TopicTest", &Collector{}, func(m *primitive.MessageExt) consumer.ConsumeResult {
+		if consumer.GetReplyToClient(m) == "" {
+			return consumer.ConsumeSuccess // the requester's warm-up message
 		}
-		return consumer.ConsumeSuccess, nil
+		reply, err := consumer.CreateReplyMessage(m, nil)
+		if err != nil {
+			replyErrs <- err
+			return consumer.ConsumeSuccess
+		}
+		reply.Body = append([]byte("re: "), m.Body...) // v2.1.2's CreateReplyMessage drops the body
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
+		defer cancel()
+		_, err = responder.SendSync(ctx, reply)
+		replyErrs <- err
+		return consumer.ConsumeSuccess
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.Start(); err != nil {
-		t.Fatal(err)
-	}
+	StartConsumer(t, c, group, pc)
 	inst := name("requester")
 	requester := newProducer(t, c, producer.WithInstanceName(inst))
 	// The broker pushes a reply over the connection that carried the
@@ -54,7 +48,7 @@ func TestCluster_RequestReply(t *testing.T) {
 	// after Start: a send before then makes that first heartbeat reach
 	// broker-a.
 	sendN(t, requester, "TopicTest", "warm", 1)
-	waitFor(t, "the requester's heartbeat", func() bool {
+	WaitFor(t, "the requester's heartbeat", func() bool {
 		for _, r := range c.Broker("broker-a").Requests(remoting.CodeHeartBeat) {
 			if strings.HasSuffix(r.ClientID, "@"+inst) {
 				return true

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/rmqmesh/rmqmesh/meshtest"
 )
 
 // TestLibraryDependsOnlyOnTheAPI keeps the SDK and exporters out of what an
@@ -15,7 +17,7 @@ func TestLibraryDependsOnlyOnTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the go tool, which runs this test, is not on PATH: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goTool, "list", "-deps",
 		"github.com/rmqmesh/rmqmesh/mesh", "github.com/rmqmesh/rmqmesh/otel")

@@ -18,9 +18,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/otel/oteltest"
 )
 
-// defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = oteltest.WaitTimeout
-
 // w3c is the default propagators, given explicitly so tests never depend on
 // the global one.
 var w3c = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})

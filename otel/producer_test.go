@@ -15,6 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 )
 
@@ -180,7 +181,7 @@ func TestProducer_SendAsyncEndsInCallbackOnce(t *testing.T) {
 	for range 2 {
 		select {
 		case <-called:
-		case <-time.After(defaultTestTimeout):
+		case <-time.After(meshtest.DefaultTimeout):
 			t.Fatal("callback not called")
 		}
 	}

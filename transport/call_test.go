@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -95,7 +96,7 @@ func TestCall_SkipsServerRequestsAndOtherOpaques(t *testing.T) {
 		write(t, c, remoting.NewResponse(req, remoting.Success, "mine"))
 		holdOpen(c)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	resp, err := transport.Call(ctx, addr, callRequest(41))
 	if err != nil {
@@ -116,7 +117,7 @@ func TestCall_HonoursContextCancel(t *testing.T) {
 	go func() {
 		select {
 		case <-received:
-		case <-time.After(defaultTestTimeout):
+		case <-time.After(meshtest.DefaultTimeout):
 		}
 		cancel()
 	}()
@@ -128,7 +129,7 @@ func TestCall_HonoursContextCancel(t *testing.T) {
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(defaultTestTimeout):
+	case <-time.After(meshtest.DefaultTimeout):
 		t.Fatal("Call did not return after its context was cancelled")
 	}
 	if !errors.Is(err, context.Canceled) {
@@ -165,7 +166,7 @@ func TestCall_AlreadyCancelled(t *testing.T) {
 }
 
 func TestCall_ConnectionErrorsNameTheAddress(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	t.Run("nothing listens", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -193,7 +194,7 @@ func TestCall_ConnectionErrorsNameTheAddress(t *testing.T) {
 
 func TestCall_AgainstNameServerEndpoint(t *testing.T) {
 	ns := startNameServer(t, staticProvider())
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	resp, err := transport.Call(ctx, ns.Addr(), callRequest(9))
 	if err != nil {
@@ -213,7 +214,7 @@ func TestCall_AgainstNameServerEndpoint(t *testing.T) {
 
 func TestCall_NilRequest(t *testing.T) {
 	addr := loopbackServer(t, func(c net.Conn, _ *remoting.Command) { holdOpen(c) })
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	if _, err := transport.Call(ctx, addr, nil); err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "nil request") {
 		t.Errorf("Call with a nil request: %v, want an error naming %s and the nil request", err, addr)

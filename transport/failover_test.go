@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -371,7 +372,7 @@ func TestRelay_OutlierEjectsRefusingBroker(t *testing.T) {
 	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
 	// Each send tries broker-a first (the client's choice) until it is
 	// ejected; the relay's own backoff after a refused dial spaces them.
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for {
 		if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
 			t.Fatalf("send: code %d (%q)", resp.Code, resp.Remark)
@@ -413,7 +414,7 @@ func TestRelay_OutlierEjectsRefusingBroker(t *testing.T) {
 	}
 	// After the ejection it is tried again.
 	time.Sleep(ejection)
-	waitFor(t, "broker-a to return from ejection", func() bool {
+	meshtest.WaitFor(t, "broker-a to return from ejection", func() bool {
 		w.roundTrip(sendRequest("orders"))
 		_, ej, _ := events.snapshot()
 		return len(ej) >= 2 && !ej[1].Ejected
@@ -582,12 +583,12 @@ func TestRelay_ReplicaTakesOffsetsWhileMasterIsAway(t *testing.T) {
 		t.Skipf("cannot listen on %s again: %v", dead, err)
 	}
 	back := startBrokerOn(t, "broker-a", ln, master)
-	waitFor(t, "the kept commit to reach the master", func() bool {
+	meshtest.WaitFor(t, "the kept commit to reach the master", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return masterOffsets["3"] == "42"
 	})
-	waitFor(t, "the kept commit to be forgotten", func() bool { return r.KeptCommits() == 0 })
+	meshtest.WaitFor(t, "the kept commit to be forgotten", func() bool { return r.KeptCommits() == 0 })
 	if n := len(back.requests(remoting.CodeQueryConsumerOffset)); n == 0 {
 		t.Errorf("the relay delivered the commit without asking the master for its offset first")
 	}

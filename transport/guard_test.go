@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -26,13 +27,13 @@ import (
 const childDialEnv = "RMQMESH_TEST_CHILD_DIAL"
 
 func childDial(addr string) int {
-	c, err := net.DialTimeout("tcp", addr, defaultTestTimeout)
+	c, err := net.DialTimeout("tcp", addr, meshtest.DefaultTimeout)
 	if err != nil {
 		fmt.Printf("dial failed: %v\n", err)
 		return 0
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	_ = c.SetDeadline(time.Now().Add(meshtest.DefaultTimeout))
 	req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": "child"}, nil)
 	req.Opaque = 1
 	if err := remoting.WriteCommand(c, req); err != nil {
@@ -51,7 +52,7 @@ func childDial(addr string) int {
 // runChild dials addr from another process and returns what it reported.
 func runChild(t *testing.T, addr string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childDialEnv+"="+addr)
@@ -144,7 +145,7 @@ func TestMaxConnections_ClosesTheConnectionOverTheLimit(t *testing.T) {
 	}
 	// Closing the first makes room again.
 	first.c.Close()
-	waitFor(t, "a connection to be served after the first closed", func() bool {
+	meshtest.WaitFor(t, "a connection to be served after the first closed", func() bool {
 		w := dialWire(t, ns.Addr())
 		w.send(routeRequest("third"))
 		cmd, err := remoting.ReadCommand(w.c, 0)
@@ -212,18 +213,6 @@ func BenchmarkOwnProcessGuard(b *testing.B) {
 			}
 			b.ReportMetric(float64(sockets), "host-sockets")
 		})
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after defaultTestTimeout.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -17,12 +17,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
-
-// defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = 30 * time.Second
 
 // fakeProvider answers route queries from a function and records what it saw.
 type fakeProvider struct {
@@ -102,7 +100,7 @@ func dialWire(t *testing.T, addr string) *wireConn {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
-	_ = c.SetDeadline(time.Now().Add(defaultTestTimeout))
+	_ = c.SetDeadline(time.Now().Add(meshtest.DefaultTimeout))
 	t.Cleanup(func() { c.Close() })
 	return &wireConn{t: t, c: c}
 }
@@ -402,7 +400,7 @@ func TestNameServer_CloseReleasesEverything(t *testing.T) {
 	busy.send(routeRequest("blocked"))
 	select {
 	case <-entered:
-	case <-time.After(defaultTestTimeout):
+	case <-time.After(meshtest.DefaultTimeout):
 		t.Fatal("the provider was never asked")
 	}
 
@@ -413,7 +411,7 @@ func TestNameServer_CloseReleasesEverything(t *testing.T) {
 		if err != nil {
 			t.Errorf("Close: %v", err)
 		}
-	case <-time.After(defaultTestTimeout):
+	case <-time.After(meshtest.DefaultTimeout):
 		t.Fatal("Close did not return while a route query was blocked")
 	}
 	if err := <-ended; !errors.Is(err, context.Canceled) {
@@ -459,7 +457,7 @@ func TestNameServer_PipelinedRequestsAnsweredByOpaque(t *testing.T) {
 			return nil, ctx.Err()
 		}
 	}}
-	ns := startNameServer(t, p, transport.WithRouteTimeout(defaultTestTimeout))
+	ns := startNameServer(t, p, transport.WithRouteTimeout(meshtest.DefaultTimeout))
 	w := dialWire(t, ns.Addr())
 	want := map[int32]string{}
 	var reqs []*remoting.Command

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -357,7 +358,7 @@ func (w *wireConn) expectClosed() {
 // waitRequests waits until broker b has read n requests with code.
 func waitRequests(t testing.TB, b *fakeBroker, code int32, n int) []*remoting.Command {
 	t.Helper()
-	deadline := time.After(defaultTestTimeout)
+	deadline := time.After(meshtest.DefaultTimeout)
 	for {
 		if got := b.requests(code); len(got) >= n {
 			return got

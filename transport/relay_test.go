@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -165,7 +166,7 @@ func TestRelay_BrokerRequestsGetTheirOwnOpaques(t *testing.T) {
 		w.send(ans)
 	}
 	for _, br := range []*fakeBroker{a, b} {
-		waitFor(t, br.name+" to get its answer", func() bool { return len(br.responses()) == 1 })
+		meshtest.WaitFor(t, br.name+" to get its answer", func() bool { return len(br.responses()) == 1 })
 		got := br.responses()[0]
 		if got.Opaque != 77 || got.Remark != "answer for "+br.name {
 			t.Errorf("%s got opaque %d remark %q, want 77 and its own answer", br.name, got.Opaque, got.Remark)
@@ -387,7 +388,7 @@ func TestRelay_UpdateDrainsUpstreamsThatLeftTheConfiguration(t *testing.T) {
 	if resp := w.read(); resp.Opaque != pull.Opaque || resp.Code != remoting.Success {
 		t.Fatalf("the drained pull got opaque %d code %d, want its success from the old address", resp.Opaque, resp.Code)
 	}
-	waitFor(t, "the drained upstream to close", func() bool {
+	meshtest.WaitFor(t, "the drained upstream to close", func() bool {
 		cs := oldAddr.connections()
 		if len(cs) != 1 {
 			return false
@@ -414,7 +415,7 @@ func TestRelay_EndpointReleasedWhenUnroutedAndUnused(t *testing.T) {
 		t.Fatal("an endpoint with a client connection was released")
 	}
 	w.c.Close()
-	waitFor(t, "the endpoint to be released", func() bool {
+	meshtest.WaitFor(t, "the endpoint to be released", func() bool {
 		_, ok := r.Endpoints()[addr]
 		return !ok
 	})

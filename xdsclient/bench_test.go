@@ -34,7 +34,7 @@ func benchClient(b *testing.B, cp *meshtest.ControlPlane, protocol string) *xdsc
 func BenchmarkClient_UpdateLatency(b *testing.B) {
 	for _, protocol := range []string{"sotw", "delta"} {
 		b.Run(protocol, func(b *testing.B) {
-			cp := meshtest.StartControlPlane(b)
+			cp := meshtest.RunControlPlane(b)
 			ctx := context.Background()
 			spec := baseSpec()
 			c := benchClient(b, cp, protocol)
@@ -56,7 +56,7 @@ func BenchmarkClient_UpdateLatency(b *testing.B) {
 					select {
 					case t := <-got:
 						lat = append(lat, t.Sub(start))
-					case <-time.After(defaultTestTimeout):
+					case <-time.After(meshtest.DefaultTimeout):
 						b.Fatal("timed out waiting for the update")
 					}
 				}

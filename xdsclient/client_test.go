@@ -45,7 +45,7 @@ func addrs(cla *endpointv3.ClusterLoadAssignment) []string {
 
 func TestClient_FullChain(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
@@ -105,7 +105,7 @@ func TestClient_FullChain(t *testing.T) {
 
 func TestClient_UpdateAndDelete(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -141,7 +141,7 @@ func TestClient_UpdateAndDelete(t *testing.T) {
 }
 
 func TestClient_IgnoreResourceDeletion(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := testCtx(t)
 	spec := baseSpec()
 	if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -181,7 +181,7 @@ func TestClient_IgnoreResourceDeletion(t *testing.T) {
 
 func TestClient_NACKKeepsLastGood(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -260,7 +260,7 @@ func TestClient_NACKKeepsLastGood(t *testing.T) {
 
 func TestClient_ServerRestart(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -300,12 +300,12 @@ func TestClient_ServerRestart(t *testing.T) {
 }
 
 func TestClient_Fallback(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	ctx := testCtx(t)
 	if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 		t.Fatal(err)
 	}
-	c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapServers(unusedAddr(t), cp.Address())))
+	c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapServers(unusedAddr(t), cp.Addr())))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()
 	lw.waitUpdate(t, "listener from the fallback server", nil)
@@ -339,7 +339,7 @@ func TestClient_UnreachableReportedBeforeResourceTimeout(t *testing.T) {
 	}
 	// The client keeps retrying; the watcher is not told again.
 	seen := rounds.Load()
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for rounds.Load() < seen+3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -358,7 +358,7 @@ func TestClient_UnreachableReportedBeforeResourceTimeout(t *testing.T) {
 }
 
 func TestClient_CloseIdempotent(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	c := newClient(t, cp.Bootstrap())
 	if err := c.Close(); err != nil {
 		t.Errorf("Close() = %v", err)

@@ -17,6 +17,7 @@ import (
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
@@ -36,7 +37,7 @@ func edsCluster(name string) *clusterv3.Cluster {
 func sotwClusters(t *testing.T, version, nonce string, names ...string) *discoveryv3.DiscoveryResponse {
 	resp := &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: version, Nonce: nonce}
 	for _, n := range names {
-		resp.Resources = append(resp.Resources, mustAny(t, edsCluster(n)))
+		resp.Resources = append(resp.Resources, testutil.MustAny(t, edsCluster(n)))
 	}
 	return resp
 }
@@ -101,7 +102,7 @@ func TestClient_RewatchAfterCancel_RequestPerChange(t *testing.T) {
 // Item 1 against go-control-plane: the re-watched resource comes back.
 func TestClient_RewatchAfterCancel_ControlPlane(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, onDemandSpec(3))); err != nil {
 			t.Fatal(err)
@@ -121,8 +122,8 @@ func TestClient_RewatchAfterCancel_ControlPlane(t *testing.T) {
 // and closes the fallback stream (A71).
 func TestClient_FallbackRevertsToPrimary(t *testing.T) {
 	ctx := testCtx(t)
-	primary := meshtest.StartControlPlane(t)
-	fallback := meshtest.StartControlPlane(t)
+	primary := meshtest.RunControlPlane(t)
+	fallback := meshtest.RunControlPlane(t)
 	spec := baseSpec()
 	for _, cp := range []*meshtest.ControlPlane{primary, fallback} {
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {
@@ -130,7 +131,7 @@ func TestClient_FallbackRevertsToPrimary(t *testing.T) {
 		}
 	}
 	primary.Stop()
-	c := newClient(t, primary.Bootstrap(meshtest.WithBootstrapServers(primary.Address(), fallback.Address())))
+	c := newClient(t, primary.Bootstrap(meshtest.WithBootstrapServers(primary.Addr(), fallback.Addr())))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()
 	lw.waitUpdate(t, "listener from the fallback", nil)
@@ -156,14 +157,14 @@ func TestClient_FallbackRevertsToPrimary(t *testing.T) {
 // client on the primary (A71 falls back only for uncached resources).
 func TestClient_NoFallbackWhenAllCached(t *testing.T) {
 	ctx := testCtx(t)
-	primary := meshtest.StartControlPlane(t)
-	fallback := meshtest.StartControlPlane(t)
+	primary := meshtest.RunControlPlane(t)
+	fallback := meshtest.RunControlPlane(t)
 	for _, cp := range []*meshtest.ControlPlane{primary, fallback} {
 		if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c := newClient(t, primary.Bootstrap(meshtest.WithBootstrapServers(primary.Address(), fallback.Address())))
+	c := newClient(t, primary.Bootstrap(meshtest.WithBootstrapServers(primary.Addr(), fallback.Addr())))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()
 	lw.waitUpdate(t, "listener from the primary", nil)
@@ -188,7 +189,7 @@ func TestClient_NoFallbackWhenAllCached(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -208,7 +209,7 @@ func TestClient_SotWResourceWrapper(t *testing.T) {
 	defer c.WatchCluster("a", w)()
 	st := fn.server("s").nextStream(t, ctx)
 	st.sotwRequest(t, ctx)
-	wrapped := mustAny(t, &discoveryv3.Resource{Name: "a", Version: "1", Resource: mustAny(t, edsCluster("a"))})
+	wrapped := testutil.MustAny(t, &discoveryv3.Resource{Name: "a", Version: "1", Resource: testutil.MustAny(t, edsCluster("a"))})
 	st.send(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "n1", Resources: []*anypb.Any{wrapped}})
 	if got := w.waitUpdate(t, "wrapped cluster", nil); got.Name != "a" {
 		t.Errorf("update = %+v", got)
@@ -216,7 +217,7 @@ func TestClient_SotWResourceWrapper(t *testing.T) {
 	if ack := st.sotwRequest(t, ctx); ack.GetErrorDetail() != nil || ack.GetVersionInfo() != "1" {
 		t.Fatalf("response with a wrapped resource was not ACKed: %v", ack)
 	}
-	heartbeat := mustAny(t, &discoveryv3.Resource{Name: "a", Version: "1"})
+	heartbeat := testutil.MustAny(t, &discoveryv3.Resource{Name: "a", Version: "1"})
 	st.send(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "2", Nonce: "n2", Resources: []*anypb.Any{heartbeat}})
 	if ack := st.sotwRequest(t, ctx); ack.GetErrorDetail() != nil || ack.GetVersionInfo() != "2" {
 		t.Fatalf("heartbeat was not ACKed: %v", ack)
@@ -239,7 +240,7 @@ func TestClient_DeltaHeartbeat(t *testing.T) {
 		t.Fatalf("first request = %v", req)
 	}
 	st.send(t, &discoveryv3.DeltaDiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, Nonce: "n1",
-		Resources: []*discoveryv3.Resource{{Name: "a", Version: "1", Resource: mustAny(t, edsCluster("a"))}}})
+		Resources: []*discoveryv3.Resource{{Name: "a", Version: "1", Resource: testutil.MustAny(t, edsCluster("a"))}}})
 	w.waitUpdate(t, "cluster", nil)
 	if ack := st.deltaRequest(t, ctx); ack.GetErrorDetail() != nil {
 		t.Fatalf("NACK of a valid cluster: %v", ack)
@@ -263,8 +264,8 @@ func TestClient_DeltaHeartbeat(t *testing.T) {
 func TestClient_FederationPerAuthorityServers(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		ctx := testCtx(t)
-		top := meshtest.StartControlPlane(t)
-		fed := meshtest.StartControlPlane(t)
+		top := meshtest.RunControlPlane(t)
+		fed := meshtest.RunControlPlane(t)
 		const lname = "xdstp://fed.example/envoy.config.listener.v3.Listener/rmq"
 		if err := top.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
@@ -278,7 +279,7 @@ func TestClient_FederationPerAuthorityServers(t *testing.T) {
 		  "xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}]}],
 		  "authorities": {"fed.example": {"xds_servers": [{"server_uri": %q, "channel_creds": [{"type": "insecure"}]}]}},
 		  "rmqmesh": {"protocol": %q}
-		}`, top.Address(), fed.Address(), protocol)
+		}`, top.Addr(), fed.Addr(), protocol)
 		c := newClient(t, []byte(cfg))
 		lw := newRecorder[*xdsclient.ListenerUpdate]()
 		defer c.WatchListener(lname, lw)()

@@ -11,8 +11,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
 
-const defaultTestTimeout = 10 * time.Second
-
 func fastBackoff(int) time.Duration { return 20 * time.Millisecond }
 
 // event is one watcher callback.
@@ -35,7 +33,7 @@ func (r *recorder[T]) AmbientError(err error)  { r.ch <- event[T]{ambErr: err} }
 // deadline.
 func (r *recorder[T]) waitFor(t *testing.T, what string, ok func(event[T]) bool) event[T] {
 	t.Helper()
-	timer := time.NewTimer(defaultTestTimeout)
+	timer := time.NewTimer(meshtest.DefaultTimeout)
 	defer timer.Stop()
 	for {
 		select {
@@ -86,7 +84,7 @@ func newClient(t *testing.T, bootstrapJSON []byte, opts ...xdsclient.Option) *xd
 }
 
 func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }

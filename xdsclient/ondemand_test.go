@@ -2,7 +2,6 @@ package xdsclient_test
 
 import (
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -24,7 +23,7 @@ func onDemandSpec(topics int) meshtest.MeshSpec {
 
 func TestClient_OnDemandTopics(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, onDemandSpec(5))); err != nil {
 			t.Fatal(err)
@@ -49,7 +48,7 @@ func TestClient_OnDemandTopics(t *testing.T) {
 		if got := c.CacheSize(xdsclient.RouteConfigTypeURL); got != 2 {
 			t.Errorf("client holds %d route configs, want 2", got)
 		}
-		waitSubscribed(t, cp, []string{n1, n2})
+		cp.WaitSubscribed(t, "both watched", xdsclient.RouteConfigTypeURL, []string{n1, n2})
 
 		// Only watched topics are delivered: updating an unwatched topic does
 		// not reach the client, a watched one does.
@@ -70,29 +69,13 @@ func TestClient_OnDemandTopics(t *testing.T) {
 		if got := c.CacheSize(xdsclient.RouteConfigTypeURL); got != 1 {
 			t.Errorf("after cancel, client holds %d route configs, want 1", got)
 		}
-		waitSubscribed(t, cp, []string{n2})
+		cp.WaitSubscribed(t, "after the first watch was cancelled", xdsclient.RouteConfigTypeURL, []string{n2})
 	})
-}
-
-// waitSubscribed waits until the server sees exactly want subscribed.
-func waitSubscribed(t *testing.T, cp *meshtest.ControlPlane, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for {
-		got := cp.Subscribed(xdsclient.RouteConfigTypeURL)
-		if slices.Equal(got, want) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server-side subscription = %q, want %q", got, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestClient_OnDemandDoesNotExist(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, onDemandSpec(1))); err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ func (u *updateCounts) get(typ string) (accepted, nacked int) {
 // waitFor polls the counts of clusters until ok holds.
 func (u *updateCounts) waitFor(t *testing.T, what string, ok func(accepted, nacked int) bool) {
 	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
+	deadline := time.Now().Add(meshtest.DefaultTimeout)
 	for {
 		a, n := u.get("cluster")
 		if ok(a, n) {
@@ -48,7 +48,7 @@ func (u *updateCounts) waitFor(t *testing.T, what string, ok func(accepted, nack
 
 func TestClient_UpdateRecorderCountsAcceptedAndNACKed(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		spec := baseSpec()
 		if err := cp.Update(ctx, mustResources(t, spec)); err != nil {

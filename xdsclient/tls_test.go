@@ -144,7 +144,7 @@ func TestClient_TLSCredentialsReload(t *testing.T) {
 	srvTLS := &serverTLS{seen: map[int64]bool{}}
 	ca1 := newTestPKI(t, "ca-1")
 	srvTLS.set(t, ca1)
-	cp := meshtest.StartControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{
+	cp := meshtest.RunControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return srvTLS.cur.Load(), nil },
 	}))
 	if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
@@ -158,7 +158,7 @@ func TestClient_TLSCredentialsReload(t *testing.T) {
 	writeAtomically(t, keyFile, keyPEM)
 	cfg := fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"tls","config":{
 	  "ca_certificate_file":%q,"certificate_file":%q,"private_key_file":%q,"refresh_interval":"0.050s"}}]}]}`,
-		cp.Address(), caFile, certFile, keyFile)
+		cp.Addr(), caFile, certFile, keyFile)
 	c := newClient(t, []byte(cfg))
 	lw := newRecorder[*xdsclient.ListenerUpdate]()
 	defer c.WatchListener("rmq-prod", lw)()

@@ -22,17 +22,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/wellknown"
 )
-
-func mustAny(t *testing.T, m proto.Message) *anypb.Any {
-	t.Helper()
-	a, err := anypb.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 func exact(s string) *matcherv3.StringMatcher {
 	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: s}}
@@ -47,7 +39,7 @@ func listenerWith(t *testing.T, filter *listenerv3.Filter, md *corev3.Metadata) 
 }
 
 func proxyFilter(t *testing.T, rc *rocketmqv3.RouteConfiguration) *listenerv3.Filter {
-	return &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{StatPrefix: "rmq", RouteConfig: rc})}}
+	return &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: testutil.MustAny(t, &rocketmqv3.RocketmqProxy{StatPrefix: "rmq", RouteConfig: rc})}}
 }
 
 func TestDecode_Errors(t *testing.T) {
@@ -99,7 +91,7 @@ func TestDecode_Errors(t *testing.T) {
 
 	tests := []decodeErrorCase{
 		{"listener without filter", listenerType, &listenerv3.Listener{Name: "l"}, `no "envoy.filters.network.rocketmq_proxy" network filter`},
-		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
+		{"listener wrong typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: testutil.MustAny(t, &corev3.Node{})}}, nil), `typed_config has type "type.googleapis.com/envoy.config.core.v3.Node"`},
 		{"listener undecodable typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: &anypb.Any{TypeUrl: rocketmqProxyTypeURL, Value: []byte{0xff}}}}, nil), "cannot decode typed_config"},
 		{"listener no typed_config", listenerType, listenerWith(t, &listenerv3.Filter{Name: wellknown.RocketMQProxyFilter}, nil), "has no typed_config"},
 		{"listener bad on_demand type", listenerType, listenerWith(t, proxyFilter(t, &rocketmqv3.RouteConfiguration{Name: "rc"}), onDemand(structpb.NewStringValue("yes"))), `filter_metadata["rmqmesh"]["on_demand_routes"] must be a bool`},
@@ -162,7 +154,7 @@ func TestDecode_Nameserver(t *testing.T) {
 	cla := &endpointv3.ClusterLoadAssignment{ClusterName: "ns", Endpoints: []*endpointv3.LocalityLbEndpoints{{LbEndpoints: []*endpointv3.LbEndpoint{{
 		HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 9876}}}}}},
 	}}}}}
-	name, u, _, err := endpointsType.decode(mustAny(t, cla))
+	name, u, _, err := endpointsType.decode(testutil.MustAny(t, cla))
 	if err != nil || name != "ns" || u == nil {
 		t.Fatalf("decode() = %q, %v, %v; want ns, update, nil", name, u, err)
 	}
@@ -186,7 +178,7 @@ func clusterWith(mut func(c *clusterv3.Cluster)) *clusterv3.Cluster {
 }
 
 func tlsSocket(t *testing.T, name string) *corev3.TransportSocket {
-	return &corev3.TransportSocket{Name: name, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: mustAny(t, &tlsv3.UpstreamTlsContext{Sni: "broker"})}}
+	return &corev3.TransportSocket{Name: name, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: testutil.MustAny(t, &tlsv3.UpstreamTlsContext{Sni: "broker"})}}
 }
 
 func claWithLocalities(locs ...*endpointv3.LocalityLbEndpoints) *endpointv3.ClusterLoadAssignment {
@@ -210,7 +202,7 @@ func locality(zone string, weight *wrapperspb.UInt32Value, epWeights ...uint32) 
 // NACKed, naming the field.
 func TestDecode_EnvoyRejects(t *testing.T) {
 	noStatPrefix := &listenerv3.Listener{Name: "l", FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
-		Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: mustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rc"}})},
+		Name: wellknown.RocketMQProxyFilter, ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: testutil.MustAny(t, &rocketmqv3.RocketmqProxy{RouteConfig: &rocketmqv3.RouteConfiguration{Name: "rc"}})},
 	}}}}}
 	tests := []decodeErrorCase{
 		{"proxy without stat_prefix", listenerType, noStatPrefix, "RocketmqProxy.StatPrefix: value length must be at least 1 runes"},
@@ -280,7 +272,7 @@ func TestDecode_EnvoyAccepts(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, _, err := tc.rt.decode(mustAny(t, tc.msg)); err != nil {
+			if _, _, _, err := tc.rt.decode(testutil.MustAny(t, tc.msg)); err != nil {
 				t.Errorf("decode() = %v, want it accepted as Envoy does", err)
 			}
 		})
@@ -296,7 +288,7 @@ func TestDecode_ClusterFields(t *testing.T) {
 		c.OutlierDetection, c.CircuitBreakers = od, cb
 		c.LbPolicy = clusterv3.Cluster_LEAST_REQUEST
 	})
-	_, u, _, err := clusterType.decode(mustAny(t, c))
+	_, u, _, err := clusterType.decode(testutil.MustAny(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +312,7 @@ func TestDecode_ClusterFields(t *testing.T) {
 		kv, _ := structpb.NewStruct(map[string]any{wellknown.SendFailoverKey: map[string]any{wellknown.FailoverMaxAttemptsKey: 2, wellknown.FailoverMoveKeyedSendsKey: true}})
 		c.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: kv}}
 	})
-	if _, u, _, err = clusterType.decode(mustAny(t, c)); err != nil {
+	if _, u, _, err = clusterType.decode(testutil.MustAny(t, c)); err != nil {
 		t.Fatal(err)
 	}
 	cu = u.(*ClusterUpdate)
@@ -331,7 +323,7 @@ func TestDecode_ClusterFields(t *testing.T) {
 	if cu.SendFailover.MaxAttempts != 2 || !cu.SendFailover.MoveKeyedSends || !cu.SendFailover.Enabled {
 		t.Errorf("send failover = %+v, want 2 attempts, keyed sends moved, enabled", cu.SendFailover)
 	}
-	_, u, _, err = clusterType.decode(mustAny(t, edsCluster()))
+	_, u, _, err = clusterType.decode(testutil.MustAny(t, edsCluster()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +343,7 @@ func checkDecodeErrors(t *testing.T, tests []decodeErrorCase) {
 	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, u, _, err := tc.rt.decode(mustAny(t, tc.msg))
+			_, u, _, err := tc.rt.decode(testutil.MustAny(t, tc.msg))
 			if err == nil {
 				t.Fatalf("decode() = %+v, want error containing %q", u, tc.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
@@ -19,7 +20,7 @@ import (
 // lock: a callback may watch, cancel its own watch and cancel others.
 func TestClient_WatchFromCallback(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		cp := meshtest.StartControlPlane(t)
+		cp := meshtest.RunControlPlane(t)
 		ctx := testCtx(t)
 		if err := cp.Update(ctx, mustResources(t, baseSpec())); err != nil {
 			t.Fatal(err)
@@ -79,7 +80,7 @@ func TestClient_WatchFromCallback(t *testing.T) {
 }
 
 func TestClient_InvalidWatch(t *testing.T) {
-	cp := meshtest.StartControlPlane(t)
+	cp := meshtest.RunControlPlane(t)
 	c := newClient(t, cp.Bootstrap())
 	for _, name := range []string{"", "*"} {
 		w := newRecorder[*xdsclient.ClusterUpdate]()
@@ -168,15 +169,6 @@ func (b *fakeBuilder) respond(t *testing.T, resp *discoveryv3.DiscoveryResponse)
 	b.recv <- m
 }
 
-func mustAny(t *testing.T, m proto.Message) *anypb.Any {
-	t.Helper()
-	a, err := anypb.New(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
-
 // TestClient_SotWUnnamedNACKKeepsLastGood: a full-state response whose bad
 // resource cannot be named must not delete the cached resources it may
 // stand for, and an unsolicited type is never ACKed as a wildcard request.
@@ -190,7 +182,7 @@ func TestClient_SotWUnnamedNACKKeepsLastGood(t *testing.T) {
 		t.Fatalf("first request = %v", req)
 	}
 	good := edsCluster("brokers")
-	fb.respond(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "a", Resources: []*anypb.Any{mustAny(t, good)}})
+	fb.respond(t, &discoveryv3.DiscoveryResponse{TypeUrl: xdsclient.ClusterTypeURL, VersionInfo: "1", Nonce: "a", Resources: []*anypb.Any{testutil.MustAny(t, good)}})
 	cw.waitUpdate(t, "cluster", nil)
 	if req := fb.nextRequest(t, ctx); req.GetVersionInfo() != "1" || req.GetResponseNonce() != "a" || req.GetErrorDetail() != nil {
 		t.Fatalf("ACK = %v", req)

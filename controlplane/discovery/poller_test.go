@@ -18,8 +18,6 @@ import (
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
-const defaultTestTimeout = 30 * time.Second
-
 func newPoller(t *testing.T, ns []discovery.NameServer, opts ...discovery.Option) *discovery.Poller {
 	t.Helper()
 	p, err := discovery.New(ns, append([]discovery.Option{discovery.WithTimeout(2 * time.Second)}, opts...)...)
@@ -30,7 +28,7 @@ func newPoller(t *testing.T, ns []discovery.NameServer, opts ...discovery.Option
 }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -322,7 +320,7 @@ func TestPoller_RunAsksNewTopicsAtOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	deadline := time.After(defaultTestTimeout)
+	deadline := time.After(meshtest.DefaultTimeout)
 	for !p.View().Synced {
 		select {
 		case <-p.Changed():

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/rmqmesh/rmqmesh/meshtest"
 )
 
 // Issue 14, item 9: the issue's policy file, as written, and a mesh whose
@@ -19,8 +21,8 @@ func TestE2E_IssuePolicyProducesAndConsumes(t *testing.T) {
 		t.Errorf("sends landed on %v, want all 100 on broker-a (broker-b is read-only)", got)
 	}
 	col := e.consume("orders")
-	waitFor(t, "110 messages consumed", func() bool { return col.count() == 110 })
-	if got := col.perBroker(); got["broker-a"] != 100 || got["broker-b"] != 10 {
+	meshtest.WaitFor(t, "110 messages consumed", func() bool { return col.Distinct() == 110 })
+	if got := col.PerBroker(); got["broker-a"] != 100 || got["broker-b"] != 10 {
 		t.Errorf("consumed per broker %v, want broker-a 100 and broker-b 10 (reads see the read-only broker)", got)
 	}
 	if n := len(e.cluster.Broker("broker-b").Messages("orders")); n != 10 {
@@ -99,7 +101,7 @@ clusters:
 				t.Fatalf("before: sends landed on %v, want both brokers", got)
 			}
 			e.cluster.Broker("broker-b").Stop()
-			waitFor(t, "broker-b to leave EDS", func() bool {
+			meshtest.WaitFor(t, "broker-b to leave EDS", func() bool {
 				eps := e.endpointsOf("default")
 				return len(eps) == 1 && strings.HasPrefix(eps[0], "broker-a/0@")
 			})
@@ -127,13 +129,13 @@ clusters:
 	old := b.Addr()
 	e.waitRoute("orders", "broker-b in the route", func(r string) bool { return strings.Contains(r, "broker-b p6 "+old) })
 	b.Stop()
-	waitFor(t, "broker-b to be marked unhealthy", func() bool {
+	meshtest.WaitFor(t, "broker-b to be marked unhealthy", func() bool {
 		return strings.Contains(strings.Join(e.endpointsOf("default"), ","), "broker-b/0@"+old+" UNHEALTHY")
 	})
 	if err := b.RestartElsewhere(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "broker-b at its new address in EDS", func() bool {
+	meshtest.WaitFor(t, "broker-b at its new address in EDS", func() bool {
 		return strings.Contains(strings.Join(e.endpointsOf("default"), ","), "broker-b/0@"+b.Addr()+" HEALTHY")
 	})
 	e.waitRoute("orders", "the mesh to route to the new address", func(r string) bool { return strings.Contains(r, "broker-b p6 "+b.Addr()) })
@@ -173,7 +175,7 @@ func TestE2E_PolicyEdits(t *testing.T) {
 	} {
 		t.Run(bad.name, func(t *testing.T) {
 			e.editPolicy(bad.doc)
-			waitFor(t, "the edit to be refused", func() bool {
+			meshtest.WaitFor(t, "the edit to be refused", func() bool {
 				r := e.cp.Health().Policy.Rejected
 				return r != nil && strings.Contains(r.Error, bad.want)
 			})

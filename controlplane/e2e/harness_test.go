@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
-	"github.com/apache/rocketmq-client-go/v2/rlog"
 	"go.uber.org/goleak"
 
 	"github.com/rmqmesh/rmqmesh/controlplane"
@@ -26,13 +24,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	rlog.SetLogLevel("error")
+	meshtest.QuietClientLogs()
 	primitive.PanicHandler = func(any) {}
 	goleak.VerifyTestMain(m, meshtest.OfficialClientGoroutines()...)
 }
-
-// defaultTestTimeout bounds every wait; no test asserts a duration.
-const defaultTestTimeout = 30 * time.Second
 
 var seq atomic.Int64
 
@@ -97,7 +92,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	t.Cleanup(cp.Close)
 	e.cp = cp
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	m, err := mesh.New(ctx, "xds:///rocketmq", mesh.WithBootstrap(bootstrap(cp.Addr(), cfg.protocol)))
 	if err != nil {
@@ -144,7 +139,7 @@ func (e *env) editPolicy(doc string) {
 // the client gets at its next 30 s route poll, and what the mesh's queue
 // selector and allocation strategy follow at once.
 func (e *env) route(topic string) string {
-	ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	rd, err := e.mesh.TopicRoute(ctx, topic)
 	if err != nil {
@@ -161,7 +156,7 @@ func (e *env) route(topic string) string {
 // waitRoute waits until the mesh's route for topic satisfies cond.
 func (e *env) waitRoute(topic, what string, cond func(string) bool) {
 	e.t.Helper()
-	waitFor(e.t, what, func() bool { return cond(e.route(topic)) })
+	meshtest.WaitFor(e.t, what, func() bool { return cond(e.route(topic)) })
 }
 
 func (e *env) producer(opts ...producer.Option) rocketmq.Producer {
@@ -182,7 +177,7 @@ func (e *env) sendN(p rocketmq.Producer, topic string, n int) map[string]int {
 	e.t.Helper()
 	per := map[string]int{}
 	for i := 0; i < n; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(fmt.Sprintf("%s-%06d", topic, seq.Add(1)))))
 		cancel()
 		if err != nil {
@@ -221,7 +216,7 @@ func (e *env) seed(p rocketmq.Producer, topic, broker string, n int) {
 	for i := range n {
 		msg := primitive.NewMessage(topic, []byte(fmt.Sprintf("seed-%s-%d", broker, i)))
 		msg.Queue = &primitive.MessageQueue{Topic: topic, BrokerName: broker, QueueId: 0}
-		ctx, cancel := context.WithTimeout(context.Background(), defaultTestTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		_, err := p.SendSync(ctx, msg)
 		cancel()
 		if err != nil {
@@ -230,99 +225,29 @@ func (e *env) seed(p rocketmq.Producer, topic, broker string, n int) {
 	}
 }
 
-// collector gathers what a push consumer receives, by body.
-type collector struct {
-	mu      sync.Mutex
-	bodies  map[string]bool
-	brokers map[string]int
-}
-
-func (c *collector) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.bodies)
-}
-
-func (c *collector) perBroker() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]int{}
-	for k, v := range c.brokers {
-		out[k] = v
-	}
-	return out
-}
-
 // consume starts a push consumer through the mesh reading topic from the
-// first offset.
-func (e *env) consume(topic string) *collector {
+// first offset, with meshtest.StartConsumer (which also stops it when the test
+// ends).
+func (e *env) consume(topic string) *meshtest.Collector {
 	e.t.Helper()
-	col := &collector{bodies: map[string]bool{}, brokers: map[string]int{}}
-	inst := e.warmInstance()
+	col := &meshtest.Collector{}
+	group := uniqueName("cg")
 	c, err := e.mesh.NewPushConsumer(
-		consumer.WithInstance(inst),
-		consumer.WithGroupName(uniqueName("cg")),
+		consumer.WithGroupName(group),
 		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 	)
 	if err != nil {
 		e.t.Fatalf("NewPushConsumer: %v", err)
 	}
 	err = c.Subscribe(topic, consumer.MessageSelector{}, func(_ context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-		col.mu.Lock()
-		defer col.mu.Unlock()
-		for _, m := range msgs {
-			if !col.bodies[string(m.Body)] {
-				col.bodies[string(m.Body)] = true
-				col.brokers[m.Queue.BrokerName]++
-			}
-		}
+		col.Add(msgs...)
 		return consumer.ConsumeSuccess, nil
 	})
 	if err != nil {
 		e.t.Fatalf("Subscribe: %v", err)
 	}
-	if err := c.Start(); err != nil {
-		e.t.Fatalf("consumer Start: %v", err)
-	}
-	e.t.Cleanup(func() { _ = c.Shutdown() })
+	meshtest.StartConsumer(e.t, e.cluster, group, c)
 	return col
-}
-
-// warmInstance starts a producer on a fresh instance name: rocketmq-client-go
-// v2.1.2 reads consumer subscriptions 10 ms after its internal client starts
-// without synchronising with rebalancing, a race -race reports; a consumer on
-// an instance whose client already runs never meets it.
-//
-// The producer is never shut down. Its Shutdown would be the last on the
-// instance, and the last Shutdown sets the official client's closed flag,
-// which the consumer's rebalances (its first, and those a broker triggers)
-// read without synchronisation (rocketmq-client-go v2.1.2): -race reports it
-// however long after the rebalance the Shutdown comes. The client's
-// goroutines are among those meshtest.OfficialClientGoroutines ignores; its
-// connections end with the cluster.
-func (e *env) warmInstance() string {
-	e.t.Helper()
-	inst := uniqueName("inst")
-	p, err := e.mesh.NewProducer(producer.WithGroupName(uniqueName("pg")), producer.WithInstanceName(inst))
-	if err != nil {
-		e.t.Fatalf("NewProducer: %v", err)
-	}
-	if err := p.Start(); err != nil {
-		e.t.Fatalf("producer Start: %v", err)
-	}
-	time.Sleep(100 * time.Millisecond)
-	return inst
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(defaultTestTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // endpointsOf lists the broker endpoints the control plane serves in

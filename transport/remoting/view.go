@@ -599,7 +599,7 @@ func (v *FrameView) readJSON() error {
 				case ve-vs == 4 && string(f[vs:ve]) == "null":
 					v.extNullAt = vs
 				default:
-					err = fmt.Errorf("extFields is not an object")
+					err = syntaxError("extFields is not an object")
 				}
 			}
 			if err != nil {
@@ -645,11 +645,11 @@ func (v *FrameView) indexExtObject(start, end int) error {
 		}
 		i = skipSpace(f, ke, end)
 		if i >= end || f[i] != ':' {
-			return fmt.Errorf("expected ':' after an extFields key")
+			return syntaxError("expected ':' after an extFields key")
 		}
 		vs := skipSpace(f, i+1, end)
 		if vs >= end || f[vs] == '{' || f[vs] == '[' {
-			return fmt.Errorf("extFields value is not a string, number or boolean")
+			return syntaxError("extFields value is not a string, number or boolean")
 		}
 		ve, err := scanJSONValue(f, vs, end, 0)
 		if err != nil {
@@ -661,16 +661,23 @@ func (v *FrameView) indexExtObject(start, end int) error {
 			return nil
 		}
 		if i >= end || f[i] != ',' {
-			return fmt.Errorf("expected ',' or '}' in extFields")
+			return syntaxError("expected ',' or '}' in extFields")
 		}
 		i = skipSpace(f, i+1, end)
 	}
 }
 
+// syntaxError is what the JSON header scanners report; readJSON wraps it in
+// a message with the package prefix, the byte offset and ErrBadHeader, so the
+// scanners' own messages carry none.
+type syntaxError string
+
+func (e syntaxError) Error() string { return string(e) }
+
 func jsonInt32(b []byte) (int32, error) {
 	n, err := strconv.ParseInt(string(b), 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a 32-bit integer", b)
+		return 0, syntaxError(fmt.Sprintf("%q is not a 32-bit integer", b))
 	}
 	return int32(n), nil
 }
@@ -691,7 +698,7 @@ func skipSpace(b []byte, i, end int) int {
 // its escapes and that it holds no control characters.
 func scanJSONString(b []byte, i, end int) (int, error) {
 	if i >= end || b[i] != '"' {
-		return i, fmt.Errorf("expected a string")
+		return i, syntaxError("expected a string")
 	}
 	for i++; i < end; i++ {
 		c := b[i]
@@ -702,7 +709,7 @@ func scanJSONString(b []byte, i, end int) (int, error) {
 		case c == '"':
 			return i + 1, nil
 		case c < 0x20:
-			return i, fmt.Errorf("control character in string")
+			return i, syntaxError("control character in string")
 		}
 		i++
 		if i >= end {
@@ -712,14 +719,14 @@ func scanJSONString(b []byte, i, end int) (int, error) {
 		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 		case 'u':
 			if end-i < 5 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
-				return i, fmt.Errorf("malformed \\u escape")
+				return i, syntaxError("malformed \\u escape")
 			}
 			i += 4
 		default:
-			return i, fmt.Errorf("unknown escape '\\%c'", b[i])
+			return i, syntaxError(fmt.Sprintf("unknown escape '\\%c'", b[i]))
 		}
 	}
-	return i, fmt.Errorf("unterminated string")
+	return i, syntaxError("unterminated string")
 }
 
 func isHex(c byte) bool {
@@ -729,10 +736,10 @@ func isHex(c byte) bool {
 // scanJSONValue returns the offset just past the JSON value at b[i].
 func scanJSONValue(b []byte, i, end, depth int) (int, error) {
 	if depth > maxJSONDepth {
-		return i, fmt.Errorf("value nested deeper than %d", maxJSONDepth)
+		return i, syntaxError(fmt.Sprintf("value nested deeper than %d", maxJSONDepth))
 	}
 	if i >= end {
-		return i, fmt.Errorf("value missing")
+		return i, syntaxError("value missing")
 	}
 	switch c := b[i]; c {
 	case '"':
@@ -754,7 +761,7 @@ func scanJSONValue(b []byte, i, end, depth int) (int, error) {
 				}
 				i = skipSpace(b, ke, end)
 				if i >= end || b[i] != ':' {
-					return i, fmt.Errorf("expected ':' in object")
+					return i, syntaxError("expected ':' in object")
 				}
 				i = skipSpace(b, i+1, end)
 			}
@@ -767,7 +774,7 @@ func scanJSONValue(b []byte, i, end, depth int) (int, error) {
 				return i + 1, nil
 			}
 			if i >= end || b[i] != ',' {
-				return i, fmt.Errorf("expected ',' in %c%c", c, closer)
+				return i, syntaxError(fmt.Sprintf("expected ',' in %c%c", c, closer))
 			}
 			i = skipSpace(b, i+1, end)
 		}
@@ -777,11 +784,11 @@ func scanJSONValue(b []byte, i, end, depth int) (int, error) {
 				return i + len(lit), nil
 			}
 		}
-		return i, fmt.Errorf("malformed literal")
+		return i, syntaxError("malformed literal")
 	}
 	p := jsonParser{b: b[:end], i: i}
 	if _, err := p.number(); err != nil {
-		return i, fmt.Errorf("malformed value")
+		return i, syntaxError("malformed value")
 	}
 	return p.i, nil
 }
