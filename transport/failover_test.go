@@ -606,6 +606,8 @@ func deadListener(t *testing.T) string {
 	return addr
 }
 
+// SYSTEM_ERROR answers to requests other than sends are RocketMQ's way of
+// saying "no consumer for this group" and the like: they eject nobody.
 func TestRelay_OutlierIgnoresApplicationErrors(t *testing.T) {
 	fp := newFailoverPair(t, outlierPolicy(1, time.Minute), func(c *brokerConn, req *remoting.Command) *remoting.Command {
 		return remoting.NewResponse(req, remoting.SystemError, "no consumer for this group, g")
