@@ -23,10 +23,19 @@ import (
 
 // AdminHandler serves the admin endpoints:
 //
-//   - /healthz: 200 when a policy is in force and some nameserver has
-//     answered, 503 otherwise; the body (JSON) says why, with the policy's
-//     source and last refused edit, the nameservers' health, and the
-//     warnings and inconsistencies of the last build.
+//   - /healthz: readiness. 200 once the server answers xDS requests: some
+//     nameserver has answered and what it said is being served; 503 before
+//     (every client's answers are held until then, so that none is told of
+//     an empty or partial cluster). The body (JSON) says why, with the
+//     policy's source and last refused edit, the nameservers' health, the
+//     answers held, and the warnings and inconsistencies of the last build.
+//     Once ready the server stays ready: when the nameservers fail later it
+//     keeps serving the last good view, and /healthz says so in the body.
+//     Use it as the readiness probe, so that a load balancer in front of
+//     several replicas sends no client to one that cannot answer yet.
+//   - /livez: liveness. 200 while the server runs. A replica that cannot
+//     reach its nameservers is not ready, but restarting it would not help:
+//     use /livez, not /healthz, as the liveness probe.
 //   - /config_dump: every resource served and its version, by type
 //     (?type=listener|cluster|endpoint|route and ?name=N narrow it).
 //   - /clients: the open streams: node, peer, protocol, subscriptions,
@@ -35,6 +44,7 @@ import (
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("GET /livez", s.serveLive)
 	mux.HandleFunc("GET /config_dump", s.serveConfigDump)
 	mux.HandleFunc("GET /clients", s.serveClients)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
@@ -43,12 +53,17 @@ func (s *Server) AdminHandler() http.Handler {
 
 // Health is the body of /healthz.
 type Health struct {
-	OK        bool             `json:"ok"`
-	Reasons   []string         `json:"reasons,omitempty"`
-	Policy    PolicyStatus     `json:"policy"`
-	Discovery discovery.Status `json:"discovery"`
-	Warnings  []string         `json:"warnings,omitempty"`
-	LastBuild time.Time        `json:"last_build,omitzero"`
+	// OK is true once the server answers xDS requests (readiness).
+	OK      bool     `json:"ok"`
+	Reasons []string `json:"reasons,omitempty"`
+	// HeldAnswers counts the client subscriptions whose answer is held:
+	// all of them before the first discovery, then those waiting for a
+	// topic's queue data.
+	HeldAnswers int              `json:"held_answers"`
+	Policy      PolicyStatus     `json:"policy"`
+	Discovery   discovery.Status `json:"discovery"`
+	Warnings    []string         `json:"warnings,omitempty"`
+	LastBuild   time.Time        `json:"last_build,omitzero"`
 }
 
 // PolicyStatus says which policy is in force and which edit was refused.
@@ -70,9 +85,10 @@ func (s *Server) Health() Health {
 		Warnings:  slices.Clone(s.warnings),
 		LastBuild: s.lastBuild,
 	}
-	if !s.synced {
+	h.HeldAnswers = s.gate.heldCount()
+	if !s.gate.isReady() {
 		h.OK = false
-		h.Reasons = append(h.Reasons, "no nameserver has answered yet")
+		h.Reasons = append(h.Reasons, "no nameserver has answered yet: every xDS answer is held until one does")
 	}
 	if s.rejected != nil {
 		// Still healthy: the last good policy serves. An orchestrator
@@ -80,6 +96,11 @@ func (s *Server) Health() Health {
 		h.Warnings = append(h.Warnings, "the policy file has an edit that was refused; the previous policy is in force: "+s.rejected.Error)
 	}
 	return h
+}
+
+func (s *Server) serveLive(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
@@ -165,8 +186,12 @@ type ClientInfo struct {
 
 // ClientTypeInfo is what a stream does with one resource type.
 type ClientTypeInfo struct {
-	Subscribed []string  `json:"subscribed"`
-	Wildcard   bool      `json:"wildcard,omitempty"`
+	Subscribed []string `json:"subscribed"`
+	Wildcard   bool     `json:"wildcard,omitempty"`
+	// Held is true while the answer to the stream's latest request of this
+	// type is held back: discovery has not answered yet, or a topic it
+	// subscribes to is being fetched.
+	Held       bool      `json:"held,omitempty"`
 	Pushes     int       `json:"pushes"`
 	LastPushed string    `json:"last_pushed,omitempty"`
 	Acked      string    `json:"acked,omitempty"`
@@ -194,7 +219,7 @@ func (s *Server) Clients() []ClientInfo {
 		}
 		for typeURL, t := range c.types {
 			ci.Types[typeLabel(typeURL)] = ClientTypeInfo{
-				Subscribed: slices.Sorted(maps.Keys(t.subs)), Wildcard: t.wildcard, Pushes: t.pushes,
+				Subscribed: slices.Sorted(maps.Keys(t.subs)), Wildcard: t.wildcard, Held: s.gate.holding(t.lastReq), Pushes: t.pushes,
 				LastPushed: t.lastPushed, Acked: t.acked, NACKs: t.nacks, LastNACK: t.lastNACK,
 			}
 		}

@@ -20,18 +20,20 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Discovered is what the control plane knows: the cluster as the
 // nameservers describe it, and what clients ask for.
 type Discovered struct {
-	// View is the brokers and the queue data of the topics clients hold.
+	// View is the brokers and the queue data of the topics clients hold
+	// and of the inline listeners' exact topics.
 	View *discovery.View
 	// Nameservers are the nameserver addresses clients' route queries are
 	// forwarded to by inline listeners with route_info: nameserver.
 	Nameservers []string
 	// Requested are the per-topic route configuration names clients
-	// subscribe to ([resource.TopicRouteName], plain or xdstp://).
+	// subscribe to ([wellknown.TopicRouteName], plain or xdstp://).
 	Requested []string
 }
 
@@ -61,13 +63,18 @@ const NameserverCluster = "rmqmesh/nameservers"
 // with the topic's own queue counts and permission: one such cluster per
 // distinct queue layout ("CLUSTER/r4w4p6" when every broker of the cluster
 // has the same, "CLUSTER/h<hash>" otherwise, "CLUSTER/none" when none has
-// the topic). A topic the nameservers do not know gets a route
-// configuration without routes. Requested topics not yet answered get
-// nothing yet.
+// the topic). Each such route also carries the topic's queue data in its
+// metadata_match (wellknown.TopicQueuesKey), which rmqmesh reads; the
+// per-topic clusters carry the same counts in their endpoints, where
+// Envoy's filter reads them. A topic the nameservers do not know gets a
+// route configuration without routes. Requested topics not yet answered
+// get nothing yet.
 //
 // An inline listener holds the policy routes, to the policy clusters,
-// whose endpoints carry the cluster's configured queue counts; with
-// route_info: nameserver a first route sends code 105 to
+// whose endpoints carry the cluster's configured queue counts; a route of
+// an exact topic the nameservers know carries that topic's own queue data
+// (wellknown.TopicQueuesKey) on the cluster's brokers, which rmqmesh uses
+// instead. With route_info: nameserver a first route sends code 105 to
 // [NameserverCluster].
 func Build(d Discovered, p *policy.Policy) Result {
 	var brokers []discovery.Broker
@@ -82,8 +89,8 @@ func Build(d Discovered, p *policy.Policy) Result {
 	requested := slices.Clone(d.Requested)
 	slices.Sort(requested)
 	for _, name := range slices.Compact(requested) {
-		rc, used, ok := b.topicRoute(name, lookup)
-		if !ok {
+		rc, used, st := b.topicRoute(name, lookup)
+		if st != routeBuilt {
 			continue
 		}
 		for _, s := range used {
@@ -91,7 +98,7 @@ func Build(d Discovered, p *policy.Policy) Result {
 		}
 		rcs = append(rcs, rc)
 	}
-	set := b.shared(shapes)
+	set := b.shared(shapes, lookup)
 	set.RouteConfigs = rcs
 	return Result{Resources: set, Warnings: b.warnings}
 }
@@ -165,26 +172,39 @@ type shape struct {
 	queues  []discovery.QueueData // by broker name
 }
 
+// routeState says what became of a requested route configuration name.
+type routeState uint8
+
+const (
+	// routeBuilt: there is a route configuration to serve.
+	routeBuilt routeState = iota
+	// routeUnanswered: a per-topic route of an on-demand listener whose
+	// topic the nameservers have not answered about (yet). Nothing is
+	// served, and the name is not said to be gone: the answer is unknown.
+	routeUnanswered
+	// routeNotServed: the name is not a per-topic route of an on-demand
+	// listener.
+	routeNotServed
+)
+
 // topicRoute builds the per-topic route configuration named name, and the
-// shapes it routes to. ok is false when there is nothing to serve yet: the
-// name is not a per-topic route of an on-demand listener, or its topic has
-// no answer from the nameservers yet.
-func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, bool) {
-	family, topic, ok := resource.ParseTopicRouteName(name)
+// shapes it routes to, when its state is routeBuilt.
+func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, bool)) (*rocketmqv3.RouteConfiguration, []*shape, routeState) {
+	family, topic, ok := wellknown.ParseTopicRouteName(name)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, routeNotServed
 	}
 	l, ok := b.p.ListenerForRouteConfig(family)
 	if !ok || !l.OnDemand {
-		return nil, nil, false
+		return nil, nil, routeNotServed
 	}
 	t, ok := lookup(topic)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, routeUnanswered
 	}
 	rc := &rocketmqv3.RouteConfiguration{Name: name}
 	if !t.Exists {
-		return rc, nil, true
+		return rc, nil, routeBuilt
 	}
 	var used []*shape
 	for _, r := range l.Routes {
@@ -192,15 +212,16 @@ func (b *builder) topicRoute(name string, lookup func(string) (discovery.Topic, 
 			continue
 		}
 		s := b.shapeOf(r.Cluster, t)
-		route, err := resource.NewRoute(resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: s.name, Subset: r.Subset})
+		route, err := resource.NewRoute(resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: s.name, Subset: r.Subset,
+			TopicQueues: topicQueues(s.queues)})
 		if err != nil { // the policy was validated: a bug, reported rather than served half
 			b.warnings = append(b.warnings, fmt.Sprintf("route configuration %q: %s: %v", name, r.Pos, err))
-			return nil, nil, false
+			return nil, nil, routeNotServed
 		}
 		rc.Routes = append(rc.Routes, route)
 		used = append(used, s)
 	}
-	return rc, used, true
+	return rc, used, routeBuilt
 }
 
 // shapeOf names the cluster serving topic t from policy cluster c.
@@ -227,6 +248,57 @@ func (b *builder) shapeOf(c string, t discovery.Topic) *shape {
 	return s
 }
 
+// topicQueues is the queue data of a topic on the brokers that have it, as
+// a route carries it (wellknown.TopicQueuesKey); never nil, so a topic on
+// none of the route's brokers routes to none of them.
+func topicQueues(qs []discovery.QueueData) map[string]wellknown.TopicQueues {
+	out := make(map[string]wellknown.TopicQueues, len(qs))
+	for _, q := range qs {
+		out[q.BrokerName] = wellknown.TopicQueues{ReadQueueNums: int32(q.Read), WriteQueueNums: int32(q.Write), Perm: int32(q.Perm)}
+	}
+	return out
+}
+
+// inlineQueues is the queue data an inline route carries: for an exact
+// topic the nameservers know, the topic's on the brokers of the route's
+// cluster; otherwise nil, and rmqmesh takes the endpoints' counts (a topic
+// not created yet may still be, by the first send).
+func (b *builder) inlineQueues(r policy.Route, lookup func(string) (discovery.Topic, bool)) map[string]wellknown.TopicQueues {
+	if r.Topic.Kind != resource.ExactTopic {
+		return nil
+	}
+	t, ok := lookup(r.Topic.Pattern)
+	if !ok || !t.Exists {
+		return nil
+	}
+	var qs []discovery.QueueData
+	for _, n := range b.names[r.Cluster] {
+		if q, ok := t.Queue(n); ok {
+			qs = append(qs, q)
+		}
+	}
+	return topicQueues(qs)
+}
+
+// inlineTopics returns the topics of p's inline listeners' exact-topic
+// routes, whose queue data the control plane keeps so their routes carry
+// it; sorted, without repeats.
+func inlineTopics(p *policy.Policy) []string {
+	var out []string
+	for _, l := range p.Listeners {
+		if l.OnDemand {
+			continue
+		}
+		for _, r := range l.Routes {
+			if r.Topic.Kind == resource.ExactTopic {
+				out = append(out, r.Topic.Pattern)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 func uniform(qs []discovery.QueueData) bool {
 	for _, q := range qs[1:] {
 		if q.Read != qs[0].Read || q.Write != qs[0].Write || q.Perm != qs[0].Perm {
@@ -238,8 +310,8 @@ func uniform(qs []discovery.QueueData) bool {
 
 // shared builds the listeners and clusters: every policy cluster, the
 // nameserver cluster when an inline listener forwards route queries, and
-// the given shapes.
-func (b *builder) shared(shapes map[string]*shape) resource.Set {
+// the given shapes. lookup gives the queue data of inline exact topics.
+func (b *builder) shared(shapes map[string]*shape, lookup func(string) (discovery.Topic, bool)) resource.Set {
 	var set resource.Set
 	forward := false
 	for _, l := range b.p.Listeners {
@@ -250,7 +322,8 @@ func (b *builder) shared(shapes map[string]*shape) resource.Set {
 				spec.Routes = append(spec.Routes, resource.Route{Kind: resource.AnyTopic, Codes: []int32{remoting.CodeGetRouteInfoByTopic}, Cluster: NameserverCluster})
 			}
 			for _, r := range l.Routes {
-				spec.Routes = append(spec.Routes, resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: r.Cluster, Subset: r.Subset})
+				spec.Routes = append(spec.Routes, resource.Route{Kind: r.Topic.Kind, Pattern: r.Topic.Pattern, Codes: r.Codes, Cluster: r.Cluster, Subset: r.Subset,
+					TopicQueues: b.inlineQueues(r, lookup)})
 			}
 		}
 		out, err := resource.NewListener(spec)

@@ -2,6 +2,7 @@ package controlplane_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -92,7 +93,7 @@ func snapshotFor(t *testing.T, set resource.Set, listener string, topics ...stri
 	}
 	in.RouteConfig = proxy.GetRouteConfig()
 	for _, topic := range topics {
-		name := resource.TopicRouteName(proxy.GetRouteConfig().GetName(), topic)
+		name := wellknown.TopicRouteName(proxy.GetRouteConfig().GetName(), topic)
 		for _, rc := range set.RouteConfigs {
 			if rc.GetName() == name {
 				in.TopicRoutes[topic] = rc
@@ -280,6 +281,100 @@ clusters:
 	}
 	if got := routeText(td); got != "broker-a r2 w3 p6 [0=10.0.0.1:10911 1=10.0.0.2:10911]; broker-b r2 w3 p6 [0=10.0.0.3:10911]" {
 		t.Errorf("envoy route: %s", got)
+	}
+}
+
+// Every route that serves one topic carries the topic's own queue data on
+// the route's brokers (wellknown.TopicQueuesKey): per-topic routes always,
+// inline exact-topic routes when the nameservers know the topic.
+func TestBuild_RoutesCarryTopicQueues(t *testing.T) {
+	p := mustPolicy(t, `
+listeners:
+  - name: rocketmq
+    routes: [{topic: {prefix: sk}, codes: [10], cluster: a}, {cluster: all}]
+  - name: envoy
+    topic_routes: inline
+    route_info: synthesize
+    routes:
+      - {topic: {exact: skewed}, cluster: all}
+      - {topic: {exact: x-only}, cluster: all}
+      - {topic: {exact: missing}, cluster: all}
+      - {topic: {exact: unasked}, cluster: all}
+      - {topic: {prefix: ord}, cluster: all}
+clusters:
+  - name: a
+    brokers: {broker_names: [broker-a]}
+  - name: all
+    brokers: {cluster_name: DefaultCluster}
+    queues: {read: 2, write: 3}
+`)
+	if got := controlplane.InlineTopicsForTest(p); !slices.Equal(got, []string{"missing", "skewed", "unasked", "x-only"}) {
+		t.Errorf("inline topics %q", got)
+	}
+	v := baseView()
+	delete(v.Topics, "unasked")
+	res := controlplane.Build(controlplane.Discovered{View: v, Requested: []string{"rocketmq/skewed", "rocketmq/x-only"}}, p)
+	queuesOf := func(r *rocketmqv3.Route) string {
+		qs, err := wellknown.ParseTopicQueues(r.GetRoute().GetMetadataMatch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qs == nil {
+			return "none"
+		}
+		var parts []string
+		for _, b := range slices.Sorted(maps.Keys(qs)) {
+			parts = append(parts, fmt.Sprintf("%s r%d w%d p%d", b, qs[b].ReadQueueNums, qs[b].WriteQueueNums, qs[b].Perm))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	got := map[string][]string{}
+	for _, rc := range res.Resources.RouteConfigs {
+		for _, r := range rc.GetRoutes() {
+			got[rc.GetName()] = append(got[rc.GetName()], r.GetRoute().GetCluster()+" "+queuesOf(r))
+		}
+	}
+	for _, l := range res.Resources.Listeners {
+		proxy := &rocketmqv3.RocketmqProxy{}
+		if err := l.GetFilterChains()[0].GetFilters()[0].GetTypedConfig().UnmarshalTo(proxy); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range proxy.GetRouteConfig().GetRoutes() {
+			got[l.GetName()] = append(got[l.GetName()], r.GetMatch().GetTopic().String()+" "+queuesOf(r))
+		}
+	}
+	want := map[string][]string{
+		"rocketmq/skewed": {"a/r8w8p6 [broker-a r8 w8 p6]", "all/h" + "* [broker-a r8 w8 p6, broker-b r2 w2 p6]"},
+		"rocketmq/x-only": {"all/none []"},
+		"envoy": {
+			`exact:"skewed" [broker-a r8 w8 p6, broker-b r2 w2 p6]`,
+			`exact:"x-only" []`,    // known, on none of the cluster's brokers
+			`exact:"missing" none`, // not created yet: the endpoints' counts, until it is
+			`exact:"unasked" none`,
+			`prefix:"ord" none`,
+		},
+	}
+	// The hashed shape name is not the point here.
+	for i, r := range got["rocketmq/skewed"] {
+		if strings.HasPrefix(r, "all/h") {
+			_, rest, _ := strings.Cut(r, " ")
+			got["rocketmq/skewed"][i] = "all/h* " + rest
+		}
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("routes and their queue data (-got +want):\n%s", diff)
+	}
+	snap := snapshotFor(t, res.Resources, "envoy")
+	for _, c := range []struct{ topic, want string }{
+		{"skewed", "broker-a r8 w8 p6 [0=10.0.0.1:10911 1=10.0.0.2:10911]; broker-b r2 w2 p6 [0=10.0.0.3:10911]"},
+		{"missing", "broker-a r2 w3 p6 [0=10.0.0.1:10911 1=10.0.0.2:10911]; broker-b r2 w3 p6 [0=10.0.0.3:10911]"},
+	} {
+		td, err := snap.TopicRoute(c.topic, routing.RouteDataOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", c.topic, err)
+		} else if got := routeText(td); got != c.want {
+			t.Errorf("%s through the envoy listener:\n got %s\nwant %s", c.topic, got, c.want)
+		}
 	}
 }
 

@@ -42,6 +42,11 @@ type clientType struct {
 	acked    string
 	nacks    int
 	lastNACK *nackInfo
+	// lastReq is the request the stream's watch of this type was made for,
+	// to ask the gate whether it holds it; nonce is the last response's
+	// (SotW), since go-control-plane ignores a request quoting an older one.
+	lastReq any
+	nonce   string
 }
 
 type nackInfo struct {
@@ -94,6 +99,9 @@ func (s *Server) callbacks() serverv3.Callbacks {
 				c.node = req.GetNode()
 			}
 			t := c.typeState(req.GetTypeUrl())
+			if t.nonce == "" || req.GetResponseNonce() == t.nonce {
+				t.lastReq = req
+			}
 			s.ackLocked(c, t, req.GetTypeUrl(), req.GetVersionInfo(), req.GetResponseNonce(), req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
 			next := map[string]struct{}{}
 			for _, n := range req.GetResourceNames() {
@@ -114,6 +122,7 @@ func (s *Server) callbacks() serverv3.Callbacks {
 				c.node = req.GetNode()
 			}
 			t := c.typeState(req.GetTypeUrl())
+			t.lastReq = req
 			s.ackLocked(c, t, req.GetTypeUrl(), "", req.GetResponseNonce(), req.GetErrorDetail().GetMessage(), req.GetErrorDetail() != nil)
 			next := maps.Clone(t.subs)
 			for _, n := range req.GetResourceNamesSubscribe() {
@@ -126,10 +135,10 @@ func (s *Server) callbacks() serverv3.Callbacks {
 			return nil
 		},
 		StreamResponseFunc: func(_ context.Context, id int64, req *discoveryv3.DiscoveryRequest, resp *discoveryv3.DiscoveryResponse) {
-			s.pushed(streamKey{false, id}, req.GetTypeUrl(), resp.GetVersionInfo())
+			s.pushed(streamKey{false, id}, req.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce())
 		},
 		StreamDeltaResponseFunc: func(id int64, req *discoveryv3.DeltaDiscoveryRequest, resp *discoveryv3.DeltaDiscoveryResponse) {
-			s.pushed(streamKey{true, id}, req.GetTypeUrl(), resp.GetNonce())
+			s.pushed(streamKey{true, id}, req.GetTypeUrl(), resp.GetNonce(), "")
 		},
 	}
 }
@@ -148,7 +157,9 @@ func (s *Server) streamClosed(k streamKey) {
 	}
 }
 
-func (s *Server) pushed(k streamKey, typeURL, version string) {
+// pushed records a response: its version (SotW) or nonce (delta), and for
+// SotW the nonce the next request must quote.
+func (s *Server) pushed(k streamKey, typeURL, version, nonce string) {
 	s.m.pushes.WithLabelValues(typeLabel(typeURL)).Inc()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -156,6 +167,7 @@ func (s *Server) pushed(k streamKey, typeURL, version string) {
 		t := c.typeState(typeURL)
 		t.pushes++
 		t.lastPushed = version
+		t.nonce = nonce
 	}
 }
 
@@ -201,14 +213,17 @@ func (s *Server) resubscribeLocked(t *clientType, typeURL string, next map[strin
 		}
 	}
 	t.subs = next
-	changed := false
+	var fresh []string
 	for _, n := range added {
 		if s.requested[n]++; s.requested[n] == 1 {
 			s.pending[n] = true
-			changed = true
+			fresh = append(fresh, n)
 		}
 	}
-	if s.unrequestLocked(removed) || changed {
+	// A name no client held before is awaited: its first answer waits for
+	// its topic's queue data (the gate runs after this callback).
+	s.gate.await(fresh)
+	if s.unrequestLocked(removed) || len(fresh) > 0 {
 		s.kickLocked()
 	}
 }
@@ -216,16 +231,17 @@ func (s *Server) resubscribeLocked(t *clientType, typeURL string, next map[strin
 // unrequestLocked drops one stream's interest in names and reports whether a
 // name is now held by nobody.
 func (s *Server) unrequestLocked(names []string) bool {
-	gone := false
+	var gone []string
 	for _, n := range names {
 		if s.requested[n]--; s.requested[n] <= 0 {
 			delete(s.requested, n)
 			s.pending[n] = false
-			gone = true
+			gone = append(gone, n)
 		}
 	}
-	if gone {
+	if len(gone) > 0 {
+		s.gate.unawait(gone)
 		s.kickLocked()
 	}
-	return gone
+	return len(gone) > 0
 }

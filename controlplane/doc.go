@@ -28,8 +28,20 @@
 // policy serve the same versions, an unchanged push is never sent, and a
 // client that moves to another replica is not resent what it holds.
 //
-// The admin handler serves /healthz, /config_dump, /clients and /metrics
-// (Prometheus).
+// A replica never answers from an incomplete view. Until some nameserver
+// has answered it, every client's answers are held (and /healthz, the
+// readiness probe, says 503). Afterwards, the first answer about a topic a
+// client newly subscribes to waits until the topic's queue data has been
+// fetched, or the fetch failed, or [WithHoldTimeout] passed; so does an
+// answer about a per-topic cluster not served yet. A client that moves to a
+// freshly started replica, or to one that held none of its topics, is
+// therefore told nothing it does not already hold: no route or cluster
+// vanishes and comes back. When the nameservers cannot say anything of a
+// topic, nothing is made up for it, and a client that holds its route from
+// elsewhere keeps it.
+//
+// The admin handler serves /healthz, /livez, /config_dump, /clients and
+// /metrics (Prometheus).
 //
 // The package does not import mesh: it serves any xDS client.
 package controlplane

@@ -15,6 +15,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // The engine's incremental updates always leave it where a full Build of
@@ -25,6 +26,7 @@ func TestEngine_EqualsBuild(t *testing.T) {
 		"listeners: [{name: rocketmq, routes: [{cluster: all}]}]\nclusters: [{name: all, overrides: {b1: {weight: 3}}}]",
 		"listeners: [{name: rocketmq, routes: [{topic: {prefix: t1}, cluster: one}, {cluster: all}]}]\nclusters: [{name: all}, {name: one, brokers: {broker_names: [b1]}}]",
 		"listeners: [{name: rocketmq, topic_routes: inline, routes: [{cluster: all}]}]\nclusters: [{name: all}]",
+		"listeners: [{name: rocketmq, routes: [{cluster: all}]}, {name: envoy, topic_routes: inline, routes: [{topic: {exact: t2}, cluster: all}, {topic: {exact: t3}, cluster: one}]}]\nclusters: [{name: all}, {name: one, brokers: {broker_names: [b2]}}]",
 	} {
 		p, err := policy.Parse("p.yaml", []byte(doc))
 		if err != nil {
@@ -32,7 +34,7 @@ func TestEngine_EqualsBuild(t *testing.T) {
 		}
 		policies = append(policies, p)
 	}
-	for seed := range uint64(6) {
+	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) { engineSequence(t, rand.New(rand.NewPCG(seed, 2)), policies) })
 	}
 }
@@ -64,7 +66,8 @@ func engineSequence(t *testing.T, r *rand.Rand, policies []*policy.Policy) {
 	prevView := &discovery.View{Topics: map[string]discovery.Topic{}}
 	served := map[string]proto.Message{} // what a cache fed with the changes holds
 	var sharedServed resource.Set
-	for step := range 400 {
+	unknown := map[string]bool{} // what a cache fed with the changes marks unknown
+	for step := range 200 {
 		switch r.IntN(6) {
 		case 0:
 			p = policies[r.IntN(len(policies))]
@@ -157,6 +160,31 @@ func engineSequence(t *testing.T, r *rand.Rand, policies []*policy.Policy) {
 		}
 		if diff := setDiff(fed, want); diff != "" {
 			t.Fatalf("step %d: applying the changes gives something else than Build: %s", step, diff)
+		}
+		// Unknown are the requested per-topic routes of on-demand
+		// listeners whose topic has no answer: not served, not gone.
+		for n, u := range ch.unknown {
+			if u {
+				unknown[n] = true
+			} else {
+				delete(unknown, n)
+			}
+		}
+		wantUnknown := map[string]bool{}
+		for _, n := range requested {
+			family, topic, _ := wellknown.ParseTopicRouteName(n)
+			l, ok := p.ListenerForRouteConfig(family)
+			if _, answered := v.Topics[topic]; ok && l.OnDemand && !answered {
+				wantUnknown[n] = true
+			}
+		}
+		if !maps.Equal(unknown, wantUnknown) {
+			t.Fatalf("step %d: unknown %v, want %v", step, unknown, wantUnknown)
+		}
+		for _, n := range requested {
+			if _, decided := e.decided(n); decided == wantUnknown[n] {
+				t.Fatalf("step %d: decided(%q) = %v with unknown %v", step, n, decided, wantUnknown[n])
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ type metrics struct {
 	buildSeconds   prometheus.Histogram
 	buildWarnings  prometheus.Gauge
 	discoveryProbs prometheus.Gauge
+	heldWatches    prometheus.Gauge
 }
 
 const metricPrefix = "rmqmesh_controlplane_"
@@ -36,7 +37,7 @@ func newMetrics() *metrics {
 		pollFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: metricPrefix + "discovery_failures_total",
 			Help: "Failed requests to nameservers, by nameserver and request code."}, []string{"nameserver", "code"}),
 		topicsHeld: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "topics_held",
-			Help: "Distinct topics whose route configuration some client subscribes to."}),
+			Help: "Distinct topics whose queue data is kept: those whose route configuration some client subscribes to, and the exact topics of inline routes."}),
 		clients: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "clients",
 			Help: "Open ADS streams."}),
 		brokers: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricPrefix + "brokers",
@@ -51,9 +52,11 @@ func newMetrics() *metrics {
 			Help: "Warnings of the last build (see /healthz)."}),
 		discoveryProbs: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "discovery_problems",
 			Help: "Inconsistencies in the nameservers' last answers (see /healthz)."}),
+		heldWatches: prometheus.NewGauge(prometheus.GaugeOpts{Name: metricPrefix + "held_watches",
+			Help: "Client subscriptions whose answer is held until discovery has answered (see /clients)."}),
 	}
 	m.reg.MustRegister(m.pushes, m.nacks, m.polls, m.pollFailures, m.topicsHeld, m.clients, m.brokers,
-		m.resources, m.policyReloads, m.buildSeconds, m.buildWarnings, m.discoveryProbs,
+		m.resources, m.policyReloads, m.buildSeconds, m.buildWarnings, m.discoveryProbs, m.heldWatches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -24,6 +24,7 @@ type options struct {
 	pollInterval   time.Duration
 	topicRefresh   time.Duration
 	policyInterval time.Duration
+	holdTimeout    time.Duration
 	grpcOpts       []grpc.ServerOption
 }
 
@@ -101,4 +102,24 @@ func WithPolicyCheckInterval(d time.Duration) Option {
 // grpc.Creds for TLS.
 func WithGRPCServerOptions(opts ...grpc.ServerOption) Option {
 	return func(o *options) { o.grpcOpts = append(o.grpcOpts, opts...) }
+}
+
+// defaultHoldTimeout bounds how long an answer is held for a topic's queue
+// data: longer than one nameserver request (3 s), shorter than an xDS
+// client's does-not-exist timer (15 s in gRPC).
+const defaultHoldTimeout = 5 * time.Second
+
+// WithHoldTimeout bounds how long, once discovery has first answered, the
+// first answer to a client is held back while the queue data of a topic it
+// newly subscribes to is fetched (default 5 s; zero keeps the default). The
+// answer then goes out with what is known; nothing is invented for the
+// topic. A negative value answers at once. Until the first discovery
+// answers, every answer is held however long that takes: see
+// [Server.AdminHandler] for the readiness endpoint.
+func WithHoldTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d != 0 {
+			o.holdTimeout = d
+		}
+	}
 }

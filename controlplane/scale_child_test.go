@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
@@ -92,7 +93,7 @@ func deltaClient(ctx context.Context, conn *grpc.ClientConn, node *corev3.Node, 
 	} else {
 		names := make([]string, n)
 		for i := range n {
-			names[i] = resource.TopicRouteName("rocketmq", topicName(first+i))
+			names[i] = wellknown.TopicRouteName("rocketmq", topicName(first+i))
 		}
 		if err := send(resource.RouteConfigType, names...); err != nil {
 			return err

@@ -44,6 +44,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 var (
@@ -303,7 +304,7 @@ func runScale(t testing.TB, topics, clients, per int, steady, refresh time.Durat
 	for i := range samples {
 		topic := topicName(i * per) // held by client i (mod clients)
 		served := ns.change(topic, 9+i)
-		first, _, bytes := kids.waitUpdates(t, resource.TopicRouteName("rocketmq", topic), 1, refresh+time.Minute)
+		first, _, bytes := kids.waitUpdates(t, wellknown.TopicRouteName("rocketmq", topic), 1, refresh+time.Minute)
 		at := <-served
 		lat = append(lat, first.Sub(at))
 		r.pushBytes = bytes

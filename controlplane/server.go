@@ -26,6 +26,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane/discovery"
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Server is the control plane: it discovers the cluster from nameservers,
@@ -44,6 +45,7 @@ type Server struct {
 	poller   *discovery.Poller
 	snaps    cachev3.SnapshotCache
 	topics   *topicCache
+	gate     *gate // in front of both caches
 	gs       *grpc.Server
 	lis      net.Listener
 	adminLis net.Listener
@@ -56,7 +58,7 @@ type Server struct {
 	// Only touched by the build goroutine.
 	eng        *engine
 	reqNames   map[string]bool // route names subscribed, as last seen
-	held       map[string]int  // topic → subscribed route names of on-demand listeners
+	held       map[string]int  // topic → subscribed route names of on-demand listeners, +1 if an inline route names it
 	heldFor    *policy.Policy  // the policy held was computed with
 	engPending map[string]bool // route name → subscribed (true) or not, not yet given to the engine
 	logged     map[string]bool // warnings already logged
@@ -95,7 +97,7 @@ func (sharedKey) ID(*corev3.Node) string { return nodeKey }
 // error), starts discovery, and listens for xDS and, if configured, admin
 // requests. Close it when done.
 func New(opts ...Option) (*Server, error) {
-	o := options{listen: "127.0.0.1:0", policyInterval: time.Second}
+	o := options{listen: "127.0.0.1:0", policyInterval: time.Second, holdTimeout: defaultHoldTimeout}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -138,8 +140,9 @@ func New(opts ...Option) (*Server, error) {
 		ClassifyDelta: func(r *cachev3.DeltaRequest) string { return classify(r.GetTypeUrl()) },
 		Caches:        map[string]cachev3.Cache{"snapshot": s.snaps, "topics": s.topics},
 	}
+	s.gate = newGate(mux, o.holdTimeout, s.log, func(n int) { s.m.heldWatches.Set(float64(n)) })
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	xds := serverv3.NewServer(s.ctx, mux, s.callbacks())
+	xds := serverv3.NewServer(s.ctx, s.gate, s.callbacks())
 	s.lis, err = net.Listen("tcp", o.listen)
 	if err != nil {
 		s.cancel()
@@ -197,6 +200,7 @@ func (s *Server) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	s.gate.close()
 	s.gs.Stop()
 	if s.adminSrv != nil {
 		_ = s.adminSrv.Close()
@@ -362,7 +366,7 @@ func (s *Server) build() {
 			routes[name] = rc
 		}
 	}
-	if err := s.topics.update(routes); err != nil {
+	if err := s.topics.update(routes, ch.unknown); err != nil {
 		s.log.Error("topic routes not updated", "err", err)
 	}
 	if ch.shared != nil {
@@ -382,16 +386,42 @@ func (s *Server) build() {
 	s.m.buildSeconds.Observe(time.Since(start).Seconds())
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.warnings, s.lastBuild = warnings, time.Now()
+	served := s.typeHashes
+	s.mu.Unlock()
+	s.gate.settle(s.resolved(in, ch.full), served, true)
+}
+
+// resolved returns the route names whose state the last update may have
+// settled, and that the engine has decided on or whose topic's first fetch
+// failed: holding their watches longer would wait for nothing. Only the
+// names the update touched are looked at (all the awaited ones after a
+// full rebuild), so the cost follows the change, not what is awaited.
+func (s *Server) resolved(in engineInput, full bool) []string {
+	candidates := in.added
+	for _, t := range in.topics {
+		candidates = append(candidates, s.eng.routeNames(t)...)
+	}
+	if full {
+		candidates = s.gate.awaited()
+	}
+	var out []string
+	for _, name := range candidates {
+		topic, decided := s.eng.decided(name)
+		if decided || topic != "" && s.poller.Failed(topic) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // updateHeld keeps the topics discovery asks for in line with what clients
 // subscribe to: the topics of per-topic routes of on-demand listeners (a
-// name a client made up costs nothing).
+// name a client made up costs nothing), and the policy's inline exact
+// topics.
 func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
 	onDemand := func(name string) (string, bool) {
-		family, topic, ok := resource.ParseTopicRouteName(name)
+		family, topic, ok := wellknown.ParseTopicRouteName(name)
 		if !ok {
 			return "", false
 		}
@@ -408,6 +438,9 @@ func (s *Server) updateHeld(p *policy.Policy, pending map[string]bool) {
 			}
 		}
 		held := map[string]int{}
+		for _, t := range inlineTopics(p) {
+			held[t]++ // inline exact routes carry their topic's queue data
+		}
 		for name := range s.reqNames {
 			if topic, ok := onDemand(name); ok {
 				held[topic]++

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -177,7 +178,7 @@ func TestServer_ServesTopicRoutesOnDemand(t *testing.T) {
 				t.Errorf("listener: on demand %v, route config %q", u.OnDemand, u.RouteConfigName)
 			}
 			rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
+			defer x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc)()
 			u := rc.wait(t, "route of orders", func(*xdsclient.RouteConfigUpdate) bool { return true })
 			routes := u.RouteConfig.GetRoutes()
 			if len(routes) != 1 || routes[0].GetRoute().GetCluster() != "default/r4w4p6" || routes[0].GetMatch().GetTopic().GetSafeRegex().GetRegex() != ".*" {
@@ -215,7 +216,7 @@ func TestServer_ServesTopicRoutesOnDemand(t *testing.T) {
 func heldTopics(t testing.TB, s *controlplane.Server) []string {
 	var out []string
 	for _, rc := range s.Resources().RouteConfigs {
-		_, topic, _ := resource.ParseTopicRouteName(rc.GetName())
+		_, topic, _ := wellknown.ParseTopicRouteName(rc.GetName())
 		out = append(out, topic)
 	}
 	return out
@@ -239,77 +240,106 @@ func TestServer_ReplicasAgree(t *testing.T) {
 			r2 := startServer(t, controlplane.WithNameservers(c.NameServerAddr()), controlplane.WithPolicyFile(path))
 
 			x := xdsClient(t, protocol, r1.Addr())
-			l := newRecorder[*xdsclient.ListenerUpdate]()
-			defer x.WatchListener("rocketmq", l)()
-			rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
-			cl := newRecorder[*xdsclient.ClusterUpdate]()
-			defer x.WatchCluster("default/r4w4p6", cl)()
-			ep := newRecorder[*xdsclient.EndpointsUpdate]()
-			defer x.WatchEndpoints("default/r4w4p6", ep)()
-			any := func(u any) bool { return true }
-			l.wait(t, "listener", func(u *xdsclient.ListenerUpdate) bool { return any(u) })
-			rc.wait(t, "route", func(u *xdsclient.RouteConfigUpdate) bool { return any(u) })
-			cl.wait(t, "cluster", func(u *xdsclient.ClusterUpdate) bool { return any(u) })
-			ep.wait(t, "endpoints", func(u *xdsclient.EndpointsUpdate) bool { return any(u) })
+			w := watchOrders(t, x)
 
 			// r2 holds orders too (another client of it asks), and then the
 			// two agree on every version.
 			x2 := xdsClient(t, protocol, r2.Addr())
 			rc2 := newRecorder[*xdsclient.RouteConfigUpdate]()
-			defer x2.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc2)()
-			rc2.wait(t, "route on replica 2", func(u *xdsclient.RouteConfigUpdate) bool { return any(u) })
+			defer x2.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc2)()
+			rc2.wait(t, "route on replica 2", func(*xdsclient.RouteConfigUpdate) bool { return true })
 			meshtest.WaitFor(t, "replicas to agree on versions", func() bool {
 				v1, v2 := r1.Versions(), r2.Versions()
 				return len(v1) == 4 && fmt.Sprint(v1) == fmt.Sprint(v2)
 			})
-			before := dumpVersions(x)
-			counts := []int{l.count(), rc.count(), cl.count(), ep.count()}
+			before := w.state()
 
 			// A third replica takes over r1's address, as behind a load
 			// balancer; the client's stream breaks and reconnects to it.
 			addr := r1.Addr()
 			r1.Close()
 			r3 := startServer(t, controlplane.WithNameservers(c.NameServerAddr()), controlplane.WithPolicyFile(path), controlplane.WithListenAddress(addr))
-			var moved controlplane.ClientInfo
-			meshtest.WaitFor(t, "the client to move to replica 3 and settle", func() bool {
-				for _, ci := range r3.Clients() {
-					if ci.Node != "test-node" || len(ci.Types) != 4 || len(ci.Types["route"].Subscribed) != 1 {
-						continue
-					}
-					// Whatever was pushed on the new stream was ACKed, so a
-					// spurious update would have reached the watchers.
-					for _, typ := range ci.Types {
-						if typ.Pushes > 0 && typ.Acked != typ.LastPushed && protocol == "sotw" {
-							return false
-						}
-					}
-					moved = ci
-					return true
-				}
-				return false
-			})
-			time.Sleep(200 * time.Millisecond) // a late push, if any, gets a chance to show
-			if n := moved.Types["route"].Pushes; n != 0 {
-				// The topic cache's versions are content hashes: the version
-				// the client quotes says it holds the route already.
-				t.Errorf("replica 3 resent the topic route %d times", n)
-			}
-			if protocol == "delta" {
-				// Delta quotes what the client holds: nothing is resent.
-				for typ, ti := range moved.Types {
-					if ti.Pushes != 0 {
-						t.Errorf("replica 3 pushed %d %s responses to a client that holds them", ti.Pushes, typ)
-					}
-				}
-			}
-			if got := []int{l.count(), rc.count(), cl.count(), ep.count()}; !slices.Equal(got, counts) {
-				t.Errorf("watchers were told of changes after switching replica: %v, before %v", got, counts)
-			}
-			if after := dumpVersions(x); fmt.Sprint(after) != fmt.Sprint(before) {
-				t.Errorf("versions changed on switching replica:\n before %v\n after  %v", before, after)
-			}
+			checkMovedQuietly(t, r3, protocol, w, before)
 		})
+	}
+}
+
+// ordersWatch is what a client of topic orders watches: the listener, the
+// topic's route, and the route's cluster and endpoints.
+type ordersWatch struct {
+	x  *xdsclient.Client
+	l  *recorder[*xdsclient.ListenerUpdate]
+	rc *recorder[*xdsclient.RouteConfigUpdate]
+	cl *recorder[*xdsclient.ClusterUpdate]
+	ep *recorder[*xdsclient.EndpointsUpdate]
+}
+
+// watchOrders watches through x until each has a value.
+func watchOrders(t testing.TB, x *xdsclient.Client) *ordersWatch {
+	t.Helper()
+	w := &ordersWatch{x: x, l: newRecorder[*xdsclient.ListenerUpdate](), rc: newRecorder[*xdsclient.RouteConfigUpdate](),
+		cl: newRecorder[*xdsclient.ClusterUpdate](), ep: newRecorder[*xdsclient.EndpointsUpdate]()}
+	t.Cleanup(x.WatchListener("rocketmq", w.l))
+	t.Cleanup(x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), w.rc))
+	t.Cleanup(x.WatchCluster(shape, w.cl))
+	t.Cleanup(x.WatchEndpoints(shape, w.ep))
+	w.l.wait(t, "listener", func(*xdsclient.ListenerUpdate) bool { return true })
+	w.rc.wait(t, "route", func(*xdsclient.RouteConfigUpdate) bool { return true })
+	w.cl.wait(t, "cluster", func(*xdsclient.ClusterUpdate) bool { return true })
+	w.ep.wait(t, "endpoints", func(*xdsclient.EndpointsUpdate) bool { return true })
+	return w
+}
+
+// watchState is what the watchers were told so far and the versions the
+// client holds.
+type watchState struct {
+	counts   []int
+	versions map[string]string
+}
+
+func (w *ordersWatch) state() watchState {
+	return watchState{counts: []int{w.l.count(), w.rc.count(), w.cl.count(), w.ep.count()}, versions: dumpVersions(w.x)}
+}
+
+// checkMovedQuietly waits until the client of w has moved to replica s and
+// settled, then checks it was told nothing new: no watcher update, no
+// version changed, the topic route not resent (its version is a content
+// hash the client quotes) and, in delta, nothing resent at all.
+func checkMovedQuietly(t *testing.T, s *controlplane.Server, protocol string, w *ordersWatch, before watchState) {
+	t.Helper()
+	meshtest.WaitFor(t, "the client to move and settle", func() bool {
+		ct := clientTypes(s, "test-node")
+		if len(ct) != 4 || len(ct["route"].Subscribed) != 1 {
+			return false
+		}
+		// Nothing is held back any more, and whatever was pushed on the new
+		// stream was ACKed, so a spurious update would have reached the
+		// watchers.
+		for _, typ := range ct {
+			if typ.Held || typ.Pushes > 0 && typ.Acked != typ.LastPushed && protocol == "sotw" {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(200 * time.Millisecond) // a late push, if any, gets a chance to show
+	moved := clientTypes(s, "test-node")
+	if n := moved["route"].Pushes; n != 0 {
+		t.Errorf("the new replica resent the topic route %d times", n)
+	}
+	if protocol == "delta" {
+		for typ, ti := range moved {
+			if ti.Pushes != 0 {
+				t.Errorf("the new replica pushed %d %s responses to a client that holds them", ti.Pushes, typ)
+			}
+		}
+	}
+	after := w.state()
+	if !slices.Equal(after.counts, before.counts) {
+		t.Errorf("watchers were told of changes after moving: %v, before %v", after.counts, before.counts)
+	}
+	if !maps.Equal(after.versions, before.versions) {
+		t.Errorf("versions changed on moving:\n before %v\n after  %v", before.versions, after.versions)
 	}
 }
 
@@ -439,7 +469,7 @@ func TestServer_Admin(t *testing.T) {
 	admin := "http://" + s.AdminAddr()
 	x := xdsClient(t, "delta", s.Addr())
 	rc := newRecorder[*xdsclient.RouteConfigUpdate]()
-	defer x.WatchRouteConfig(resource.TopicRouteName("rocketmq", "orders"), rc)()
+	defer x.WatchRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), rc)()
 	rc.wait(t, "route", func(*xdsclient.RouteConfigUpdate) bool { return true })
 
 	var health controlplane.Health

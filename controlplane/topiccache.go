@@ -31,6 +31,10 @@ type topicCache struct {
 
 	mu      sync.Mutex // guards everything below
 	entries map[string]*topicEntry
+	// unknown names have no entry and are not gone either: the server does
+	// not know yet what to serve. A client holding one is not told it was
+	// removed.
+	unknown map[string]bool
 	watches map[uint64]*topicWatch
 	byName  map[string]map[uint64]struct{}
 	wild    map[uint64]struct{}
@@ -59,16 +63,17 @@ func newTopicCache(typeURL string) *topicCache {
 	return &topicCache{
 		typeURL: typeURL,
 		entries: map[string]*topicEntry{},
+		unknown: map[string]bool{},
 		watches: map[uint64]*topicWatch{},
 		byName:  map[string]map[uint64]struct{}{},
 		wild:    map[uint64]struct{}{},
 	}
 }
 
-// update sets (non-nil) and deletes (nil) resources by name and answers the
-// watches that subscribe to a changed one. A resource whose bytes did not
-// change is not touched.
-func (c *topicCache) update(changes map[string]proto.Message) error {
+// update sets (non-nil) and deletes (nil) resources by name, marks names
+// unknown (true) or not (false), and answers the watches that subscribe to
+// a changed resource. A resource whose bytes did not change is not touched.
+func (c *topicCache) update(changes map[string]proto.Message, unknown map[string]bool) error {
 	type change struct {
 		name string
 		e    *topicEntry // nil: delete
@@ -92,6 +97,19 @@ func (c *topicCache) update(changes map[string]proto.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	affected := map[uint64]struct{}{}
+	for name, u := range unknown {
+		switch {
+		case u:
+			c.unknown[name] = true
+		case c.unknown[name]:
+			delete(c.unknown, name)
+			if _, ok := c.entries[name]; !ok {
+				// Known now to have nothing: a delta client holding it
+				// from elsewhere hears it is gone.
+				maps.Copy(affected, c.byName[name])
+			}
+		}
+	}
 	for _, ch := range list {
 		old, had := c.entries[ch.name]
 		switch {
@@ -216,7 +234,7 @@ func (c *topicCache) respondLocked(w *topicWatch) bool {
 			next[n] = e.version
 		case ok:
 			next[n] = known
-		case held:
+		case held && !c.unknown[n]:
 			removed = append(removed, n)
 		}
 	}

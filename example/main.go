@@ -111,17 +111,18 @@ func embedded() bool {
 
 // runTraced sends and consumes one traced message and prints its span tree:
 // through a fresh one-broker in-process cluster without a bootstrap (cfg nil),
-// through the control plane cfg names with one.
+// through the control plane cfg names with one. Per-RPC spans show the relay's
+// hop to the broker under the send span.
 func runTraced(ctx context.Context, out io.Writer, log *slog.Logger, tr *tracing, cfg *bootstrap.Config, target, topic string) error {
 	if cfg != nil {
-		m, err := mesh.New(ctx, target, mesh.WithBootstrapConfig(cfg), mesh.WithLogger(log))
+		m, err := mesh.New(ctx, target, mesh.WithBootstrapConfig(cfg), mesh.WithLogger(log), mesh.WithRPCSpans())
 		if err != nil {
 			return err
 		}
 		defer m.Close()
 		return traceOneMessage(ctx, out, tr, m, startPlain, topic)
 	}
-	m, cluster, stop, err := embeddedMesh(ctx, log, topic)
+	m, cluster, stop, err := embeddedMesh(ctx, log, topic, mesh.WithRPCSpans())
 	if err != nil {
 		return err
 	}

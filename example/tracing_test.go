@@ -22,7 +22,7 @@ func runTracedWith(t *testing.T, tr *tracing) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	m, cluster, stop, err := embeddedMesh(ctx, log, "orders", mesh.WithTracerProvider(tr.provider))
+	m, cluster, stop, err := embeddedMesh(ctx, log, "orders", mesh.WithTracerProvider(tr.provider), mesh.WithRPCSpans())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,8 @@ func TestTraceOneMessage_PrintsSpanTree(t *testing.T) {
 	}
 	defer tr.shutdown(context.Background())
 	out := runTracedWith(t, tr)
-	for _, want := range []string{"  place order [internal]", "  └─ send orders [producer] broker 127.0.0.1:", "     └─ process orders [consumer] broker 127.0.0.1:", "group rmqmesh-demo-trace-consumer"} {
+	for _, want := range []string{"  place order [internal]", "  └─ send orders [producer] broker 127.0.0.1:", "     ├─ SEND_MESSAGE orders [client] broker 127.0.0.1:",
+		"     └─ process orders [consumer] broker 127.0.0.1:", "group rmqmesh-demo-trace-consumer"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("span tree lacks %q:\n%s", want, out)
 		}

@@ -28,7 +28,8 @@ func WithCredentials(c primitive.Credentials) Option {
 
 // WithRelayOptions passes options to the relay of the intercept data path (for
 // example [transport.WithUpstreamSource], [transport.WithDrainTimeout]). The
-// mesh's logger comes first, so an option here can replace it.
+// mesh's logger comes first, so an option here can replace it; interceptors
+// given with [transport.WithInterceptors] run inside the mesh's tracing link.
 func WithRelayOptions(opts ...transport.Option) Option {
 	return optionFunc(func(c *config) { c.relayOpts = append(c.relayOpts, opts...) })
 }
@@ -38,7 +39,8 @@ func (m *Mesh) startRelay(cfg *config) error {
 	if m.dataPath == routing.DataPathDirect {
 		return nil
 	}
-	opts := append([]transport.Option{transport.WithLogger(cfg.log)}, cfg.relayOpts...)
+	opts := []transport.Option{transport.WithLogger(cfg.log), transport.WithInterceptors(m.relayInterceptors()...)}
+	opts = append(opts, cfg.relayOpts...)
 	r, err := transport.NewRelay(m.router, opts...)
 	if err != nil {
 		return err

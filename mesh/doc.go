@@ -34,7 +34,9 @@
 // metrics per the messaging semantic conventions, trace context carried in
 // message properties, with the global providers unless [WithTracerProvider],
 // [WithMeterProvider] or [WithPropagators] say otherwise; [WithoutTelemetry]
-// turns it off.
+// turns it off. The relay is instrumented too: it counts what it forwards, and
+// with [WithRPCSpans] gives each request a span under the send span of its
+// message.
 //
 // Process-wide effects, all from the official client's design: each client gets its
 // own instance name (the client otherwise shares one internal client per process and

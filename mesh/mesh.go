@@ -69,7 +69,7 @@ type Mesh struct {
 // in-process nameserver endpoint. target is "xds:///LISTENER". New does not wait
 // for the control plane: route queries wait for it (bounded by
 // [WithRouteTimeout]) and [Mesh.WaitReady] waits explicitly.
-func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
+func New(ctx context.Context, target string, opts ...Option) (_ *Mesh, err error) {
 	cfg := config{log: slog.Default(), topicIdle: DefaultTopicIdleTimeout, instancePrefix: "rmqmesh", failFast: true}
 	for _, o := range opts {
 		if o != nil {
@@ -98,8 +98,13 @@ func New(ctx context.Context, target string, opts ...Option) (*Mesh, error) {
 
 		failFast:     cfg.failFast,
 		routeTimeout: cfg.routeTimeout,
-		tel:          newTelemetry(cfg.telemetry),
 	}
+	m.tel = newTelemetry(cfg.telemetry, m.brokerAddress)
+	defer func() {
+		if err != nil && m.tel != nil {
+			m.tel.Close() // nothing else holds it: stop its metrics callback
+		}
+	}()
 	m.log = cfg.log.With("component", "rmqmesh", "listener", listener)
 
 	xc := cfg.xds
@@ -228,8 +233,9 @@ func (m *Mesh) WaitReady(ctx context.Context) error {
 	}
 }
 
-// Close stops the nameserver endpoint, the relay and the xDS watches, and closes the
-// xDS client when the mesh created it. Clients built from the mesh stop resolving
+// Close stops the nameserver endpoint, the relay and the xDS watches, stops
+// reporting the mesh's own counters, and closes the xDS client when the mesh
+// created it. Clients built from the mesh stop resolving
 // routes and reaching brokers; shut them down first.
 func (m *Mesh) Close() error {
 	m.closeOnce.Do(func() {
@@ -240,6 +246,11 @@ func (m *Mesh) Close() error {
 		m.watch.stop()
 		if m.relay != nil {
 			if err := m.relay.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if m.tel != nil {
+			if err := m.tel.Close(); err != nil {
 				errs = append(errs, err)
 			}
 		}

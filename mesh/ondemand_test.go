@@ -14,6 +14,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -43,7 +44,7 @@ func onDemandSpec(c *meshtest.Cluster) meshtest.MeshSpec {
 func topicRouteNames(topics ...string) []string {
 	out := make([]string, len(topics))
 	for i, t := range topics {
-		out[i] = xdsclient.OnDemandRouteName(onDemandRCName, t)
+		out[i] = wellknown.TopicRouteName(onDemandRCName, t)
 	}
 	slices.Sort(out)
 	return out
@@ -141,7 +142,7 @@ func TestMesh_OnDemandRoutesPerTopic(t *testing.T) {
 			// A per-topic change reaches the topic without touching the others.
 			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 			defer cancel()
-			name := xdsclient.OnDemandRouteName(onDemandRCName, "orders")
+			name := wellknown.TopicRouteName(onDemandRCName, "orders")
 			if err := h.cp.SetTopicRoute(ctx, name, meshtest.TopicRouteConfig(name, meshtest.RouteSpec{Topic: "orders", Cluster: "cluster-b"})); err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +248,7 @@ func scaleSetup(tb testing.TB, n int) *meshtest.ControlPlane {
 		if scaleBroker(i) == "broker-b" {
 			cluster = "cluster-b"
 		}
-		res.RouteConfigs[i] = meshtest.TopicRouteConfig(xdsclient.OnDemandRouteName(onDemandRCName, topic),
+		res.RouteConfigs[i] = meshtest.TopicRouteConfig(wellknown.TopicRouteName(onDemandRCName, topic),
 			meshtest.RouteSpec{Topic: topic, Cluster: cluster})
 	}
 	cp := meshtest.RunControlPlane(tb)

@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/apache/rocketmq-client-go/v2"
@@ -14,6 +15,7 @@ import (
 
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
 	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
@@ -43,11 +45,16 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 	return optionFunc(func(c *config) { c.telemetry.opts = append(c.telemetry.opts, rmqotel.WithPropagators(p)) })
 }
 
-// WithRPCSpans turns on a CLIENT span per request the intercepting relay
-// forwards, nested under the send span of the message it carries. Pulls and
-// heartbeats make them chatty; they are off by default. The relay is not part of
-// this version: until it is, no request passes through one and the option
-// records nothing.
+// WithRPCSpans turns on a CLIENT span per attempt of every request the
+// intercepting relay forwards to a broker, named after the request code and
+// topic ("SEND_MESSAGE orders", "PULL_MESSAGE orders", "HEART_BEAT"), with the
+// cluster, the broker endpoint, the attempt number and the response code; a
+// request moved on from an unreachable broker gets a span per attempt, the
+// failed one carrying a "failover" event. A send's spans nest under the send
+// span of the message it carries; other requests start traces of their own.
+// Pulls and heartbeats make them chatty: they are off by default. Clusters on
+// the direct data path have no relay and no such spans. The relay's request
+// and failover counters count whether or not this is on.
 func WithRPCSpans() Option {
 	return optionFunc(func(c *config) { c.telemetry.opts = append(c.telemetry.opts, rmqotel.WithRPCSpans(true)) })
 }
@@ -60,11 +67,23 @@ func WithoutTelemetry() Option {
 	return optionFunc(func(c *config) { c.telemetry.off = true })
 }
 
-func newTelemetry(c telemetryConfig) *rmqotel.Telemetry {
+// newTelemetry builds the mesh's instrumentation, or nil when it is off.
+// resolve names the real broker behind the relay's virtual addresses; an
+// option of the caller's, which comes later, can replace it.
+func newTelemetry(c telemetryConfig, resolve func(netip.AddrPort) (string, bool)) *rmqotel.Telemetry {
 	if c.off {
 		return nil
 	}
-	return rmqotel.New(c.opts...)
+	return rmqotel.New(append([]rmqotel.Option{rmqotel.WithBrokerAddressResolver(resolve)}, c.opts...)...)
+}
+
+// relayInterceptors are the links the mesh puts first in the relay's chain:
+// the tracing link, when telemetry is on.
+func (m *Mesh) relayInterceptors() []transport.Interceptor {
+	if m.tel == nil {
+		return nil
+	}
+	return []transport.Interceptor{relayTelemetry{tel: m.tel}.intercept}
 }
 
 // Telemetry returns the mesh's instrumentation, for applications that build

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/routing"
 )
 
 // discardExporter is an exporter that drops what it is given: the SDK's batch
@@ -27,30 +28,33 @@ func (discardExporter) Shutdown(context.Context) error                          
 // BenchmarkTracingOverhead compares, in one run against one in-memory cluster,
 // a producer of a mesh with telemetry on — the SDK sampling every span (or one
 // trace in ten) into a batch processor, and a meter provider with a reader —
-// and a producer of a mesh built WithoutTelemetry. Sends alternate between
-// them as in BenchmarkSend.
+// and a producer of a mesh built WithoutTelemetry, both on the same data path:
+// intercept (the default; the relay's tracing link counts every request) or
+// direct. Sends alternate between them as in BenchmarkSend.
 //
 //	go test -run '^$' -bench TracingOverhead -benchtime 5000x ./mesh/
 //
 // Reported: median ns per send of each, on/off throughput from the medians and
 // from the means (goal ≥ 0.95), and the allocations per send each side made in
-// the whole process (client and in-memory broker alike; the broker's share is
-// the same for both, apart from parsing the longer properties).
+// the whole process (client, relay and in-memory broker alike; the broker's
+// share is the same for both, apart from parsing the longer properties).
 func BenchmarkTracingOverhead(b *testing.B) {
-	for _, bc := range []struct {
-		name    string
-		sampler sdktrace.Sampler
-	}{
-		{"sample=all", sdktrace.AlwaysSample()},
-		// Head sampling of one trace in ten, as production setups often do:
-		// unsampled sends still carry context and record metrics.
-		{"sample=1in10", sdktrace.TraceIDRatioBased(0.1)},
-	} {
-		b.Run(bc.name, func(b *testing.B) { benchmarkTracingOverhead(b, bc.sampler) })
+	for _, path := range []routing.DataPath{routing.DataPathIntercept, routing.DataPathDirect} {
+		for _, bc := range []struct {
+			name    string
+			sampler sdktrace.Sampler
+		}{
+			{"sample=all", sdktrace.AlwaysSample()},
+			// Head sampling of one trace in ten, as production setups often
+			// do: unsampled sends still carry context and record metrics.
+			{"sample=1in10", sdktrace.TraceIDRatioBased(0.1)},
+		} {
+			b.Run(path.String()+"/"+bc.name, func(b *testing.B) { benchmarkTracingOverhead(b, path, bc.sampler) })
+		}
 	}
 }
 
-func benchmarkTracingOverhead(b *testing.B, sampler sdktrace.Sampler) {
+func benchmarkTracingOverhead(b *testing.B, path routing.DataPath, sampler sdktrace.Sampler) {
 	h := newBenchHarness(b)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithBatcher(discardExporter{}))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
@@ -59,13 +63,13 @@ func benchmarkTracingOverhead(b *testing.B, sampler sdktrace.Sampler) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
-	traced, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()),
+	traced, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()), mesh.WithDataPath(path),
 		mesh.WithTracerProvider(tp), mesh.WithMeterProvider(mp), mesh.WithPropagators(w3c))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer traced.Close()
-	plain, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()), mesh.WithoutTelemetry())
+	plain, err := mesh.New(ctx, "xds:///"+listenerName, mesh.WithBootstrap(h.cp.Bootstrap()), mesh.WithDataPath(path), mesh.WithoutTelemetry())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,7 +2,11 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,17 +44,23 @@ type tracingHarness struct {
 
 func newTracingHarness(t *testing.T, path testPath, brokers ...string) *tracingHarness {
 	t.Helper()
+	return newTracingHarnessWith(t, path, nil, brokers...)
+}
+
+// newTracingHarnessWith is newTracingHarness with more mesh options.
+func newTracingHarnessWith(t *testing.T, path testPath, opts []mesh.Option, brokers ...string) *tracingHarness {
+	t.Helper()
 	rec := oteltest.New(t)
 	h := newHarness(t, harnessConfig{
 		path:    path,
 		brokers: brokers,
 		topics:  []string{"orders"},
 		spec:    allBrokers,
-		meshOpts: []mesh.Option{
+		meshOpts: append([]mesh.Option{
 			mesh.WithTracerProvider(rec.TracerProvider),
 			mesh.WithMeterProvider(rec.MeterProvider),
 			mesh.WithPropagators(w3c),
-		},
+		}, opts...),
 	})
 	return &tracingHarness{harness: h, rec: rec}
 }
@@ -166,7 +176,7 @@ func TestTracing_OneTraceFromSendToProcess(t *testing.T) {
 					semconv.MessagingSystemRocketMQ, semconv.MessagingOperationName("process"), semconv.MessagingOperationTypeProcess,
 					semconv.MessagingDestinationName("orders"), semconv.MessagingConsumerGroupName(group),
 					semconv.MessagingDestinationPartitionID(fmt.Sprint(res.MessageQueue.QueueId)),
-					semconv.MessagingRocketMQConsumptionModelClustering, semconv.ServerAddress(host))
+					semconv.MessagingRocketMQConsumptionModelClustering, semconv.ServerAddress(host), semconv.ServerPort(portNum))
 				if !strings.Contains(attrString(send, semconv.MessagingClientIDKey), "@"+"rmqmesh-") {
 					t.Errorf("send span messaging.client.id %q, want IP@instance of the mesh's client", attrString(send, semconv.MessagingClientIDKey))
 				}
@@ -193,8 +203,121 @@ func TestTracing_OneTraceFromSendToProcess(t *testing.T) {
 			if got := oteltest.Sum(t, rm, rmqotel.MetricXDSUpdates, rmqotel.XDSResultKey.String(rmqotel.XDSAccepted)); got < 3 {
 				t.Errorf("%s accepted = %d, want the listener, cluster and endpoints at least", rmqotel.MetricXDSUpdates, got)
 			}
+			// The relay counts what it forwards, per-RPC spans or not: every
+			// send a broker read came through it, and nothing on the direct
+			// path does.
+			for _, name := range h.cluster.BrokerNames() {
+				b := h.cluster.Broker(name)
+				want := int64(b.RequestCount(remoting.CodeSendMessage))
+				if !dp.intercept {
+					want = 0
+				}
+				if got := oteltest.Sum(t, rm, rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("SEND_MESSAGE"), rmqotel.UpstreamKey.String(b.Addr())); got != want {
+					t.Errorf("%s for SEND_MESSAGE to %s = %d, want %d", rmqotel.MetricRelayRequests, name, got, want)
+				}
+			}
+			if rpc := h.rec.Ended("SEND_MESSAGE orders"); len(rpc) != 0 {
+				t.Errorf("%d per-RPC spans without WithRPCSpans", len(rpc))
+			}
 		})
 	}
+}
+
+// TestTracing_RPCSpans: with WithRPCSpans, every request the relay forwards
+// has a CLIENT span per attempt; a send's nests under its send span, and a
+// send moved off an unreachable broker shows both attempts, the first with a
+// failover event, while the send span names the broker that stored it.
+func TestTracing_RPCSpans(t *testing.T) {
+	h := newTracingHarnessWith(t, interceptPath, []mesh.Option{mesh.WithRPCSpans()}, "broker-a", "broker-b")
+	p := h.producer(producer.WithQueueSelector(producer.NewManualQueueSelector()))
+	toA := func(body string) *primitive.Message {
+		m := primitive.NewMessage("orders", []byte(body))
+		m.Queue = &primitive.MessageQueue{Topic: "orders", BrokerName: "broker-a", QueueId: 1}
+		return m
+	}
+	if _, err := p.SendSync(ctxTimeout(t), toA("first")); err != nil {
+		t.Fatal(err)
+	}
+	a, b := h.cluster.Broker("broker-a").Addr(), h.cluster.Broker("broker-b").Addr()
+	send := h.rec.WaitEnded(t, "send orders", 1)[0]
+	rpc := h.rec.WaitEnded(t, "SEND_MESSAGE orders", 1)[0]
+	if rpc.SpanKind() != trace.SpanKindClient || rpc.Parent().SpanID() != send.SpanContext().SpanID() || rpc.SpanContext().TraceID() != send.SpanContext().TraceID() {
+		t.Errorf("RPC span kind %v parent %v, want a client span under the send span %v", rpc.SpanKind(), rpc.Parent(), send.SpanContext())
+	}
+	oteltest.CheckAttrs(t, rpc, append(serverAttrs(a),
+		semconv.MessagingSystemRocketMQ, semconv.MessagingDestinationName("orders"),
+		rmqotel.RequestCodeKey.String("SEND_MESSAGE"), rmqotel.ClusterKey.String("brokers"),
+		rmqotel.AttemptKey.Int(1), rmqotel.ResponseCodeKey.String("SUCCESS"))...)
+
+	// broker-a moves to an address where nothing listens: the relay moves
+	// the next send on to broker-b within the request.
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	h.apply(allBrokersWith(func(e *meshtest.EndpointSpec) {
+		if e.BrokerName == "broker-a" {
+			e.Address = deadAddr
+		}
+	})(h.cluster))
+	meshtest.WaitFor(t, "broker-a's new address in the route table", func() bool {
+		dump, err := h.mesh.ConfigDump()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			RouteTable json.RawMessage `json:"routeTable"`
+		}
+		return json.Unmarshal(dump, &d) == nil && strings.Contains(string(d.RouteTable), deadAddr)
+	})
+	if _, err := p.SendSync(ctxTimeout(t), toA("second")); err != nil {
+		t.Fatal(err)
+	}
+	send = h.rec.WaitEnded(t, "send orders", 2)[1]
+	oteltest.CheckAttrs(t, send, serverAttrs(b)...) // the broker that stored it
+	var attempts []sdktrace.ReadOnlySpan
+	for _, s := range h.rec.WaitEnded(t, "SEND_MESSAGE orders", 3) {
+		if s.Parent().SpanID() == send.SpanContext().SpanID() {
+			attempts = append(attempts, s)
+		}
+	}
+	if len(attempts) != 2 {
+		t.Fatalf("%d RPC spans under the second send, want one per attempt (2)", len(attempts))
+	}
+	slices.SortFunc(attempts, func(x, y sdktrace.ReadOnlySpan) int { return x.StartTime().Compare(y.StartTime()) })
+	oteltest.CheckAttrs(t, attempts[0], append(serverAttrs(deadAddr), rmqotel.AttemptKey.Int(1))...)
+	oteltest.CheckAttrs(t, attempts[1], append(serverAttrs(b), rmqotel.AttemptKey.Int(2), rmqotel.ResponseCodeKey.String("SUCCESS"))...)
+	if attempts[0].Status().Code != codes.Error || attempts[1].Status().Code == codes.Error {
+		t.Errorf("statuses %v, %v; want the failed attempt in error and the second not", attempts[0].Status(), attempts[1].Status())
+	}
+	if ev := attempts[0].Events(); len(ev) != 1 || ev[0].Name != "failover" {
+		t.Errorf("first attempt's events %v, want one failover", ev)
+	} else {
+		for _, kv := range ev[0].Attributes {
+			if kv.Key == rmqotel.NextUpstreamKey && kv.Value.AsString() != b {
+				t.Errorf("failover to %q, want broker-b %s", kv.Value.AsString(), b)
+			}
+		}
+	}
+	rm := h.rec.Metrics(t)
+	if n := oteltest.Sum(t, rm, rmqotel.MetricRelayFailovers, rmqotel.RequestCodeKey.String("SEND_MESSAGE"), rmqotel.ClusterKey.String("brokers")); n != 1 {
+		t.Errorf("%s = %d, want 1", rmqotel.MetricRelayFailovers, n)
+	}
+
+	// Requests without a message start traces of their own.
+	hb := h.rec.WaitEnded(t, "HEART_BEAT", 1)[0]
+	if hb.Parent().IsValid() || hb.SpanKind() != trace.SpanKindClient {
+		t.Errorf("heartbeat span parent %v kind %v, want a client root span", hb.Parent(), hb.SpanKind())
+	}
+}
+
+// serverAttrs are server.address and server.port of a "host:port".
+func serverAttrs(addr string) []attribute.KeyValue {
+	host, port, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(port)
+	return []attribute.KeyValue{semconv.ServerAddress(host), semconv.ServerPort(n)}
 }
 
 func attrString(s sdktrace.ReadOnlySpan, key attribute.Key) string {
@@ -473,9 +596,13 @@ func TestTracing_JavaInteroperability(t *testing.T) {
 			fromJava := primitive.NewMessage("orders", []byte("from-java"))
 			fromJava.WithProperty("traceparent", "00-"+javaSend.TraceID().String()+"-"+javaSend.SpanID().String()+"-01")
 			fromJava.Queue = &primitive.MessageQueue{Topic: "orders", BrokerName: "broker-a", QueueId: 0}
-			if _, err := h.plainProducer().SendSync(ctxTimeout(t), fromJava); err != nil {
-				t.Fatal(err)
-			}
+			// The "Java" producer is outside the mesh: on the intercept path
+			// the brokers serve it only while it seeds.
+			h.seed(func(p rocketmq.Producer) {
+				if _, err := p.SendSync(ctxTimeout(t), fromJava); err != nil {
+					t.Fatal(err)
+				}
+			})
 			h.subscribe(uniqueName("cg"), "orders", func(context.Context, ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 				return consumer.ConsumeSuccess, nil
 			})
@@ -500,6 +627,22 @@ func TestTracing_JavaInteroperability(t *testing.T) {
 			want := "00-" + send.SpanContext().TraceID().String() + "-" + send.SpanContext().SpanID().String() + "-01"
 			if got := stored["traceparent"]; got != want {
 				t.Errorf("stored traceparent property %q, want %q (the Go send span in W3C form)", got, want)
+			}
+			// The Go consumer processes it too. Waiting for that also keeps
+			// the consumer's Shutdown from racing its delivery:
+			// rocketmq-client-go v2.1.2 closes a queue's channel while a
+			// pull may still put messages on it, a panic in the client.
+			var toGo sdktrace.ReadOnlySpan
+			meshtest.WaitFor(t, "the Go consumer to process the Go message", func() bool {
+				for _, s := range h.rec.Ended("process orders") {
+					if s.Parent().SpanID() == send.SpanContext().SpanID() {
+						toGo = s
+					}
+				}
+				return toGo != nil
+			})
+			if toGo.SpanContext().TraceID() != send.SpanContext().TraceID() {
+				t.Errorf("process span of the Go message is in trace %s, want its send's %s", toGo.SpanContext().TraceID(), send.SpanContext().TraceID())
 			}
 		})
 	}

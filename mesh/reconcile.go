@@ -5,7 +5,7 @@ import (
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
 
-	"github.com/rmqmesh/rmqmesh/xdsclient"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // watchKind is the type of resource a watch follows.
@@ -93,7 +93,7 @@ func (w *watchState) reconcile() {
 			delete(w.routeWaits, topic)
 			continue
 		}
-		name := xdsclient.OnDemandRouteName(w.listener.RouteConfigName, topic)
+		name := wellknown.TopicRouteName(w.listener.RouteConfigName, topic)
 		if t.resource == name {
 			continue
 		}

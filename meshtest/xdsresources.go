@@ -38,7 +38,7 @@ type MeshSpec struct {
 	RouteConfigName string
 	// OnDemand marks the listener with on-demand topic routes: routes with
 	// an exact Topic become per-topic RouteConfigurations named
-	// xdsclient.OnDemandRouteName(RouteConfigName, Topic); the others stay
+	// wellknown.TopicRouteName(RouteConfigName, Topic); the others stay
 	// inline as the fallback.
 	OnDemand bool
 	// Routes in match order.
@@ -132,7 +132,7 @@ func (s MeshSpec) Resources() (Resources, error) {
 			return Resources{}, fmt.Errorf("meshtest: listener %q: routes[%d]: %w", s.Listener, i, err)
 		}
 		if s.OnDemand && rs.Topic != "" {
-			name := resource.TopicRouteName(rcName, rs.Topic)
+			name := wellknown.TopicRouteName(rcName, rs.Topic)
 			if _, ok := perTopic[name]; !ok {
 				topicOrder = append(topicOrder, name)
 			}
@@ -179,7 +179,7 @@ func (s MeshSpec) Resources() (Resources, error) {
 }
 
 // TopicRouteConfig builds a per-topic route configuration named name (see
-// xdsclient.OnDemandRouteName). It panics on an invalid RouteSpec, which is
+// wellknown.TopicRouteName). It panics on an invalid RouteSpec, which is
 // a bug in the test.
 func TopicRouteConfig(name string, routes ...RouteSpec) *rocketmqv3.RouteConfiguration {
 	specs := make([]resource.Route, len(routes))

@@ -6,6 +6,8 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Trace context travels in message user properties under the propagators'
@@ -78,6 +80,32 @@ func (c PropertiesCarrier) Keys() []string {
 	keys := make([]string, 0, len(c))
 	for k := range c {
 		keys = append(keys, k)
+	}
+	return keys
+}
+
+// wireProperties reads message properties in their wire form
+// ("name\x01value\x02…") as a read-only [propagation.TextMapCarrier], with the
+// limits of [MessageCarrier], finding each field without decoding the rest.
+type wireProperties string
+
+var _ propagation.TextMapCarrier = wireProperties("")
+
+func (c wireProperties) Get(key string) string {
+	v, _ := remoting.PropertyValue(string(c), key)
+	if len(v) > maxFieldLen {
+		return ""
+	}
+	return v
+}
+
+// Set does nothing: the relay never writes into a request.
+func (wireProperties) Set(string, string) {}
+
+func (c wireProperties) Keys() []string {
+	keys := []string{}
+	for name := range remoting.ParseProperties(string(c)) {
+		keys = append(keys, name)
 	}
 	return keys
 }

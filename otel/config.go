@@ -1,6 +1,8 @@
 package otel
 
 import (
+	"net/netip"
+
 	gotel "go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -19,6 +21,7 @@ type config struct {
 	propagators    propagation.TextMapPropagator
 	propagatorsSet bool
 	rpcSpans       bool
+	resolveBroker  func(netip.AddrPort) (string, bool)
 }
 
 // Option configures [New]. Nil options are ignored.
@@ -70,6 +73,22 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 // and heartbeats make them chatty.
 func WithRPCSpans(on bool) Option {
 	return optionFunc(func(c *config) { c.rpcSpans = on })
+}
+
+// WithBrokerAddressResolver sets how spans and metrics find the broker behind
+// an address a client saw: a pulled message's store host, or the host in a
+// send's offset message id. resolve returns the real "host:port" of the broker
+// that served, or false to keep the address as seen. The mesh sets it on the
+// intercept data path, where clients see the relay's virtual endpoints in
+// both, so that server.address and server.port name the real broker. It is
+// called once per send, delivery or receive, and must be safe for concurrent
+// use and cheap. A nil resolver is ignored.
+func WithBrokerAddressResolver(resolve func(seen netip.AddrPort) (string, bool)) Option {
+	return optionFunc(func(c *config) {
+		if resolve != nil {
+			c.resolveBroker = resolve
+		}
+	})
 }
 
 func newConfig(opts []Option) config {

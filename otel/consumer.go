@@ -112,6 +112,7 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 		mq = first.Queue
 	}
 	op.key = consumerKey(opProcess, info, group, mq, msgs)
+	op.key.server = t.brokerAddr(storeHost(msgs))
 	pooled := getAttrs()
 	attrs := baseAttrs(*pooled, opProcess, semconv.MessagingOperationTypeProcess, op.key.dest, info)
 	attrs = consumerAttrs(attrs, info, op.key)
@@ -126,8 +127,7 @@ func (t *Telemetry) startProcess(ctx context.Context, info *ClientInfo, msgs []*
 		attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
 		links = t.messageLinks(msgs)
 	}
-	ctx, op.span = t.tracer.Start(ctx, spanName(opProcess, op.key.dest),
-		startOptions(consumerKind, attrs, links)...)
+	ctx, op.span = t.startSpan(ctx, t.spanName(opProcess, op.key.dest), consumerKind, attrs, links)
 	putAttrs(pooled, attrs)
 	op.ctx = ctx
 	return ctx, op
@@ -139,10 +139,15 @@ func consumerKey(op string, info *ClientInfo, group string, mq *primitive.Messag
 	if mq != nil {
 		k.partition = strconv.Itoa(mq.QueueId)
 	}
-	if len(msgs) > 0 && msgs[0] != nil {
-		k.server = msgs[0].StoreHost
-	}
 	return k
+}
+
+// storeHost is the broker that stored the first of msgs, as the client saw it.
+func storeHost(msgs []*primitive.MessageExt) string {
+	if len(msgs) > 0 && msgs[0] != nil {
+		return msgs[0].StoreHost
+	}
+	return ""
 }
 
 // consumerAttrs appends the consumer group, partition and consumption model.
@@ -183,7 +188,7 @@ func (op *consumeOp) end(err error) {
 	op.span.End()
 	ms := op.t.metricSets.get(op.key)
 	op.t.processTime.Float64Histogram.Record(op.ctx, seconds(op.start), ms.rec...)
-	op.t.consumed.Int64Counter.Add(op.ctx, int64(op.n), ms.add...)
+	op.t.consumed.addSet(op.key, int64(op.n), ms.set)
 }
 
 // WrapPullConsumer returns c instrumented: Poll, Pull and PullFrom calls that
@@ -262,14 +267,12 @@ func (c *pullConsumer) ACK(ctx context.Context, cr *consumer.ConsumeRequest, res
 	if consumeFailed(result) {
 		op = opNack
 	}
-	k := consumerKey(op, &c.info, c.info.Group, cr.GetMQ(), msgs)
-	k.server = "" // an acknowledgement is not counted per broker
+	k := consumerKey(op, &c.info, c.info.Group, cr.GetMQ(), msgs) // an acknowledgement is not counted per broker
 	attrs := make([]attribute.KeyValue, 0, 12)
 	attrs = baseAttrs(attrs, op, semconv.MessagingOperationTypeSettle, k.dest, &c.info)
 	attrs = consumerAttrs(attrs, &c.info, k)
 	attrs = append(attrs, semconv.MessagingBatchMessageCount(len(msgs)))
-	ctx, span := c.t.tracer.Start(ctx, spanName(op, k.dest),
-		startOptions(clientKind, attrs, c.t.messageLinks(msgs))...)
+	ctx, span := c.t.startSpan(ctx, c.t.spanName(op, k.dest), clientKind, attrs, c.t.messageLinks(msgs))
 	c.PullConsumer.ACK(ctx, cr, result)
 	span.End()
 	c.t.opDuration.Float64Histogram.Record(ctx, seconds(start), c.t.metricSets.get(k).rec...)
@@ -299,6 +302,7 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 		mq = msgs[0].Queue
 	}
 	k := consumerKey(opReceive, info, info.Group, mq, msgs)
+	k.server = t.brokerAddr(storeHost(msgs))
 	attrs := make([]attribute.KeyValue, 0, 16)
 	attrs = baseAttrs(attrs, opReceive, semconv.MessagingOperationTypeReceive, k.dest, info)
 	attrs = consumerAttrs(attrs, info, k)
@@ -311,8 +315,7 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 	}
 	ms := t.metricSets.get(k)
 	attrs = append(attrs, ms.server...)
-	ctx, span := t.tracer.Start(ctx, spanName(opReceive, k.dest),
-		append(startOptions(clientKind, attrs, t.messageLinks(msgs)), trace.WithTimestamp(start))...)
+	ctx, span := t.startSpan(ctx, t.spanName(opReceive, k.dest), clientKind, attrs, t.messageLinks(msgs), trace.WithTimestamp(start))
 	if err != nil {
 		span.SetAttributes(semconv.ErrorTypeKey.String(k.errType))
 		span.SetStatus(codes.Error, err.Error())
@@ -320,6 +323,6 @@ func (t *Telemetry) recordReceive(ctx context.Context, info *ClientInfo, start t
 	span.End()
 	t.opDuration.Float64Histogram.Record(ctx, seconds(start), ms.rec...)
 	if len(msgs) > 0 {
-		t.consumed.Int64Counter.Add(ctx, int64(len(msgs)), ms.add...)
+		t.consumed.addSet(k, int64(len(msgs)), ms.set)
 	}
 }

@@ -7,6 +7,7 @@
 // clients themselves wrap them:
 //
 //	tel := otel.New() // global providers; see WithTracerProvider, WithMeterProvider, WithPropagators
+//	defer tel.Close()
 //	p = tel.WrapProducer(p, otel.ClientInfo{Group: "orders"})
 //	c = tel.WrapPushConsumer(c, otel.ClientInfo{Group: "billing"})
 //
@@ -15,10 +16,26 @@
 // RequestAsync; "process {topic}" CONSUMER around push consumer callbacks,
 // concurrent and orderly; "receive {topic}" CLIENT for pull consumers and
 // "ack {topic}"/"nack {topic}" CLIENT for their explicit acknowledgement.
+// Spans name the broker that stored a message in server.address and
+// server.port; behind the mesh's relay the client sees loopback addresses
+// instead, and [WithBrokerAddressResolver] maps them back to the broker.
+//
+// The mesh's intercepting relay reports through [Telemetry.StartRPC]: with
+// [WithRPCSpans], a CLIENT span per attempt of each request it forwards, named
+// "{REQUEST_CODE_NAME} {topic}" ("SEND_MESSAGE orders", "HEART_BEAT"), with the
+// cluster, the broker endpoint, the attempt number and the response code, and
+// a "failover" event on an attempt whose broker could not be reached. A send's
+// span nests under the send span whose context its message properties carry.
+//
 // Metrics: messaging.client.operation.duration, messaging.process.duration
 // (with [DurationBuckets]), messaging.client.sent.messages and
 // messaging.client.consumed.messages; plus the mesh's own (routing decisions,
-// xDS updates and NACKs, relay requests, failovers and ejections).
+// xDS updates and NACKs, relay requests and failovers, counted whether
+// per-RPC spans are on or not, and ejections). The counters of the data path
+// (messages sent and consumed, routing decisions, relay requests and
+// failovers) are summed in process and reported as observable counters: the
+// same cumulative sums to a reader, at an atomic add per count instead of a
+// synchronous instrument's attribute resolution.
 //
 // Context travels in message user properties under the propagators' field
 // names, W3C "traceparent", "tracestate" and "baggage" by default: the ones the

@@ -20,6 +20,7 @@ func ExampleTelemetry_WrapProducer() {
 	tp := sdktrace.NewTracerProvider()
 	defer tp.Shutdown(context.Background())
 	tel := rmqotel.New(rmqotel.WithTracerProvider(tp), rmqotel.WithPropagators(propagation.TraceContext{}))
+	defer tel.Close()
 
 	official, err := rocketmq.NewProducer(producer.WithNameServer([]string{"127.0.0.1:9876"}), producer.WithGroupName("orders"))
 	if err != nil {

@@ -1,8 +1,10 @@
 package otel
 
 import (
+	"cmp"
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -56,35 +58,71 @@ const (
 	XDSNACKed   = "nacked"
 )
 
-// addOpts caches the metric options of one attribute combination, so that a
-// counter on the send path does not build an attribute set per call.
-type addOpts struct{ m sync.Map } // key → []metric.AddOption
+// cowCache is a map read on hot paths: a hit takes no lock and boxes nothing
+// (a sync.Map would box a struct or string key on every lookup); an addition
+// copies the map, which happens once per key. Past maxMetricSets keys, values
+// are not kept.
+type cowCache[K comparable, V any] struct {
+	mu    sync.Mutex // serialises additions
+	m     atomic.Pointer[map[K]V]
+	limit int // keys kept; zero means maxMetricSets (tests lower it)
+}
 
-func (c *addOpts) get(key any, attrs ...attribute.KeyValue) []metric.AddOption {
-	if v, ok := c.m.Load(key); ok {
-		return v.([]metric.AddOption)
+// load returns the value cached for key.
+func (c *cowCache[K, V]) load(key K) (V, bool) {
+	if m := c.m.Load(); m != nil {
+		v, ok := (*m)[key]
+		return v, ok
 	}
-	opts := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
-	c.m.Store(key, opts)
-	return opts
+	var zero V
+	return zero, false
+}
+
+// add caches v for key unless a value is cached already, and returns the
+// cached value; false with v when the cache is full.
+func (c *cowCache[K, V]) add(key K, v V) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	n := 0
+	if old != nil {
+		if cached, ok := (*old)[key]; ok {
+			return cached, true
+		}
+		n = len(*old)
+	}
+	if limit := cmp.Or(c.limit, maxMetricSets); n >= limit {
+		return v, false
+	}
+	m := make(map[K]V, n+1)
+	if old != nil {
+		for k, ov := range *old {
+			m[k] = ov
+		}
+	}
+	m[key] = v
+	c.m.Store(&m)
+	return v, true
 }
 
 type routingKey struct{ cluster, outcome string }
 
-// RoutingDecisionsEnabled reports whether RoutingDecision records anything, so
+// RoutingDecisionsEnabled reports whether the meter records anything, so
 // that a caller can skip working out the cluster when it does not.
 func (t *Telemetry) RoutingDecisionsEnabled(ctx context.Context) bool {
-	return t.routingDecisions.Enabled(ctx)
+	// The routing decisions are an observable counter, which cannot say; the
+	// xDS updates' synchronous counter of the same meter can.
+	return t.xdsUpdates.Enabled(ctx)
 }
 
 // RoutingDecision counts one routing decision of the mesh: cluster is the
 // cluster the route named ("" when none matched), outcome one of
-// OutcomeRouted, OutcomeFallback, OutcomeRejected.
-func (t *Telemetry) RoutingDecision(ctx context.Context, cluster, outcome string) {
-	if !t.routingDecisions.Enabled(ctx) {
-		return
-	}
-	t.routingDecisions.Add(ctx, 1, t.routingOpts.get(routingKey{cluster, outcome}, ClusterKey.String(cluster), OutcomeKey.String(outcome))...)
+// OutcomeRouted, OutcomeFallback, OutcomeRejected. It costs an atomic add once
+// the combination has been seen.
+func (t *Telemetry) RoutingDecision(_ context.Context, cluster, outcome string) {
+	t.routingDecisions.add(routingKey{cluster, outcome}, 1, func(k routingKey) []attribute.KeyValue {
+		return []attribute.KeyValue{ClusterKey.String(k.cluster), OutcomeKey.String(k.outcome)}
+	})
 }
 
 // XDSUpdate counts xDS resources of one type received in one response:
@@ -108,14 +146,23 @@ type relayKey struct {
 	cluster, upstream string
 }
 
-func (t *Telemetry) relayRequest(ctx context.Context, code int32, cluster, upstream string) {
-	if !t.relayRequests.Enabled(ctx) {
-		return
-	}
-	t.relayRequests.Add(ctx, 1, t.relayOpts.get(relayKey{code, cluster, upstream},
-		RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster), UpstreamKey.String(upstream))...)
+// RelayRequest counts one request the relay forwarded to upstream, a broker's
+// "host:port", of cluster (rmqmesh.relay.requests). It costs an atomic add
+// once the combination has been seen, so the relay counts every request
+// whenever telemetry is on, per-RPC spans or not.
+func (t *Telemetry) RelayRequest(_ context.Context, code int32, cluster, upstream string) {
+	t.relayRequests.add(relayKey{code, cluster, upstream}, 1, func(k relayKey) []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster), UpstreamKey.String(k.upstream)}
+	})
 }
 
-func (t *Telemetry) relayFailover(ctx context.Context, code int32, cluster string) {
-	t.relayFailovers.Add(ctx, 1, metric.WithAttributes(RequestCodeKey.String(remoting.RequestCodeName(code)), ClusterKey.String(cluster)))
+// RelayFailovers counts n failovers of one request: the times the relay moved
+// it on from a target that could not take it (rmqmesh.relay.failovers).
+func (t *Telemetry) RelayFailovers(_ context.Context, code int32, cluster string, n int) {
+	if n <= 0 {
+		return
+	}
+	t.relayFailovers.add(relayKey{code: code, cluster: cluster}, int64(n), func(k relayKey) []attribute.KeyValue {
+		return []attribute.KeyValue{RequestCodeKey.String(remoting.RequestCodeName(k.code)), ClusterKey.String(k.cluster)}
+	})
 }

@@ -28,8 +28,8 @@ type metricKey struct {
 // metricSet is what a metricKey stands for.
 type metricSet struct {
 	server []attribute.KeyValue // server.address and server.port, for spans too
+	set    attribute.Set
 	rec    []metric.RecordOption
-	add    []metric.AddOption
 }
 
 // maxMetricSets bounds the cache; past it, sets are built per call (the SDK's
@@ -69,9 +69,8 @@ func newMetricSet(k metricKey) *metricSet {
 	if k.errType != "" {
 		kvs = append(kvs, semconv.ErrorTypeKey.String(k.errType))
 	}
-	set := attribute.NewSet(kvs...)
-	s.rec = []metric.RecordOption{metric.WithAttributeSet(set)}
-	s.add = []metric.AddOption{metric.WithAttributeSet(set)}
+	s.set = attribute.NewSet(kvs...)
+	s.rec = []metric.RecordOption{metric.WithAttributeSet(s.set)}
 	return s
 }
 
@@ -87,6 +86,31 @@ func storeKey(offsetMsgID string) string {
 		return id[:40]
 	}
 	return ""
+}
+
+// brokerAddr returns the broker a client saw as seen ("host:port" or a
+// storeKey) as the resolver of [WithBrokerAddressResolver] names it, or seen
+// itself when there is no resolver or it does not know the address.
+func (t *Telemetry) brokerAddr(seen string) string {
+	if t.resolveBroker == nil || seen == "" {
+		return seen
+	}
+	var ap netip.AddrPort
+	if strings.Contains(seen, ":") {
+		var err error
+		if ap, err = netip.ParseAddrPort(seen); err != nil {
+			return seen
+		}
+	} else {
+		var ok bool
+		if ap, ok = decodeStoreKey(seen); !ok {
+			return seen
+		}
+	}
+	if real, ok := t.resolveBroker(ap); ok && real != "" {
+		return real
+	}
+	return seen
 }
 
 // serverAttrs appends server.address and server.port for a broker given as

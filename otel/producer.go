@@ -92,21 +92,24 @@ type producer[CB requestCallback] struct {
 }
 
 func (p *producer[CB]) SendSync(ctx context.Context, msgs ...*primitive.Message) (*primitive.SendResult, error) {
-	ctx, op := p.t.startSend(ctx, &p.info, opSend, msgs, attribute.KeyValue{})
+	var op sendOp // ends before the call returns: no allocation
+	ctx = p.t.startSend(ctx, &op, &p.info, opSend, msgs, attribute.KeyValue{})
 	res, err := p.Producer.SendSync(ctx, msgs...)
 	op.end(res, err)
 	return res, err
 }
 
 func (p *producer[CB]) SendOneWay(ctx context.Context, msgs ...*primitive.Message) error {
-	ctx, op := p.t.startSend(ctx, &p.info, opSend, msgs, attribute.KeyValue{})
+	var op sendOp
+	ctx = p.t.startSend(ctx, &op, &p.info, opSend, msgs, attribute.KeyValue{})
 	err := p.Producer.SendOneWay(ctx, msgs...)
 	op.end(nil, err)
 	return err
 }
 
 func (p *producer[CB]) SendAsync(ctx context.Context, f func(context.Context, *primitive.SendResult, error), msgs ...*primitive.Message) error {
-	ctx, op := p.t.startSend(ctx, &p.info, opSend, msgs, attribute.KeyValue{})
+	op := new(sendOp) // the callback ends it
+	ctx = p.t.startSend(ctx, op, &p.info, opSend, msgs, attribute.KeyValue{})
 	op.guard(ctx, "SendAsync", clientAsyncSendTimeout)
 	err := p.Producer.SendAsync(ctx, func(cctx context.Context, res *primitive.SendResult, err error) {
 		// End first: the callback may panic (the client recovers it), and in
@@ -123,14 +126,16 @@ func (p *producer[CB]) SendAsync(ctx context.Context, f func(context.Context, *p
 }
 
 func (p *producer[CB]) Request(ctx context.Context, ttl time.Duration, msg *primitive.Message) (*primitive.Message, error) {
-	ctx, op := p.t.startSend(ctx, &p.info, opRequest, []*primitive.Message{msg}, attribute.KeyValue{})
+	var op sendOp
+	ctx = p.t.startSend(ctx, &op, &p.info, opRequest, []*primitive.Message{msg}, attribute.KeyValue{})
 	reply, err := p.Producer.Request(ctx, ttl, msg)
 	op.endRequest(msg, reply, err)
 	return reply, err
 }
 
 func (p *producer[CB]) RequestAsync(ctx context.Context, ttl time.Duration, cb CB, msg *primitive.Message) error {
-	ctx, op := p.t.startSend(ctx, &p.info, opRequest, []*primitive.Message{msg}, attribute.KeyValue{})
+	op := new(sendOp)
+	ctx = p.t.startSend(ctx, op, &p.info, opRequest, []*primitive.Message{msg}, attribute.KeyValue{})
 	op.guard(ctx, "RequestAsync", ttl)
 	err := p.ra.RequestAsync(ctx, ttl, CB(func(cctx context.Context, reply *primitive.Message, err error) {
 		op.endRequest(msg, reply, err)
@@ -170,7 +175,8 @@ type transactionProducer struct {
 const TransactionStateKey = attribute.Key("rocketmq.transaction.state")
 
 func (p *transactionProducer) SendMessageInTransaction(ctx context.Context, msg *primitive.Message) (*primitive.TransactionSendResult, error) {
-	ctx, op := p.t.startSend(ctx, &p.info, opSend, []*primitive.Message{msg}, semconv.MessagingRocketMQMessageTypeTransaction)
+	var op sendOp
+	ctx = p.t.startSend(ctx, &op, &p.info, opSend, []*primitive.Message{msg}, semconv.MessagingRocketMQMessageTypeTransaction)
 	res, err := p.TransactionProducer.SendMessageInTransaction(ctx, msg)
 	var sr *primitive.SendResult
 	if res != nil {
@@ -203,15 +209,21 @@ type sendOp struct {
 	dest  string
 	n     int
 
-	ended atomic.Bool                // the span ends once, by whoever comes first
-	timer atomic.Pointer[time.Timer] // the callback guard of async sends
+	ended atomic.Bool // the span ends once, by whoever comes first
+	// guardTimer is the callback guard of async sends; set by guard before
+	// the send starts. It is a pointer of its own so that loading it does not
+	// make every sendOp escape: a synchronous send's stays on its stack.
+	guardTimer *atomic.Pointer[time.Timer]
 }
 
-func (t *Telemetry) startSend(ctx context.Context, info *ClientInfo, op string, msgs []*primitive.Message, msgType attribute.KeyValue) (context.Context, *sendOp) {
+// startSend starts the span of a send into s, which the caller provides so
+// that a synchronous send can keep it on its stack, and returns the context
+// that carries it.
+func (t *Telemetry) startSend(ctx context.Context, s *sendOp, info *ClientInfo, op string, msgs []*primitive.Message, msgType attribute.KeyValue) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := &sendOp{t: t, start: time.Now(), op: op, n: len(msgs)}
+	s.t, s.start, s.op, s.n = t, time.Now(), op, len(msgs)
 	var first *primitive.Message
 	if len(msgs) > 0 {
 		first = msgs[0]
@@ -249,8 +261,7 @@ func (t *Telemetry) startSend(ctx context.Context, info *ClientInfo, op string, 
 			links = append(links, trace.Link{SpanContext: sc})
 		}
 	}
-	ctx, s.span = t.tracer.Start(ctx, spanName(op, s.dest),
-		startOptions(producerKind, attrs, links)...)
+	ctx, s.span = t.startSpan(ctx, t.spanName(op, s.dest), producerKind, attrs, links)
 	putAttrs(pooled, attrs)
 	s.ctx = ctx
 	for i, m := range msgs {
@@ -258,7 +269,7 @@ func (t *Telemetry) startSend(ctx context.Context, info *ClientInfo, op string, 
 			t.prop.Inject(ctx, MessageCarrier{m})
 		}
 	}
-	return ctx, s
+	return ctx
 }
 
 // guard ends the span with a timeout error when no callback has come within
@@ -268,7 +279,8 @@ func (s *sendOp) guard(ctx context.Context, what string, timeout time.Duration) 
 		timeout = min(timeout, time.Until(dl))
 	}
 	after := max(timeout, 0) + s.t.callbackGrace()
-	s.timer.Store(time.AfterFunc(after, func() {
+	s.guardTimer = new(atomic.Pointer[time.Timer])
+	s.guardTimer.Store(time.AfterFunc(after, func() {
 		s.end(nil, &CallbackTimeoutError{Call: what, After: after})
 	}))
 }
@@ -324,8 +336,10 @@ func (s *sendOp) endRequest(msg, reply *primitive.Message, err error) {
 }
 
 func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.KeyValue) {
-	if tm := s.timer.Load(); tm != nil {
-		tm.Stop()
+	if g := s.guardTimer; g != nil {
+		if tm := g.Load(); tm != nil {
+			tm.Stop()
+		}
 	}
 	pooled := getAttrs()
 	attrs := append(*pooled, extra...)
@@ -337,7 +351,7 @@ func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.
 		if res.MessageQueue != nil {
 			attrs = append(attrs, semconv.MessagingDestinationPartitionID(strconv.Itoa(res.MessageQueue.QueueId)))
 		}
-		k.server = storeKey(res.OffsetMsgID)
+		k.server = s.t.brokerAddr(storeKey(res.OffsetMsgID))
 	}
 	if err != nil {
 		k.errType = ErrorType(err)
@@ -354,5 +368,5 @@ func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.
 	putAttrs(pooled, attrs)
 	s.span.End()
 	s.t.opDuration.Float64Histogram.Record(s.ctx, seconds(s.start), ms.rec...)
-	s.t.sent.Int64Counter.Add(s.ctx, int64(s.n), ms.add...)
+	s.t.sent.addSet(k, int64(s.n), ms.set)
 }

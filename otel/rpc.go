@@ -3,6 +3,7 @@ package otel
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -19,39 +20,39 @@ type RPC struct {
 	Cluster  string // cluster routing chose
 	Endpoint string // upstream "host:port" the request goes to
 	Attempt  int    // 1 for the first try, 2 for the first failover, ...
-	// Properties are the decoded message properties of a send request. When
-	// they carry a trace context — the producer's send span, injected by
-	// [Telemetry.WrapProducer] — the RPC span becomes its child.
-	Properties map[string]string
+	// Properties are the message properties of a send request in their wire
+	// form ("name\x01value\x02…"), as the relay reads them from the frame.
+	// When they carry a trace context — the producer's send span, injected by
+	// [Telemetry.WrapProducer] — the RPC span becomes its child. Only the
+	// propagators' fields are read.
+	Properties string
 }
 
-// RPCSpan is the span of one forwarded request. Its methods are safe on a nil
-// *RPCSpan; StartRPC returns one that records only metrics when per-RPC spans
-// are off.
+// RPCSpan is the span of one attempt of a forwarded request. Its methods are
+// safe on a nil *RPCSpan, which is what StartRPC returns when per-RPC spans are
+// off, and End may be called from any goroutine, more than once: the first
+// call ends the span.
 type RPCSpan struct {
-	t        *Telemetry
-	ctx      context.Context
-	span     trace.Span // nil when per-RPC spans are off
-	code     int32
-	cluster  string
+	span     trace.Span
 	upstream string
+	ended    atomic.Bool
 }
 
-// StartRPC is the relay's per-request hook. It always counts the request in
-// rmqmesh.relay.requests (at End); with [WithRPCSpans] on it also starts a
-// CLIENT span named "{REQUEST_CODE_NAME} {topic}" that nests under the send or
-// receive span of the same context: the one the request's message properties
-// carry, or else ctx's.
+// StartRPC starts the CLIENT span of one attempt to forward a request, named
+// "{REQUEST_CODE_NAME} {topic}", when per-RPC spans are on ([WithRPCSpans]);
+// it returns ctx and a nil span otherwise. The span nests under the send span
+// the request's message properties carry, or else under ctx's span. Counting
+// requests is apart ([Telemetry.RelayRequest]): the relay counts whether or
+// not spans are on.
 func (t *Telemetry) StartRPC(ctx context.Context, rpc RPC) (context.Context, *RPCSpan) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	s := &RPCSpan{t: t, ctx: ctx, code: rpc.Code, cluster: rpc.Cluster, upstream: rpc.Endpoint}
 	if !t.rpcSpans {
-		return ctx, s
+		return ctx, nil
 	}
-	if len(rpc.Properties) > 0 {
-		if pctx := t.prop.Extract(ctx, PropertiesCarrier(rpc.Properties)); trace.SpanContextFromContext(pctx).IsValid() {
+	if rpc.Properties != "" {
+		if pctx := t.prop.Extract(ctx, wireProperties(rpc.Properties)); trace.SpanContextFromContext(pctx).IsValid() {
 			ctx = pctx
 		}
 	}
@@ -68,20 +69,17 @@ func (t *Telemetry) StartRPC(ctx context.Context, rpc RPC) (context.Context, *RP
 	if rpc.Attempt > 0 {
 		attrs = append(attrs, AttemptKey.Int(rpc.Attempt))
 	}
-	s.ctx, s.span = t.tracer.Start(ctx, spanName(name, rpc.Topic),
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return s.ctx, s
+	s := &RPCSpan{upstream: rpc.Endpoint}
+	ctx, s.span = t.startSpan(ctx, t.spanName(name, rpc.Topic), clientKind, attrs, nil)
+	return ctx, s
 }
 
-// Failover records that the request is being retried on another endpoint: a
-// "failover" span event naming both, and the rmqmesh.relay.failovers counter.
-// The relay's next attempt is a new StartRPC with Attempt incremented.
+// Failover records on the span of a failed attempt that the request moves on
+// to the endpoint next: a "failover" span event naming both, with the cause.
+// The relay's next attempt is a new StartRPC with Attempt incremented; the
+// rmqmesh.relay.failovers counter is [Telemetry.RelayFailovers].
 func (s *RPCSpan) Failover(next string, cause error) {
-	if s == nil {
-		return
-	}
-	s.t.relayFailover(s.ctx, s.code, s.cluster)
-	if s.span == nil {
+	if s == nil || s.ended.Load() {
 		return
 	}
 	attrs := []attribute.KeyValue{UpstreamKey.String(s.upstream), NextUpstreamKey.String(next)}
@@ -96,11 +94,7 @@ func (s *RPCSpan) Failover(next string, cause error) {
 // found, retry immediately, offset moved, query not found, no message) are not
 // errors.
 func (s *RPCSpan) End(respCode int32, err error) {
-	if s == nil {
-		return
-	}
-	s.t.relayRequest(s.ctx, s.code, s.cluster, s.upstream)
-	if s.span == nil {
+	if s == nil || !s.ended.CompareAndSwap(false, true) {
 		return
 	}
 	switch {

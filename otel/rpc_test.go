@@ -27,17 +27,23 @@ func TestRPC_NestsUnderTheSendSpanOfItsMessage(t *testing.T) {
 	}
 	send := r.waitEnded(t, "send orders", 1)[0]
 
-	_, first := r.tel.StartRPC(context.Background(), rmqotel.RPC{
+	// The properties as the relay reads them from the request: wire form.
+	props := remoting.FormatProperties(msg.GetProperties())
+	ctx := context.Background()
+	_, first := r.tel.StartRPC(ctx, rmqotel.RPC{
 		Code: remoting.CodeSendMessageV2, Topic: "orders", Cluster: "brokers", Endpoint: "127.0.0.1:10911", Attempt: 1,
-		Properties: msg.GetProperties(),
+		Properties: props,
 	})
 	first.Failover("127.0.0.1:10921", errors.New("connection reset"))
 	first.End(0, errors.New("connection reset"))
-	_, second := r.tel.StartRPC(context.Background(), rmqotel.RPC{
+	_, second := r.tel.StartRPC(ctx, rmqotel.RPC{
 		Code: remoting.CodeSendMessageV2, Topic: "orders", Cluster: "brokers", Endpoint: "127.0.0.1:10921", Attempt: 2,
-		Properties: msg.GetProperties(),
+		Properties: props,
 	})
 	second.End(remoting.Success, nil)
+	second.End(remoting.SystemError, nil) // a second end changes nothing
+	r.tel.RelayRequest(ctx, remoting.CodeSendMessageV2, "brokers", "127.0.0.1:10921")
+	r.tel.RelayFailovers(ctx, remoting.CodeSendMessageV2, "brokers", 1)
 
 	spans := r.waitEnded(t, "SEND_MESSAGE_V2 orders", 2)
 	for i, s := range spans {
@@ -56,9 +62,12 @@ func TestRPC_NestsUnderTheSendSpanOfItsMessage(t *testing.T) {
 	if spans[0].Status().Code != codes.Error || spans[1].Status().Code == codes.Error {
 		t.Errorf("statuses %v, %v: want the failed attempt in error and the second not", spans[0].Status(), spans[1].Status())
 	}
+	if len(r.ended("SEND_MESSAGE_V2 orders")) != 2 {
+		t.Errorf("spans %v, want two", spanNames(r.Spans.Ended()))
+	}
 	rm := r.metrics(t)
-	if n := sum(t, rm, rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("SEND_MESSAGE_V2")); n != 2 {
-		t.Errorf("%s = %d, want 2", rmqotel.MetricRelayRequests, n)
+	if n := sum(t, rm, rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("SEND_MESSAGE_V2"), rmqotel.UpstreamKey.String("127.0.0.1:10921")); n != 1 {
+		t.Errorf("%s = %d, want 1", rmqotel.MetricRelayRequests, n)
 	}
 	if n := sum(t, rm, rmqotel.MetricRelayFailovers, rmqotel.ClusterKey.String("brokers")); n != 1 {
 		t.Errorf("%s = %d, want 1", rmqotel.MetricRelayFailovers, n)
@@ -81,19 +90,61 @@ func TestRPC_ResponseCodes(t *testing.T) {
 	checkAttrs(t, spans[1], semconv.ErrorTypeKey.String("NO_PERMISSION"), rmqotel.ResponseCodeKey.String("NO_PERMISSION"))
 }
 
-func TestRPC_OffByDefaultButCounted(t *testing.T) {
+func TestRPC_OffByDefault(t *testing.T) {
 	r := newRecorder(t)
 	ctx, s := r.tel.StartRPC(context.Background(), rmqotel.RPC{Code: remoting.CodeHeartBeat, Endpoint: "127.0.0.1:10911"})
+	if s != nil {
+		t.Error("StartRPC returned a span without WithRPCSpans")
+	}
+	s.Failover("x", nil) // a nil span's methods do nothing
 	s.End(remoting.Success, nil)
 	if trace.SpanContextFromContext(ctx).IsValid() || len(r.Spans.Ended()) != 0 {
 		t.Errorf("per-RPC span recorded without WithRPCSpans: %v", spanNames(r.Spans.Ended()))
 	}
-	if n := sum(t, r.metrics(t), rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("HEART_BEAT")); n != 1 {
-		t.Errorf("%s = %d, want 1", rmqotel.MetricRelayRequests, n)
+	if r.tel.RPCSpans() {
+		t.Error("RPCSpans() is true by default")
 	}
-	var nilSpan *rmqotel.RPCSpan
-	nilSpan.Failover("x", nil) // must not panic
-	nilSpan.End(0, nil)
+}
+
+// TestRelayCounters: the relay's counters count with spans off, and they and
+// the routing decisions (counted per send) cost no allocation once an
+// attribute combination has been seen.
+func TestRelayCounters(t *testing.T) {
+	r := newRecorder(t)
+	ctx := context.Background()
+	count := func() {
+		r.tel.RelayRequest(ctx, remoting.CodeHeartBeat, "brokers", "127.0.0.1:10911")
+		r.tel.RelayFailovers(ctx, remoting.CodeSendMessage, "brokers", 2)
+		r.tel.RoutingDecision(ctx, "brokers", rmqotel.OutcomeRouted)
+	}
+	count()
+	if n := testing.AllocsPerRun(100, count); n != 0 {
+		t.Errorf("relay counters allocate %v times per request", n)
+	}
+	rm := r.metrics(t)
+	if n := sum(t, rm, rmqotel.MetricRelayRequests, rmqotel.RequestCodeKey.String("HEART_BEAT"), rmqotel.ClusterKey.String("brokers"), rmqotel.UpstreamKey.String("127.0.0.1:10911")); n != 102 {
+		t.Errorf("%s = %d, want 102", rmqotel.MetricRelayRequests, n)
+	}
+	if n := sum(t, rm, rmqotel.MetricRelayFailovers, rmqotel.RequestCodeKey.String("SEND_MESSAGE")); n != 204 {
+		t.Errorf("%s = %d, want 204", rmqotel.MetricRelayFailovers, n)
+	}
+}
+
+// TestRPC_ParentWithoutTraceProperties: without trace properties the span is a
+// child of ctx's; malformed trace properties are ignored.
+func TestRPC_ParentWithoutTraceProperties(t *testing.T) {
+	r := newRecorder(t, rmqotel.WithRPCSpans(true))
+	ctx, parent := r.tp.Tracer("test").Start(context.Background(), "outer")
+	for _, props := range []string{"", "traceparent\x01garbage\x02", "UNIQ_KEY\x01x"} {
+		_, s := r.tel.StartRPC(ctx, rmqotel.RPC{Code: remoting.CodePullMessage, Topic: "orders", Properties: props})
+		s.End(remoting.PullNotFound, nil)
+	}
+	parent.End()
+	for _, s := range r.waitEnded(t, "PULL_MESSAGE orders", 3) {
+		if s.Parent().SpanID() != parent.SpanContext().SpanID() {
+			t.Errorf("parent %v, want ctx's span", s.Parent())
+		}
+	}
 }
 
 func TestMeshMetrics(t *testing.T) {

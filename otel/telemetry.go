@@ -2,6 +2,7 @@ package otel
 
 import (
 	"context"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -29,22 +30,30 @@ type Telemetry struct {
 	fields   []string // the propagator's fields: the properties a message carries context in
 	rpcSpans bool
 	grace    time.Duration // callback grace; zero means defaultCallbackGrace (tests shorten it)
+	// resolveBroker maps a broker address a client saw to the real one
+	// (WithBrokerAddressResolver); nil keeps addresses as seen.
+	resolveBroker func(netip.AddrPort) (string, bool)
 
 	opDuration  messagingconv.ClientOperationDuration
-	sent        messagingconv.ClientSentMessages
-	consumed    messagingconv.ClientConsumedMessages
 	processTime messagingconv.ProcessDuration
 
-	routingDecisions metric.Int64Counter
-	xdsUpdates       metric.Int64Counter
-	relayRequests    metric.Int64Counter
-	relayFailovers   metric.Int64Counter
-	relayEjections   metric.Int64Counter
+	// counted on the data path, in process (see localCounter)
+	sent             *localCounter[metricKey] // messaging.client.sent.messages
+	consumed         *localCounter[metricKey] // messaging.client.consumed.messages
+	routingDecisions *localCounter[routingKey]
+	relayRequests    *localCounter[relayKey]
+	relayFailovers   *localCounter[relayKey]
+	registration     metric.Registration // their callback; nil when none
+	closeOnce        sync.Once
+	closeErr         error
 
-	// attribute sets of the hot-path counters, built once per combination
-	routingOpts addOpts
-	relayOpts   addOpts
-	metricSets  metricSets
+	xdsUpdates     metric.Int64Counter
+	relayEjections metric.Int64Counter
+
+	// attribute sets of the messaging metrics, and span names, built once
+	// per combination
+	metricSets metricSets
+	names      cowCache[nameKey, string]
 }
 
 // New returns a Telemetry using the providers and propagators of opts, or the
@@ -57,9 +66,10 @@ func New(opts ...Option) *Telemetry {
 		tracer: c.tracerProvider.Tracer(ScopeName,
 			trace.WithInstrumentationVersion(Version()),
 			trace.WithSchemaURL(semconv.SchemaURL)),
-		prop:     c.propagators,
-		fields:   c.propagators.Fields(),
-		rpcSpans: c.rpcSpans,
+		prop:          c.propagators,
+		fields:        c.propagators.Fields(),
+		rpcSpans:      c.rpcSpans,
+		resolveBroker: c.resolveBroker,
 	}
 	meter := c.meterProvider.Meter(ScopeName,
 		metric.WithInstrumentationVersion(Version()),
@@ -72,20 +82,20 @@ func New(opts ...Option) *Telemetry {
 	if t.processTime, err = messagingconv.NewProcessDuration(meter, buckets); err != nil {
 		gotel.Handle(err)
 	}
-	if t.sent, err = messagingconv.NewClientSentMessages(meter); err != nil {
-		gotel.Handle(err)
-	}
-	if t.consumed, err = messagingconv.NewClientConsumedMessages(meter); err != nil {
-		gotel.Handle(err)
-	}
-	t.routingDecisions = counter(meter, MetricRoutingDecisions, "{decision}",
+	// The conventions' counters, with their names, units and descriptions,
+	// summed in process.
+	sent, consumed := messagingconv.ClientSentMessages{}, messagingconv.ClientConsumedMessages{}
+	t.sent = newLocalCounter[metricKey](meter, sent.Name(), sent.Unit(), sent.Description())
+	t.consumed = newLocalCounter[metricKey](meter, consumed.Name(), consumed.Unit(), consumed.Description())
+	t.routingDecisions = newLocalCounter[routingKey](meter, MetricRoutingDecisions, "{decision}",
 		"Routing decisions the mesh made, by cluster and outcome.")
 	t.xdsUpdates = counter(meter, MetricXDSUpdates, "{resource}",
 		"xDS resources received by the mesh's xDS client, by type and whether they were accepted or NACKed.")
-	t.relayRequests = counter(meter, MetricRelayRequests, "{request}",
+	t.relayRequests = newLocalCounter[relayKey](meter, MetricRelayRequests, "{request}",
 		"Requests the intercepting relay forwarded, by request code and upstream.")
-	t.relayFailovers = counter(meter, MetricRelayFailovers, "{failover}",
+	t.relayFailovers = newLocalCounter[relayKey](meter, MetricRelayFailovers, "{failover}",
 		"Requests the intercepting relay retried on another upstream.")
+	t.registerLocalCounters(meter)
 	t.relayEjections = counter(meter, MetricRelayEjections, "{ejection}",
 		"Upstream endpoints ejected by outlier detection.")
 	return t
@@ -129,12 +139,26 @@ var (
 	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
 )
 
-// startOptions are the options of a span start; links only when there are some.
-func startOptions(kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link) []trace.SpanStartOption {
-	if len(links) == 0 {
-		return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...)}
+// optionsPool recycles the option slices spans are started with: a slice
+// passed to the tracer interface escapes, one allocation per span otherwise.
+// A tracer can read options only through trace.NewSpanStartConfig (their
+// method is unexported), which copies what they say during Start.
+var optionsPool = sync.Pool{New: func() any { s := make([]trace.SpanStartOption, 0, 4); return &s }}
+
+// startSpan starts a span of kind with attrs, links when there are some, and
+// more options.
+func (t *Telemetry) startSpan(ctx context.Context, name string, kind trace.SpanStartOption, attrs []attribute.KeyValue, links []trace.Link, more ...trace.SpanStartOption) (context.Context, trace.Span) {
+	p := optionsPool.Get().(*[]trace.SpanStartOption)
+	opts := append((*p)[:0], kind, trace.WithAttributes(attrs...))
+	if len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...))
 	}
-	return []trace.SpanStartOption{kind, trace.WithAttributes(attrs...), trace.WithLinks(links...)}
+	opts = append(opts, more...)
+	ctx, span := t.tracer.Start(ctx, name, opts...)
+	clear(opts)
+	*p = opts[:0]
+	optionsPool.Put(p)
+	return ctx, span
 }
 
 // seconds is the duration since start in the unit every duration metric uses.
@@ -155,6 +179,19 @@ func spanName(op, destination string) string {
 		return op
 	}
 	return op + " " + destination
+}
+
+type nameKey struct{ op, destination string }
+
+// spanName is the package's spanName, built once per operation and
+// destination: a send would otherwise allocate its span's name.
+func (t *Telemetry) spanName(op, destination string) string {
+	k := nameKey{op, destination}
+	if name, ok := t.names.load(k); ok {
+		return name
+	}
+	name, _ := t.names.add(k, spanName(op, destination))
+	return name
 }
 
 // common attributes of every messaging span.

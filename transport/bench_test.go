@@ -2,11 +2,13 @@ package transport_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -95,8 +97,11 @@ func (rb *rawBroker) serve(c net.Conn) {
 // SEND_MESSAGE frames to a virtual endpoint, a broker answering with one
 // pre-encoded frame, neither allocating. allocs/op is the relay's work per
 // request (routing, bname, the offset msgId rewrite of the answer). The
-// "failover" runs keep each send's frame and arm its per-try timer, as the
+// "failover" runs keep each send's frame and its per-try deadline, as the
 // default policy does; "no-failover" runs are a cluster that turned it off.
+// "+link" cases add an outer interceptor that reads what the mesh's tracing
+// link reads of every request when per-RPC spans are off (target, attempts)
+// and counts: the chain's cost of such a link.
 //
 //	go test -run '^$' -bench Relay -benchmem ./transport/
 func BenchmarkRelay(b *testing.B) {
@@ -107,18 +112,41 @@ func BenchmarkRelay(b *testing.B) {
 		{"failover", &transport.ClusterPolicy{Name: "c"}},
 		{"no-failover", &transport.ClusterPolicy{Name: "c", Failover: transport.Failover{Disabled: true}}},
 	} {
-		b.Run(fo.name, func(b *testing.B) { benchmarkRelay(b, fo.policy) })
+		b.Run(fo.name, func(b *testing.B) { benchmarkRelayPolicy(b, fo.policy) })
 	}
 }
 
-func benchmarkRelay(b *testing.B, policy *transport.ClusterPolicy) {
+func benchmarkRelayPolicy(b *testing.B, policy *transport.ClusterPolicy) {
 	rb := startRawBroker(b)
 	router := newStaticRouter()
 	router.set("broker-a", 0, member{addr: rb.ln.Addr().String(), readable: true, writable: true})
 	// The benchmark's router records every query; the mesh's does not.
 	quiet := &quietRouter{staticRouter: router, policy: policy}
-	r := startRelay(b, quiet)
-	addr := endpointOf(b, r, "broker-a", 0)
+	var counted, failovers atomic.Int64
+	count := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+		err := next(ctx, c)
+		if err == nil && c.Target.Addr != "" {
+			counted.Add(1)
+		}
+		if n := c.Attempt(); n > 1 {
+			failovers.Add(int64(n - 1))
+		}
+		return err
+	}
+	for _, link := range []bool{false, true} {
+		var opts []transport.Option
+		suffix := ""
+		if link {
+			opts, suffix = []transport.Option{transport.WithInterceptors(count)}, "+link"
+		}
+		benchmarkRelay(b, endpointOf(b, startRelay(b, quiet, opts...), "broker-a", 0), suffix)
+	}
+	if counted.Load() == 0 || failovers.Load() != 0 {
+		b.Errorf("the link counted %d requests and %d failovers", counted.Load(), failovers.Load())
+	}
+}
+
+func benchmarkRelay(b *testing.B, addr, suffix string) {
 	req := remoting.NewRequest(remoting.CodeSendMessage, map[string]string{
 		"producerGroup": "bench", "topic": "orders", "queueId": "1", "sysFlag": "0", "bornTimestamp": "1700000000000",
 		"flag": "0", "properties": "UNIQ_KEY\x01AC1100020001000000000000000000\x02WAIT\x01true\x02", "reconsumeTimes": "0",
@@ -134,7 +162,7 @@ func benchmarkRelay(b *testing.B, policy *transport.ClusterPolicy) {
 		if window > 1 {
 			name = "pipelined-64"
 		}
-		b.Run(name, func(b *testing.B) {
+		b.Run(name+suffix, func(b *testing.B) {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				b.Fatal(err)

@@ -24,9 +24,12 @@ import (
 //	                                          backs         endpoint      name       relay edited upstream
 //
 // Responses do not pass through the chain; an interceptor that needs the
-// response registers [Request.OnResponse]. Interceptors run on the client
-// connection's reading goroutine, one request at a time: they must not block,
-// and must not keep c after they return.
+// response registers [Request.OnResponse]. The routing link may pass a request
+// on more than once, when a target cannot be reached and the request may go
+// elsewhere: an interceptor outside it learns of every target tried through
+// [Request.OnAttempt]. Interceptors run on the client connection's reading
+// goroutine, one request at a time: they must not block, and must not keep c
+// after they return.
 type Interceptor func(ctx context.Context, c *Request, next Invoker) error
 
 // Invoker passes a request to the rest of the chain.
@@ -105,6 +108,8 @@ type Request struct {
 	nedits     int
 	replaced   []byte // a whole new frame, when a link rewrote more than fields
 	onResponse func(resp *remoting.FrameView)
+	attempt    int // targets the routing link chose so far
+	onAttempt  func(attempt int, t Target, prev error)
 }
 
 // Endpoint names a virtual broker endpoint: one (brokerName, brokerId) of the
@@ -175,7 +180,52 @@ func (c *Request) Body() []byte { return c.view.Body() }
 // OnResponse registers fn to be called with the response, on the goroutine
 // reading the broker's connection, before the response goes to the client. fn
 // must not block or keep resp. A later registration replaces an earlier one.
+//
+// fn is called once for a request the relay forwarded and awaits an answer to
+// ([Request.AwaitsResponse]): with the broker's answer, or with the error
+// answer the relay sends the client in its place when the broker's connection
+// closes first. It is not called when the chain returned an error (the
+// request was not forwarded; the client gets that error) or when the request
+// awaits no answer.
 func (c *Request) OnResponse(fn func(resp *remoting.FrameView)) { c.onResponse = fn }
+
+// OnAttempt registers fn to be called each time the routing link has chosen a
+// target for the request, before it passes the request on: attempt counts
+// from 1, and prev is why the previous attempt's target could not take the
+// request (nil for the first). fn runs on the chain's goroutine and must not
+// block. A later registration replaces an earlier one.
+func (c *Request) OnAttempt(fn func(attempt int, t Target, prev error)) { c.onAttempt = fn }
+
+// Attempt returns how many targets the routing link has chosen for the
+// request so far: 0 before it ran, 1 once it decided, more after the request
+// moved on from targets that could not be reached. Read after next returns,
+// Attempt() - 1 is the number of failovers.
+func (c *Request) Attempt() int { return c.attempt }
+
+// AwaitsResponse reports whether a broker answers the request, so that the
+// relay waits for the answer and calls the [Request.OnResponse] hook: every
+// request but oneway ones and END_TRANSACTION with the unknown state.
+func (c *Request) AwaitsResponse() bool { return tracked(c) }
+
+// MessageProperties returns the message properties of a send in their wire
+// form ("name\x01value\x02…"): the header's, or for a batch the first
+// member's (the batch's header carries none of the messages'). It returns ""
+// for other requests and for a batch body that cannot be read, and allocates
+// the string: links call it only when they need a property.
+func (c *Request) MessageProperties() string {
+	switch c.Code {
+	case remoting.CodeSendBatchMessage:
+		props, err := remoting.FirstBatchProperties(c.view.Body())
+		if err != nil {
+			return ""
+		}
+		return string(props)
+	case remoting.CodeSendMessage, remoting.CodeSendMessageV2, remoting.CodeSendReplyMessage, remoting.CodeSendReplyMessageV2:
+		props, _ := c.view.Ext(sendField(c.Code, "properties", "i"))
+		return props
+	}
+	return ""
+}
 
 // editsMark returns the number of edits, for undoing the ones made after it.
 func (c *Request) editsMark() int { return c.nedits }

@@ -113,6 +113,8 @@ type sendRetry struct {
 	deadline time.Time
 	home     string // the broker of the first try
 	onResp   func(*remoting.FrameView)
+	// onAttempt is the interceptor's attempt hook: each try is an attempt.
+	onAttempt func(attempt int, t Target, prev error)
 	// stayHome: the send has a sharding key and the policy does not let it
 	// move, so every try goes to home.
 	stayHome bool
@@ -149,7 +151,7 @@ func (d *downstream) newSendRetry(c *Request, t Target) *sendRetry {
 	}
 	sr.policy = f.resolved()
 	sr.deadline = time.Now().Add(sr.policy.Timeout)
-	sr.onResp = c.onResponse
+	sr.onResp, sr.onAttempt = c.onResponse, c.onAttempt
 	sr.stayHome = !sr.policy.MoveKeyedSends && hasShardingKey(&sr.view, sr.code)
 	return sr
 }
@@ -260,7 +262,7 @@ func (d *downstream) failover(sr *sendRetry) {
 	defer d.retryMu.Unlock()
 	c := &d.retryReq
 	c.reset(&sr.view, sr.endpoint)
-	c.topic, c.retry, c.onResponse, c.flushNow = sr.topic, sr, sr.onResp, true
+	c.topic, c.retry, c.onResponse, c.onAttempt, c.flushNow = sr.topic, sr, sr.onResp, sr.onAttempt, true
 	if err := d.r.retryInvoke(d.r.ctx, c); err != nil {
 		d.giveUp(sr, err)
 	}
@@ -294,7 +296,15 @@ func (d *downstream) giveUp(sr *sendRetry, err error) {
 	if len(sr.tried) > 0 {
 		callHook(d.r, "OnFailover", d.r.o.hooks.OnFailover, FailoverEvent{Code: sr.code, Topic: sr.topic, From: sr.tried[len(sr.tried)-1], Attempt: sr.attempts, Reason: remark})
 	}
-	d.writeNow(errorResponse(sr.opaque, sr.st, code, remark))
+	frame := errorResponse(sr.opaque, sr.st, code, remark)
+	if sr.onResp != nil {
+		// The hook's request ends here, with the answer the client gets.
+		var v remoting.FrameView
+		if v.Reset(frame) == nil {
+			observe(d.log, sr.onResp, &v)
+		}
+	}
+	d.writeNow(frame)
 	sr.release()
 }
 

@@ -101,6 +101,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	var fallback Target
 	var unreachable error // the last target that could not be reached
 	shunned := 0
+	var prev error // why the previous attempt's target could not take the request
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
@@ -147,6 +148,14 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 				callHook(r, "OnFailover", r.o.hooks.OnFailover, FailoverEvent{Code: c.Code, Topic: c.topic, From: from, To: t, Attempt: sr.attempts - 1, Reason: sr.lastReason})
 			}
 		}
+		c.attempt = attempt
+		if sr != nil {
+			// A send's tries are counted across its failovers.
+			c.attempt = sr.attempts
+			if prev == nil && len(sr.tried) > 0 {
+				prev = errors.New(sr.lastReason)
+			}
+		}
 		mark := c.editsMark()
 		if q.Kind == KindWrite && t.Broker != c.Endpoint.BrokerName && r.mayEdit(c) {
 			// The queue the client chose belongs to another broker: let the
@@ -156,10 +165,14 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			}
 			c.txKey = transactionKey(c)
 		}
+		if c.onAttempt != nil {
+			c.onAttempt(c.attempt, t, prev)
+		}
 		err = next(ctx, c)
 		if err == nil || !isUnreachable(err) {
 			return err
 		}
+		prev = err
 		// Nothing was sent: another target is safe for any request that may
 		// go elsewhere.
 		if sr != nil {

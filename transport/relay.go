@@ -42,6 +42,11 @@ type Relay struct {
 
 	wg sync.WaitGroup // endpoint closes started from a connection's goroutine, commit delivery
 
+	// byAddr maps the address of every running endpoint to its key; replaced
+	// whole, under mu, whenever endpoints start or stop, and read without a
+	// lock (EndpointAt is asked per traced message).
+	byAddr atomic.Pointer[map[netip.AddrPort]Endpoint]
+
 	mu        sync.Mutex // guards everything below
 	endpoints map[Endpoint]*endpoint
 	creds     map[string]Credentials
@@ -150,8 +155,30 @@ func (r *Relay) endpointAddr(key Endpoint) (netip.AddrPort, error) {
 	ep.srv = srv
 	ep.addr, _ = netip.ParseAddrPort(srv.Addr())
 	r.endpoints[key] = ep
+	r.publishAddrsLocked()
 	log.Debug("virtual broker endpoint started", "addr", srv.Addr())
 	return ep.addr, nil
+}
+
+// EndpointAt returns the virtual endpoint listening at addr, if one is: what
+// an address the relay gave a client (a route's broker address, a rewritten
+// store host or offset message id) stands for. It takes no lock.
+func (r *Relay) EndpointAt(addr netip.AddrPort) (Endpoint, bool) {
+	m := r.byAddr.Load()
+	if m == nil {
+		return Endpoint{}, false
+	}
+	ep, ok := (*m)[addr]
+	return ep, ok
+}
+
+// publishAddrsLocked replaces byAddr after endpoints changed; r.mu is held.
+func (r *Relay) publishAddrsLocked() {
+	m := make(map[netip.AddrPort]Endpoint, len(r.endpoints))
+	for k, ep := range r.endpoints {
+		m[ep.addr] = k
+	}
+	r.byAddr.Store(&m)
 }
 
 // Endpoints returns the virtual endpoints running now, by address.
@@ -184,6 +211,9 @@ func (r *Relay) Update() {
 		for d := range ep.downs {
 			downs = append(downs, d)
 		}
+	}
+	if len(closing) > 0 {
+		r.publishAddrsLocked()
 	}
 	r.mu.Unlock()
 	for _, ep := range closing {
@@ -223,6 +253,7 @@ func (r *Relay) Close() error {
 		eps = append(eps, ep)
 	}
 	clear(r.endpoints)
+	r.publishAddrsLocked()
 	r.mu.Unlock()
 	r.cancel()
 	var errs []error
@@ -254,6 +285,7 @@ func (r *Relay) serve(ep *endpoint, c net.Conn) {
 	release := !ep.routed && len(ep.downs) == 0 && r.endpoints[ep.key] == ep
 	if release {
 		delete(r.endpoints, ep.key)
+		r.publishAddrsLocked()
 		// Close waits for this goroutine to return, so it cannot run here.
 		r.wg.Add(1)
 	}

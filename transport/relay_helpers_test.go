@@ -371,3 +371,20 @@ func waitRequests(t testing.TB, b *fakeBroker, code int32, n int) []*remoting.Co
 		}
 	}
 }
+
+// deadBrokerA routes writable broker-a to an address where nothing listens and
+// writable broker-b to a live broker, which it returns.
+func deadBrokerA(t *testing.T) (b *fakeBroker, deadAddr string, router *staticRouter) {
+	t.Helper()
+	b = startBroker(t, "broker-b", nil)
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr = dead.Addr().String()
+	dead.Close()
+	router = newStaticRouter()
+	router.set("broker-a", 0, member{addr: deadAddr, writable: true})
+	router.set("broker-b", 0, member{addr: b.addr(), writable: true})
+	return b, deadAddr, router
+}

@@ -218,16 +218,7 @@ func codes(cmds []*remoting.Command) []int32 {
 }
 
 func TestRelay_UnreachableBrokerRedirectsWritesAndFailsStateRequests(t *testing.T) {
-	b := startBroker(t, "broker-b", nil)
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := dead.Addr().String()
-	dead.Close()
-	router := newStaticRouter()
-	router.set("broker-a", 0, member{addr: deadAddr, writable: true})
-	router.set("broker-b", 0, member{addr: b.addr(), writable: true})
+	b, deadAddr, router := deadBrokerA(t)
 	r := startRelay(t, router)
 	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
 	send := sendRequest("orders")
@@ -313,6 +304,9 @@ func TestRelay_RewritesStoreHostsAndOffsetMsgIDs(t *testing.T) {
 	}
 }
 
+// TestRelay_UpstreamClosingAnswersInFlightRequests: a request in flight when
+// its upstream closes gets an error answer the client retries, and a response
+// hook sees that answer, so that whatever it started for the request ends.
 func TestRelay_UpstreamClosingAnswersInFlightRequests(t *testing.T) {
 	var mu sync.Mutex
 	var conn *brokerConn
@@ -326,7 +320,13 @@ func TestRelay_UpstreamClosingAnswersInFlightRequests(t *testing.T) {
 	})
 	router := newStaticRouter()
 	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
-	r := startRelay(t, router)
+	type seen struct{ opaque, code int32 }
+	hooked := make(chan seen, 1)
+	observe := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+		c.OnResponse(func(resp *remoting.FrameView) { hooked <- seen{resp.Opaque(), resp.Code()} })
+		return next(ctx, c)
+	}
+	r := startRelay(t, router, transport.WithInterceptors(observe))
 	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
 	pull := request(remoting.CodePullMessage, map[string]string{"topic": "orders"}, nil)
 	w.send(pull)
@@ -340,6 +340,14 @@ func TestRelay_UpstreamClosingAnswersInFlightRequests(t *testing.T) {
 	}
 	if !strings.Contains(resp.Remark, "PULL_MESSAGE") || !strings.Contains(resp.Remark, a.addr()) {
 		t.Errorf("remark %q does not name the request and the broker", resp.Remark)
+	}
+	select {
+	case h := <-hooked:
+		if h != (seen{pull.Opaque, remoting.ServiceNotAvailable}) {
+			t.Errorf("response hook saw opaque %d code %d, want the answer the client got", h.opaque, h.code)
+		}
+	case <-time.After(meshtest.DefaultTimeout):
+		t.Error("the response hook never ran for the request the relay answered")
 	}
 }
 

@@ -104,6 +104,9 @@ type avoided struct{ broker, addr string }
 // "") or addr: one of the brokers or addresses the relay could not use for
 // this request.
 func (q *Query) Avoided(broker, addr string) bool {
+	if q == nil {
+		return false
+	}
 	if (broker != "" && broker == q.Avoid) || (addr != "" && addr == q.AvoidAddr) {
 		return true
 	}

@@ -109,11 +109,18 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	if err := u.write(frame); err != nil {
 		if track {
 			u.mu.Lock()
-			if _, ok := u.pending[opaque]; ok {
+			_, ok := u.pending[opaque]
+			if ok {
 				delete(u.pending, opaque)
 				u.done(p)
 			}
 			u.mu.Unlock()
+			if !ok {
+				// The connection's reader ended under the write and has
+				// answered the request already (finish), hook included:
+				// trying it elsewhere too would answer it twice.
+				return nil
+			}
 		}
 		return err
 	}
@@ -433,7 +440,7 @@ func (u *upstream) response() {
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
 	if p.onResponse != nil {
-		u.observe(p.onResponse)
+		u.observe(p.onResponse, &u.view)
 	}
 	u.d.write(frame)
 }
@@ -491,15 +498,20 @@ func (u *upstream) rewrite(p pendingRequest, frame []byte) []byte {
 	return frame
 }
 
+// observe calls an interceptor's response hook.
+func (u *upstream) observe(fn func(*remoting.FrameView), v *remoting.FrameView) {
+	observe(u.log, fn, v)
+}
+
 // observe calls an interceptor's response hook; a panic in it is logged and
 // the response still goes to the client.
-func (u *upstream) observe(fn func(*remoting.FrameView)) {
+func observe(log *slog.Logger, fn func(*remoting.FrameView), v *remoting.FrameView) {
 	defer func() {
 		if p := recover(); p != nil {
-			u.log.Error("response hook panicked", "panic", fmt.Sprint(p))
+			log.Error("response hook panicked", "panic", fmt.Sprint(p))
 		}
 	}()
-	fn(&u.view)
+	fn(v)
 }
 
 func (u *upstream) resetView(frame []byte) {
@@ -609,8 +621,16 @@ func (u *upstream) finish(err error) {
 			u.d.startFailover(sr, u.target, 0, fmt.Sprintf("broker %q at %s did not answer: %s", u.target.Broker, u.target.Addr, why))
 			continue
 		}
-		u.d.write(errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
-			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why)))
+		frame := errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
+			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why))
+		if p.onResponse != nil {
+			// The hook's request ends here, with the answer the client gets.
+			var v remoting.FrameView
+			if v.Reset(frame) == nil {
+				u.observe(p.onResponse, &v)
+			}
+		}
+		u.d.write(frame)
 	}
 	u.d.flush()
 }

@@ -39,6 +39,10 @@
 //	          broker-a: {read_queue_num: 16, write_queue_num: 16}
 //	          broker-b: {read_queue_num: 8, write_queue_num: 8, perm: 4}
 //
+// Per-topic route configurations are named "N/T" ([TopicRouteName]): the
+// contract between a control plane that serves them and the client that
+// subscribes, spelled and parsed here only.
+//
 // Why a package of its own: the names are shared by packages that must not
 // import each other (xdsclient knows no RocketMQ routing, routing does not
 // watch xDS) and by control planes outside this module, so they sit in a leaf
@@ -226,6 +230,21 @@ func ParseTopicQueues(md *corev3.Metadata) (map[string]TopicQueues, error) {
 		out[name] = q
 	}
 	return out, nil
+}
+
+// TopicQueuesValue returns queues, by broker name, as the value of
+// [TopicQueuesKey]: what [ParseTopicQueues] reads back. Every field is
+// written, perm included.
+func TopicQueuesValue(queues map[string]TopicQueues) *structpb.Value {
+	fields := make(map[string]*structpb.Value, len(queues))
+	for name, q := range queues {
+		fields[name] = structpb.NewStructValue(&structpb.Struct{Fields: map[string]*structpb.Value{
+			ReadQueueNumKey:  structpb.NewNumberValue(float64(q.ReadQueueNums)),
+			WriteQueueNumKey: structpb.NewNumberValue(float64(q.WriteQueueNums)),
+			PermKey:          structpb.NewNumberValue(float64(q.Perm)),
+		}})
+	}
+	return structpb.NewStructValue(&structpb.Struct{Fields: fields})
 }
 
 // valueText renders a metadata value as compact JSON.

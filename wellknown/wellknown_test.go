@@ -149,3 +149,18 @@ func TestSendFailover_ValueRoundTrips(t *testing.T) {
 		t.Errorf("ParseSendFailover(Value()) = %+v, %v; want %+v", got, err, want)
 	}
 }
+
+// What a control plane writes is what rmqmesh reads.
+func TestTopicQueuesValue_RoundTrip(t *testing.T) {
+	for _, queues := range []map[string]wellknown.TopicQueues{
+		{},
+		{"broker-a": {ReadQueueNums: 16, WriteQueueNums: 8, Perm: 6}, "broker-b": {ReadQueueNums: 4, WriteQueueNums: 0, Perm: 4}},
+		{"b": {ReadQueueNums: 0, WriteQueueNums: 0, Perm: 0}},
+	} {
+		md := knobs(map[string]*structpb.Value{wellknown.TopicQueuesKey: wellknown.TopicQueuesValue(queues)})
+		got, err := wellknown.ParseTopicQueues(md)
+		if err != nil || !maps.Equal(got, queues) {
+			t.Errorf("ParseTopicQueues(TopicQueuesValue(%v)) = %v, %v", queues, got, err)
+		}
+	}
+}

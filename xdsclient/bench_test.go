@@ -12,6 +12,7 @@ import (
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -102,7 +103,7 @@ func benchOnDemandMemory(b *testing.B, protocol string, topics int) {
 	names := make([]string, topics)
 	res := mustResources(b, onDemandSpec(0))
 	for i := range topics {
-		names[i] = xdsclient.OnDemandRouteName("rmq-routes", fmt.Sprintf("topic-%d", i))
+		names[i] = wellknown.TopicRouteName("rmq-routes", fmt.Sprintf("topic-%d", i))
 		res.RouteConfigs = append(res.RouteConfigs, meshtest.TopicRouteConfig(names[i],
 			meshtest.RouteSpec{Topic: fmt.Sprintf("topic-%d", i), Cluster: "brokers"}))
 	}

@@ -243,7 +243,7 @@ func (c *Client) WatchListener(name string, w Watcher[*ListenerUpdate]) (cancel 
 }
 
 // WatchRouteConfig watches a contrib rocketmq_proxy RouteConfiguration,
-// typically a per-topic one named with [OnDemandRouteName].
+// typically a per-topic one named with [wellknown.TopicRouteName].
 func (c *Client) WatchRouteConfig(name string, w Watcher[*RouteConfigUpdate]) (cancel func()) {
 	return c.watch(routeConfigType, name, newWatcherEntry(w))
 }

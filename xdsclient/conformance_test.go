@@ -19,6 +19,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/internal/testutil"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 	"github.com/rmqmesh/rmqmesh/xdsclient/bootstrap"
 )
@@ -108,7 +109,7 @@ func TestClient_RewatchAfterCancel_ControlPlane(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapProtocol(protocol)), xdsclient.WithResourceTimeout(time.Hour))
-		name := xdsclient.OnDemandRouteName("rmq-routes", "topic-1")
+		name := wellknown.TopicRouteName("rmq-routes", "topic-1")
 		for i := range 10 {
 			w := newRecorder[*xdsclient.RouteConfigUpdate]()
 			cancel := c.WatchRouteConfig(name, w)

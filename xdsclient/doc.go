@@ -84,12 +84,12 @@
 //
 // The rocketmq_proxy filter's inline route_config.name (N) then names a
 // family: the routes of topic T are served as a contrib RouteConfiguration
-// resource (type URL [RouteConfigTypeURL]) named "N/T" ([OnDemandRouteName]),
+// resource (type URL [RouteConfigTypeURL]) named "N/T" ([wellknown.TopicRouteName]),
 // or, when the names live in an xdstp authority,
 //
 //	xdstp://AUTHORITY/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/N/T
 //
-// with T path-escaped ([OnDemandRouteNameInAuthority]). The user of this
+// with T path-escaped ([wellknown.TopicRouteNameInAuthority]). The user of this
 // package watches that name with [Client.WatchRouteConfig] when it first
 // needs topic T and cancels the watch when the topic goes idle. The
 // listener's inline routes remain the fallback for a topic whose resource

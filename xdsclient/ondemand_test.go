@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -36,7 +37,7 @@ func TestClient_OnDemandTopics(t *testing.T) {
 			t.Fatalf("listener update = OnDemand %v, name %q, %d inline routes", lu.OnDemand, lu.RouteConfigName, len(lu.RouteConfig.GetRoutes()))
 		}
 
-		n1, n2 := xdsclient.OnDemandRouteName(lu.RouteConfigName, "topic-1"), xdsclient.OnDemandRouteName(lu.RouteConfigName, "topic-3")
+		n1, n2 := wellknown.TopicRouteName(lu.RouteConfigName, "topic-1"), wellknown.TopicRouteName(lu.RouteConfigName, "topic-3")
 		w1, w2 := newRecorder[*xdsclient.RouteConfigUpdate](), newRecorder[*xdsclient.RouteConfigUpdate]()
 		cancel1 := c.WatchRouteConfig(n1, w1)
 		cancel2 := c.WatchRouteConfig(n2, w2)
@@ -52,7 +53,7 @@ func TestClient_OnDemandTopics(t *testing.T) {
 
 		// Only watched topics are delivered: updating an unwatched topic does
 		// not reach the client, a watched one does.
-		if err := cp.SetTopicRoute(ctx, xdsclient.OnDemandRouteName("rmq-routes", "topic-3"), meshtest.TopicRouteConfig(n2, meshtest.RouteSpec{Topic: "topic-3", Cluster: "other"})); err != nil {
+		if err := cp.SetTopicRoute(ctx, wellknown.TopicRouteName("rmq-routes", "topic-3"), meshtest.TopicRouteConfig(n2, meshtest.RouteSpec{Topic: "topic-3", Cluster: "other"})); err != nil {
 			t.Fatal(err)
 		}
 		w2.waitUpdate(t, "updated topic-3", func(u *xdsclient.RouteConfigUpdate) bool {
@@ -81,7 +82,7 @@ func TestClient_OnDemandDoesNotExist(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newClient(t, cp.Bootstrap(meshtest.WithBootstrapProtocol(protocol)), xdsclient.WithResourceTimeout(200*time.Millisecond))
-		name := xdsclient.OnDemandRouteName("rmq-routes", "missing")
+		name := wellknown.TopicRouteName("rmq-routes", "missing")
 		w := newRecorder[*xdsclient.RouteConfigUpdate]()
 		defer c.WatchRouteConfig(name, w)()
 		w.waitResourceError(t, xdsclient.KindResourceNotFound)
@@ -99,18 +100,4 @@ func TestClient_OnDemandDoesNotExist(t *testing.T) {
 			w.waitResourceError(t, xdsclient.KindResourceNotFound)
 		}
 	})
-}
-
-func TestOnDemandRouteName(t *testing.T) {
-	if got, want := xdsclient.OnDemandRouteName("rmq-routes", "orders"), "rmq-routes/orders"; got != want {
-		t.Errorf("OnDemandRouteName() = %q, want %q", got, want)
-	}
-	got := xdsclient.OnDemandRouteNameInAuthority("mesh.example", "rmq-routes", "a/b %c")
-	want := "xdstp://mesh.example/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/rmq-routes/a%2Fb%20%25c"
-	if got != want {
-		t.Errorf("OnDemandRouteNameInAuthority() = %q, want %q", got, want)
-	}
-	if got := xdsclient.OnDemandRouteNameInAuthority("", "n", "t"); got != "n/t" {
-		t.Errorf("OnDemandRouteNameInAuthority(\"\") = %q", got)
-	}
 }

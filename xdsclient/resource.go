@@ -2,7 +2,6 @@ package xdsclient
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
@@ -140,25 +139,4 @@ func unmarshalAny[M proto.Message](a *anypb.Any, typeURL string, m M) error {
 		return fmt.Errorf("cannot decode resource: %w", err)
 	}
 	return nil
-}
-
-// OnDemandRouteName returns the name of the per-topic RouteConfiguration
-// resource of topic in the family routeConfigName: "N/T".
-func OnDemandRouteName(routeConfigName, topic string) string {
-	return routeConfigName + "/" + topic
-}
-
-// OnDemandRouteNameInAuthority returns the xdstp:// name of the per-topic
-// RouteConfiguration resource of topic in the family routeConfigName served
-// by authority:
-//
-//	xdstp://AUTHORITY/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/N/T
-//
-// with the topic path-escaped. An empty authority gives OnDemandRouteName.
-func OnDemandRouteNameInAuthority(authority, routeConfigName, topic string) string {
-	if authority == "" {
-		return OnDemandRouteName(routeConfigName, topic)
-	}
-	return "xdstp://" + authority + "/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/" +
-		routeConfigName + "/" + url.PathEscape(topic)
 }

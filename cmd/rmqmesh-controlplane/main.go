@@ -11,9 +11,11 @@
 // RMQMESH_CP_POLICY, ...); NAMESRV_ADDR, RocketMQ's own variable, is read
 // for the nameservers too. A flag wins over the environment.
 //
-// Admin endpoints: /healthz, /config_dump, /clients, /metrics. The policy
-// file is reloaded when it changes; an edit that does not validate is
-// refused and logged, and the previous policy keeps serving.
+// Admin endpoints: /healthz (readiness: 503 until a nameserver has
+// answered, and no client is answered before), /livez (liveness),
+// /config_dump, /clients, /metrics. The policy file is reloaded when it
+// changes; an edit that does not validate is refused and logged, and the
+// previous policy keeps serving.
 package main
 
 import (
@@ -59,6 +61,7 @@ type config struct {
 	tlsClientCA  string
 	pollInterval time.Duration
 	topicRefresh time.Duration
+	holdTimeout  time.Duration
 	logLevel     string
 	logFormat    string
 }
@@ -84,12 +87,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.nameservers, "nameservers", env("nameservers", strings.ReplaceAll(getenv("NAMESRV_ADDR"), ";", ",")), "RocketMQ nameservers, host:port, comma-separated (env RMQMESH_CP_NAMESERVERS or NAMESRV_ADDR)")
 	fs.StringVar(&c.policy, "policy", env("policy", ""), "policy file (YAML), reloaded when it changes")
 	fs.StringVar(&c.listen, "listen", env("listen", ":18000"), "xDS (gRPC ADS) listen address")
-	fs.StringVar(&c.admin, "admin", env("admin", ":18001"), "admin listen address (/healthz, /config_dump, /clients, /metrics); empty disables it")
+	fs.StringVar(&c.admin, "admin", env("admin", ":18001"), "admin listen address (/healthz, /livez, /config_dump, /clients, /metrics); empty disables it")
 	fs.StringVar(&c.tlsCert, "tls-cert", env("tls-cert", ""), "serve xDS over TLS with this certificate (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", env("tls-key", ""), "private key of -tls-cert (PEM)")
 	fs.StringVar(&c.tlsClientCA, "tls-client-ca", env("tls-client-ca", ""), "require client certificates signed by this CA (PEM): mutual TLS")
 	fs.DurationVar(&c.pollInterval, "poll-interval", dur("poll-interval", 5*time.Second), "how often brokers are polled")
 	fs.DurationVar(&c.topicRefresh, "topic-refresh", dur("topic-refresh", 30*time.Second), "how often a held topic's queue data is asked again")
+	fs.DurationVar(&c.holdTimeout, "hold-timeout", dur("hold-timeout", 5*time.Second), "how long a client's first answer waits for the queue data of a topic it newly subscribes to; negative: not at all")
 	fs.StringVar(&c.logLevel, "log-level", env("log-level", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", env("log-format", "text"), "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -139,6 +143,7 @@ func (c *config) options(log *slog.Logger) ([]controlplane.Option, error) {
 		controlplane.WithLogger(log),
 		controlplane.WithPollInterval(c.pollInterval),
 		controlplane.WithTopicRefresh(c.topicRefresh),
+		controlplane.WithHoldTimeout(c.holdTimeout),
 	}
 	if c.admin != "" {
 		opts = append(opts, controlplane.WithAdminAddress(c.admin))

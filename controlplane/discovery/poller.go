@@ -132,6 +132,7 @@ type Poller struct {
 	wanted       map[string]bool
 	due          map[string]time.Time // next ask per answered topic
 	inFlight     map[string]bool
+	failed       map[string]bool     // wanted, never answered, last ask failed
 	dirtyTopics  map[string]struct{} // changed since TakeChanges
 	dirtyBrokers bool
 	status       []NameServerStatus
@@ -159,7 +160,7 @@ func New(nameservers []NameServer, opts ...Option) (*Poller, error) {
 	p := &Poller{
 		ns: nameservers, o: o, log: o.logger.With("component", "discovery"),
 		kick: make(chan struct{}, 1), changed: make(chan struct{}, 1),
-		topics: map[string]Topic{}, wanted: map[string]bool{}, due: map[string]time.Time{}, inFlight: map[string]bool{},
+		topics: map[string]Topic{}, wanted: map[string]bool{}, due: map[string]time.Time{}, inFlight: map[string]bool{}, failed: map[string]bool{},
 		dirtyTopics: map[string]struct{}{}, problems: map[string]bool{}, topicPbs: map[string][]string{},
 		rand: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0)),
 	}
@@ -192,6 +193,16 @@ func (p *Poller) Topic(topic string) (Topic, bool) {
 	defer p.mu.Unlock()
 	t, ok := p.topics[topic]
 	return t, ok
+}
+
+// Failed reports whether topic was asked for and no nameserver answered,
+// with no earlier answer to keep: what a client waiting for its first
+// answer will not get soon. It is cleared by an answer; a failed topic is
+// asked again at the next poll.
+func (p *Poller) Failed(topic string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed[topic]
 }
 
 // TakeChanges returns what changed since the last call: whether the brokers
@@ -255,6 +266,7 @@ func (p *Poller) UpdateTopics(add, remove []string) {
 		delete(p.wanted, t)
 		delete(p.due, t)
 		delete(p.topicPbs, t)
+		delete(p.failed, t)
 		if _, ok := p.topics[t]; ok {
 			delete(p.topics, t)
 			p.dirtyTopics[t] = struct{}{}
@@ -408,9 +420,20 @@ func (p *Poller) applyTopic(topic string, t Topic, problems []string, err error)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.inFlight, topic)
-	if !p.wanted[topic] || err != nil {
-		return // dropped meanwhile, or failed
+	if !p.wanted[topic] {
+		return // dropped meanwhile
 	}
+	if err != nil {
+		// The last answer, if any, stays. A first ask that failed is a
+		// change for whoever waits for it.
+		if _, answered := p.topics[topic]; !answered && !p.failed[topic] {
+			p.failed[topic] = true
+			p.dirtyTopics[topic] = struct{}{}
+			p.signal()
+		}
+		return
+	}
+	delete(p.failed, topic)
 	// Jitter spreads the next asks of topics first asked together.
 	refresh := float64(p.o.topicRefresh) * (0.9 + 0.2*p.rand.Float64())
 	p.due[topic] = p.o.now().Add(time.Duration(refresh))

@@ -125,6 +125,53 @@ func TestPoller_TakeChanges(t *testing.T) {
 	}
 }
 
+// A first ask that fails is reported once, as a change, and in Failed, so
+// a control plane holding a client's first answer stops waiting; a later
+// answer clears it, and a failure after an answer keeps the answer.
+func TestPoller_FailedFirstAsk(t *testing.T) {
+	ns := &fakeNS{addr: "ns:9876", topicErr: map[string]error{"t1": errors.New("nameserver busy")}}
+	ns.set(info("C", map[string]map[int64]string{"a": {0: "10.0.0.1:10911"}}), nil)
+	ns.rds = map[string]*remoting.TopicRouteData{"t1": {
+		QueueDatas:  []remoting.QueueData{{BrokerName: "a", ReadQueueNums: 4, WriteQueueNums: 4, Perm: 6}},
+		BrokerDatas: []remoting.BrokerData{{BrokerName: "a", BrokerAddrs: map[int64]string{0: "10.0.0.1:10911"}}},
+	}}
+	p := newPoller(t, []discovery.NameServer{ns}, discovery.WithTopicRefresh(time.Nanosecond))
+	ctx := ctxT(t)
+	p.SetTopics([]string{"t1"})
+	p.Poll(ctx)
+	if _, topics := p.TakeChanges(); !p.Failed("t1") || !slices.Equal(topics, []string{"t1"}) {
+		t.Errorf("after a failed first ask: Failed %v, changes %v", p.Failed("t1"), topics)
+	}
+	if _, ok := p.Topic("t1"); ok {
+		t.Error("a failed ask gave t1 an answer")
+	}
+	p.Poll(ctx)
+	if _, topics := p.TakeChanges(); !p.Failed("t1") || len(topics) != 0 {
+		t.Errorf("failing again: Failed %v, changes %v; want no new change", p.Failed("t1"), topics)
+	}
+	ns.mu.Lock()
+	delete(ns.topicErr, "t1")
+	ns.mu.Unlock()
+	p.Poll(ctx)
+	if _, ok := p.Topic("t1"); !ok || p.Failed("t1") {
+		t.Errorf("after an answer: answered %v, Failed %v", ok, p.Failed("t1"))
+	}
+	ns.mu.Lock()
+	ns.topicErr["t1"] = errors.New("nameserver busy")
+	ns.mu.Unlock()
+	p.Poll(ctx)
+	if _, ok := p.Topic("t1"); !ok || p.Failed("t1") {
+		t.Errorf("failing after an answer: answered %v, Failed %v; want the answer kept", ok, p.Failed("t1"))
+	}
+	p.SetTopics(nil)
+	p.SetTopics([]string{"t1"})
+	p.Poll(ctx)
+	p.SetTopics(nil)
+	if p.Failed("t1") {
+		t.Error("a topic no longer wanted is still Failed")
+	}
+}
+
 // fakeNS is a NameServer whose answers the test sets.
 type fakeNS struct {
 	addr string
@@ -133,6 +180,8 @@ type fakeNS struct {
 	err  error
 	rds  map[string]*remoting.TopicRouteData
 	asks map[string]int
+	// topicErr fails the route queries of a topic.
+	topicErr map[string]error
 }
 
 func (f *fakeNS) Addr() string { return f.addr }
@@ -152,6 +201,9 @@ func (f *fakeNS) TopicRoute(_ context.Context, topic string) (*remoting.TopicRou
 	f.asks[topic]++
 	if f.err != nil {
 		return nil, f.err
+	}
+	if err := f.topicErr[topic]; err != nil {
+		return nil, err
 	}
 	rd, ok := f.rds[topic]
 	if !ok {

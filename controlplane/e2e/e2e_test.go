@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -187,4 +188,86 @@ func TestE2E_PolicyEdits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Issue 10 item 9 through the control plane: the control plane knows each
+// topic's queue data from the nameservers and puts it in every route of
+// one topic (rmqmesh.topic_queues), so a topic created with more queues
+// than another has all its queues written and consumed through the mesh,
+// and one with fewer has none written past its last. On-demand per-topic
+// routes, and inline exact-topic routes whose clusters' endpoints say 8
+// queues (what an Envoy sidecar answers from).
+func TestE2E_EveryTopicUsesItsOwnQueues(t *testing.T) {
+	for _, tc := range []struct{ name, policy string }{
+		{"on demand", `
+listeners:
+  - name: rocketmq
+    routes: [{cluster: default}]
+clusters:
+  - name: default
+    brokers: {cluster_name: DefaultCluster}
+`},
+		{"inline exact topics", `
+listeners:
+  - name: rocketmq
+    topic_routes: inline
+    route_info: synthesize
+    routes:
+      - {topic: {exact: wide}, cluster: default}
+      - {topic: {exact: orders}, cluster: default}
+clusters:
+  - name: default
+    brokers: {cluster_name: DefaultCluster}
+    queues: {read: 8, write: 8}
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envConfig{topics: []string{"orders"}, queues: map[string]int{"wide": 16}, policy: tc.policy})
+			// The nameservers answer about each topic on its own.
+			meshtest.WaitFor(t, "each topic's own queues on each broker in the mesh's routes", func() bool {
+				return e.queueCounts("wide") == "broker-a r16 w16 p6; broker-b r16 w16 p6" &&
+					e.queueCounts("orders") == "broker-a r4 w4 p6; broker-b r4 w4 p6"
+			})
+			p := e.producer()
+			// The broker is picked at random, the queue round robin: 320
+			// sends miss one of the 32 queues with odds near 1e-5.
+			const n = 320
+			_, sent := e.sendQueues(p, "wide", n)
+			for _, b := range []string{"broker-a", "broker-b"} {
+				for q := range 16 {
+					if sent[fmt.Sprintf("%s/%d", b, q)] == 0 {
+						t.Errorf("no send reached %s queue %d of wide (sent %v)", b, q, sent)
+					}
+				}
+			}
+			_, small := e.sendQueues(p, "orders", 64)
+			for k := range small {
+				var b string
+				var q int
+				if _, err := fmt.Sscanf(strings.Replace(k, "/", " ", 1), "%s %d", &b, &q); err != nil || q >= 4 {
+					t.Errorf("orders, with 4 queues, was written at %s", k)
+				}
+			}
+
+			col := e.consume("wide")
+			meshtest.WaitFor(t, "every message of wide consumed", func() bool { return col.Distinct() == n })
+			got := perQueue(col)
+			if len(got) != 32 || !maps.Equal(got, sent) {
+				t.Errorf("consumed per queue %v, want what was sent %v", got, sent)
+			}
+		})
+	}
+}
+
+// perQueue counts the different bodies col received from each
+// "broker/queueId", by each body's first delivery.
+func perQueue(col *meshtest.Collector) map[string]int {
+	seen, out := map[string]bool{}, map[string]int{}
+	for _, m := range col.Messages() {
+		if !seen[string(m.Body)] {
+			seen[string(m.Body)] = true
+			out[fmt.Sprintf("%s/%d", m.Queue.BrokerName, m.Queue.QueueId)]++
+		}
+	}
+	return out
 }

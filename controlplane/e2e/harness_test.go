@@ -21,6 +21,7 @@ import (
 	"github.com/rmqmesh/rmqmesh/controlplane"
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 func TestMain(m *testing.M) {
@@ -57,8 +58,9 @@ type env struct {
 }
 
 type envConfig struct {
-	brokers  []string // default: broker-a and broker-b
-	topics   []string
+	brokers  []string       // default: broker-a and broker-b
+	topics   []string       // created with 4 queues on every broker
+	queues   map[string]int // more topics: name → queues on every broker
 	policy   string
 	protocol string // "sotw" (default) or "delta"
 }
@@ -74,6 +76,9 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	}
 	for _, topic := range cfg.topics {
 		copts = append(copts, meshtest.WithTopic(topic, 4))
+	}
+	for topic, n := range cfg.queues {
+		copts = append(copts, meshtest.WithTopic(topic, n))
 	}
 	e := &env{t: t, cluster: meshtest.RunCluster(t, copts...)}
 	e.policy = filepath.Join(t.TempDir(), "policy.yaml")
@@ -137,8 +142,25 @@ func (e *env) editPolicy(doc string) {
 
 // route is what the mesh answers the client's route query for topic: what
 // the client gets at its next 30 s route poll, and what the mesh's queue
-// selector and allocation strategy follow at once.
+// selector and allocation strategy follow at once. Each broker reads
+// "broker pP master-address".
 func (e *env) route(topic string) string {
+	return e.describeRoute(topic, func(q remoting.QueueData, b remoting.BrokerData) string {
+		return fmt.Sprintf("%s p%d %s", q.BrokerName, q.Perm, b.BrokerAddrs[0])
+	})
+}
+
+// queueCounts is the queue data of the mesh's route for topic, each broker
+// as "broker rR wW pP".
+func (e *env) queueCounts(topic string) string {
+	return e.describeRoute(topic, func(q remoting.QueueData, _ remoting.BrokerData) string {
+		return fmt.Sprintf("%s r%d w%d p%d", q.BrokerName, q.ReadQueueNums, q.WriteQueueNums, q.Perm)
+	})
+}
+
+// describeRoute describes each broker of the mesh's route for topic, in
+// order.
+func (e *env) describeRoute(topic string, describe func(remoting.QueueData, remoting.BrokerData) string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 	rd, err := e.mesh.TopicRoute(ctx, topic)
@@ -147,7 +169,7 @@ func (e *env) route(topic string) string {
 	}
 	var parts []string
 	for i, q := range rd.QueueDatas {
-		parts = append(parts, fmt.Sprintf("%s p%d %s", q.BrokerName, q.Perm, rd.BrokerDatas[i].BrokerAddrs[0]))
+		parts = append(parts, describe(q, rd.BrokerDatas[i]))
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "; ")
@@ -175,7 +197,15 @@ func (e *env) producer(opts ...producer.Option) rocketmq.Producer {
 // sendN sends n messages to topic and counts the broker of each result.
 func (e *env) sendN(p rocketmq.Producer, topic string, n int) map[string]int {
 	e.t.Helper()
-	per := map[string]int{}
+	per, _ := e.sendQueues(p, topic, n)
+	return per
+}
+
+// sendQueues sends n messages to topic and counts the broker and the
+// "broker/queueId" of each result.
+func (e *env) sendQueues(p rocketmq.Producer, topic string, n int) (perBroker, perQueue map[string]int) {
+	e.t.Helper()
+	per, queues := map[string]int{}, map[string]int{}
 	for i := 0; i < n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(fmt.Sprintf("%s-%06d", topic, seq.Add(1)))))
@@ -187,8 +217,9 @@ func (e *env) sendN(p rocketmq.Producer, topic string, n int) map[string]int {
 			e.t.Fatalf("send %d to %q: status %v", i, topic, res.Status)
 		}
 		per[res.MessageQueue.BrokerName]++
+		queues[fmt.Sprintf("%s/%d", res.MessageQueue.BrokerName, res.MessageQueue.QueueId)]++
 	}
-	return per
+	return per, queues
 }
 
 // plainProducer talks to the cluster's own nameserver, outside the mesh: it

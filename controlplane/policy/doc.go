@@ -40,7 +40,9 @@
 // the nameservers report it. Inline routes put every route in the listener
 // (what an Envoy sidecar needs); clients' route queries are then forwarded to
 // the nameservers (route_info: nameserver) or answered from the clusters'
-// endpoint metadata with the counts of queues (route_info: synthesize).
+// endpoint metadata with the counts of queues (route_info: synthesize),
+// except that a route of an exact topic carries that topic's own queue
+// data, which the control plane asks the nameservers for.
 //
 // [Parse] rejects a file with any problem as a whole, reporting each
 // problem with the file, line and field ([*Error]); unknown fields are

@@ -113,7 +113,8 @@ type Cluster struct {
 	// LostBrokers says what becomes of a broker that stops registering.
 	LostBrokers LostBrokers
 	// Queues are the queue counts written into the cluster's endpoint
-	// metadata when no topic's own counts apply (inline routes).
+	// metadata when no topic's own counts apply (inline routes other than
+	// those of an exact topic the nameservers know).
 	Queues Queues
 	// ConnectTimeout is the Envoy cluster's connect_timeout; 0 is the
 	// default.

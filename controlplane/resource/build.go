@@ -30,7 +30,7 @@ type Listener struct {
 	Name string
 	// RouteConfigName names the inline route configuration and, with
 	// OnDemand, the family of per-topic route configurations
-	// ([TopicRouteName]). Required.
+	// ([wellknown.TopicRouteName]). Required.
 	RouteConfigName string
 	// OnDemand sets filter_metadata["rmqmesh"]["on_demand_routes"]: clients
 	// subscribe to a per-topic route configuration for each topic they use,
@@ -69,6 +69,13 @@ type Route struct {
 	Cluster string
 	// Subset is the metadata_match under "envoy.lb".
 	Subset map[string]string
+	// TopicQueues, when not nil, is the queue data of the topic the route
+	// serves, by broker name (wellknown.TopicQueuesKey in the
+	// metadata_match): rmqmesh then uses these counts and permissions
+	// instead of the endpoints', and leaves out the brokers not listed.
+	// For routes that match one topic: a per-topic route configuration's,
+	// or an exact topic.
+	TopicQueues map[string]wellknown.TopicQueues
 }
 
 // Cluster describes an EDS cluster and its ClusterLoadAssignment.
@@ -139,7 +146,7 @@ type Set struct {
 	Clusters  []*clusterv3.Cluster
 	Endpoints []*endpointv3.ClusterLoadAssignment
 	// RouteConfigs are per-topic route configurations, named by
-	// [TopicRouteName].
+	// [wellknown.TopicRouteName].
 	RouteConfigs []*rocketmqv3.RouteConfiguration
 }
 
@@ -246,8 +253,20 @@ func NewRoute(r Route) (*rocketmqv3.Route, error) {
 	if h := codeMatcher(r.Codes); h != nil {
 		out.Match.Headers = []*routev3.HeaderMatcher{h}
 	}
+	if len(r.Subset) > 0 || r.TopicQueues != nil {
+		out.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{}}
+	}
 	if len(r.Subset) > 0 {
-		out.Route.MetadataMatch = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.SubsetMetadataNamespace: stringStruct(r.Subset)}}
+		out.Route.MetadataMatch.FilterMetadata[wellknown.SubsetMetadataNamespace] = stringStruct(r.Subset)
+	}
+	if r.TopicQueues != nil {
+		out.Route.MetadataMatch.FilterMetadata[wellknown.MeshMetadataNamespace] = &structpb.Struct{Fields: map[string]*structpb.Value{
+			wellknown.TopicQueuesKey: wellknown.TopicQueuesValue(r.TopicQueues),
+		}}
+		// Checked as rmqmesh checks it, so what is built is accepted.
+		if _, err := wellknown.ParseTopicQueues(out.Route.MetadataMatch); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

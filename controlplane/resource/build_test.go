@@ -25,32 +25,9 @@ func TestNames_MatchWhatRmqmeshReads(t *testing.T) {
 		{resource.ClusterType, xdsclient.ClusterTypeURL},
 		{resource.EndpointType, xdsclient.EndpointsTypeURL},
 		{resource.RouteConfigType, xdsclient.RouteConfigTypeURL},
-		{resource.TopicRouteName("rocketmq", "orders"), xdsclient.OnDemandRouteName("rocketmq", "orders")},
 	} {
 		if c.ours != c.theirs {
 			t.Errorf("resource has %q, the reader expects %q", c.ours, c.theirs)
-		}
-	}
-}
-
-func TestParseTopicRouteName(t *testing.T) {
-	for _, c := range []struct {
-		name, family, topic string
-		ok                  bool
-	}{
-		{xdsclient.OnDemandRouteName("rocketmq", "orders"), "rocketmq", "orders", true},
-		{xdsclient.OnDemandRouteName("rocketmq", "a/b"), "rocketmq", "a/b", true},
-		{xdsclient.OnDemandRouteNameInAuthority("cp.example", "rocketmq", "%RETRY%g 1/x"), "rocketmq", "%RETRY%g 1/x", true},
-		{"rocketmq", "", "", false},
-		{"/orders", "", "", false},
-		{"rocketmq/", "", "", false},
-		{"xdstp://a/other.Type/rocketmq/orders", "", "", false},
-		{"xdstp://a", "", "", false},
-		{"xdstp://a/envoy.extensions.filters.network.rocketmq_proxy.v3.RouteConfiguration/rocketmq/%zz", "", "", false},
-	} {
-		f, topic, ok := resource.ParseTopicRouteName(c.name)
-		if f != c.family || topic != c.topic || ok != c.ok {
-			t.Errorf("ParseTopicRouteName(%q) = %q, %q, %v; want %q, %q, %v", c.name, f, topic, ok, c.family, c.topic, c.ok)
 		}
 	}
 }
@@ -104,12 +81,56 @@ func TestBuild_RoutingReadsIt(t *testing.T) {
 	}
 }
 
+// A route's topic queue data is what rmqmesh's route table uses for that
+// topic: its counts, its permission masking the broker's, and only the
+// brokers it lists; a subset still applies beside it.
+func TestBuild_RoutingReadsTopicQueues(t *testing.T) {
+	l, err := resource.NewListener(resource.Listener{Name: "rocketmq", RouteConfigName: "rocketmq", Routes: []resource.Route{
+		{Kind: resource.ExactTopic, Pattern: "wide", Cluster: "brokers", TopicQueues: map[string]wellknown.TopicQueues{
+			"broker-a": {ReadQueueNums: 16, WriteQueueNums: 12, Perm: 6},
+			"broker-b": {ReadQueueNums: 2, WriteQueueNums: 2, Perm: 6},
+		}},
+		{Kind: resource.ExactTopic, Pattern: "a-only", Cluster: "brokers", TopicQueues: map[string]wellknown.TopicQueues{
+			"broker-a": {ReadQueueNums: 3, WriteQueueNums: 3, Perm: 4},
+		}},
+		{Kind: resource.ExactTopic, Pattern: "canary", Cluster: "brokers", Subset: map[string]string{"version": "canary"}, TopicQueues: map[string]wellknown.TopicQueues{
+			"broker-a": {ReadQueueNums: 5, WriteQueueNums: 5, Perm: 6},
+			"broker-b": {ReadQueueNums: 5, WriteQueueNums: 5, Perm: 6},
+		}},
+		{Kind: resource.AnyTopic, Cluster: "brokers"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cla, err := resource.NewCluster(resource.Cluster{Name: "brokers", Endpoints: brokers()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshotOf(t, l, c, cla, nil)
+	for _, tc := range []struct{ topic, want string }{
+		// broker-b's endpoint is read-only (perm 4): the topic's 6 does not widen it.
+		{"wide", "[{broker-a 16 12 6 0} {broker-b 2 2 4 0}]"},
+		{"a-only", "[{broker-a 3 3 4 0}]"},
+		{"canary", "[{broker-b 5 5 4 0}]"},
+		{"other", "[{broker-a 4 4 6 0} {broker-b 8 8 4 0}]"},
+	} {
+		td, err := snap.TopicRoute(tc.topic, routing.RouteDataOptions{})
+		if err != nil {
+			t.Errorf("%s: %v", tc.topic, err)
+			continue
+		}
+		if got := fmt.Sprint(td.QueueDatas); got != tc.want {
+			t.Errorf("%s: queue data %s, want %s", tc.topic, got, tc.want)
+		}
+	}
+}
+
 func TestBuild_OnDemandListenerAndTopicRoutes(t *testing.T) {
 	l, err := resource.NewListener(resource.Listener{Name: "rocketmq", RouteConfigName: "rocketmq", OnDemand: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := resource.NewRouteConfig(resource.TopicRouteName("rocketmq", "orders"), []resource.Route{
+	rc, err := resource.NewRouteConfig(wellknown.TopicRouteName("rocketmq", "orders"), []resource.Route{
 		{Kind: resource.PrefixTopic, Pattern: "ord", Codes: []int32{10, 310}, Cluster: "writers"},
 		{Kind: resource.RegexTopic, Pattern: "or.*", Codes: []int32{11}, Cluster: "brokers"},
 	})
@@ -163,6 +184,14 @@ func TestBuild_Errors(t *testing.T) {
 			return err
 		}, `topic regex "("`},
 		{"route without cluster", func() error { _, err := resource.NewRoute(resource.Route{}); return err }, "no cluster"},
+		{"topic queues of no broker", func() error {
+			_, err := resource.NewRoute(resource.Route{Cluster: "c", TopicQueues: map[string]wellknown.TopicQueues{"": {}}})
+			return err
+		}, `filter_metadata["rmqmesh"]["topic_queues"]: empty broker name`},
+		{"topic queues perm", func() error {
+			_, err := resource.NewRoute(resource.Route{Cluster: "c", TopicQueues: map[string]wellknown.TopicQueues{"b": {Perm: 8}}})
+			return err
+		}, `["b"]["perm"] must be an integer in [0, 7], not 8`},
 		{"cluster without name", func() error { _, _, err := resource.NewCluster(resource.Cluster{}); return err }, "no name"},
 		{"bad address", func() error {
 			_, _, err := resource.NewCluster(resource.Cluster{Name: "c", Endpoints: []resource.Endpoint{{Address: "nowhere"}}})

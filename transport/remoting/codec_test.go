@@ -3,6 +3,7 @@ package remoting
 import (
 	"bytes"
 	"compress/zlib"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -198,6 +199,48 @@ func TestProperties(t *testing.T) {
 	}
 	if FormatProperties(nil) != "" || len(ParseProperties("")) != 0 {
 		t.Errorf("empty")
+	}
+}
+
+func TestPropertyValue(t *testing.T) {
+	s := "a\x011\x02junk\x02\x01x\x02b\x01\x02\x02c\x01=\x01d\x02ab\x01no\x02a\x01last"
+	for _, tc := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"a", "last", true}, // a later duplicate wins, as in ParseProperties
+		{"b", "", true},
+		{"c", "=\x01d", true},
+		{"ab", "no", true},
+		{"junk", "", false},
+		{"", "", false},
+		{"d", "", false},
+	} {
+		got, ok := PropertyValue(s, tc.name)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("PropertyValue(%q) = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+		if v, ok := ParseProperties(s)[tc.name]; v != got || ok != tc.ok {
+			t.Errorf("ParseProperties()[%q] = %q, %v; PropertyValue disagrees", tc.name, v, ok)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { PropertyValue(s, "c") }); n != 0 {
+		t.Errorf("PropertyValue allocates %v times", n)
+	}
+}
+
+func TestFirstBatchProperties(t *testing.T) {
+	var body []byte
+	body = AppendBatchMessage(body, BatchMessage{Body: []byte("one"), Properties: "traceparent\x01x\x02"})
+	body = AppendBatchMessage(body, BatchMessage{Body: []byte("two"), Properties: "other"})
+	got, err := FirstBatchProperties(body)
+	if err != nil || string(got) != "traceparent\x01x\x02" {
+		t.Errorf("FirstBatchProperties = %q, %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {0, 0, 0, 3}, {0, 0, 0, 99, 1}, body[:20], AppendBatchMessage(nil, BatchMessage{Properties: "p"})[:22]} {
+		if _, err := FirstBatchProperties(bad); !errors.Is(err, ErrBadBody) {
+			t.Errorf("FirstBatchProperties(%x) = %v, want ErrBadBody", bad, err)
+		}
 	}
 }
 

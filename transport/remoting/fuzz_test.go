@@ -227,6 +227,46 @@ func FuzzDecodeBatch(f *testing.F) {
 		if !bytes.Equal(out, data) {
 			t.Fatalf("re-encoded batch differs:\n got %x\nwant %x", out, data)
 		}
+		if len(batch) > 0 {
+			if first, err := FirstBatchProperties(data); err != nil || string(first) != batch[0].Properties {
+				t.Fatalf("FirstBatchProperties = %q, %v; DecodeBatch read %q", first, err, batch[0].Properties)
+			}
+		}
+	})
+}
+
+// FuzzFirstBatchProperties reads the first member's properties of any body, as
+// the relay does for traced batch sends: no panic, and the result lies inside
+// the body.
+func FuzzFirstBatchProperties(f *testing.F) {
+	for _, b := range goldenBodies(f, func(g goldenFrame) bool { return g.BatchMessages != nil }) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		props, err := FirstBatchProperties(data)
+		if err != nil {
+			if !errors.Is(err, ErrBadBody) {
+				t.Fatalf("error %v does not wrap ErrBadBody", err)
+			}
+			return
+		}
+		if len(props) > 0 && !bytes.Contains(data, props) {
+			t.Fatalf("properties %q are not from the body", props)
+		}
+	})
+}
+
+// FuzzPropertyValue checks that PropertyValue agrees with ParseProperties on
+// any property string.
+func FuzzPropertyValue(f *testing.F) {
+	f.Add("a\x011\x02b\x012\x02", "a")
+	f.Add("traceparent\x0100-x\x02traceparent\x01y", "traceparent")
+	f.Fuzz(func(t *testing.T, s, name string) {
+		got, ok := PropertyValue(s, name)
+		want, wantOK := ParseProperties(s)[name]
+		if got != want || ok != wantOK {
+			t.Fatalf("PropertyValue(%q, %q) = %q, %v; ParseProperties has %q, %v", s, name, got, ok, want, wantOK)
+		}
 	})
 }
 

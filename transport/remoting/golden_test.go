@@ -248,6 +248,10 @@ func TestGolden_Batch(t *testing.T) {
 	if !bytes.Equal(again, cmd.Body) {
 		t.Errorf("re-encoded batch differs:\n got %x\nwant %x", again, cmd.Body)
 	}
+	first, err := FirstBatchProperties(cmd.Body)
+	if err != nil || string(first) != batch[0].Properties {
+		t.Errorf("FirstBatchProperties = %q, %v; want %q", first, err, batch[0].Properties)
+	}
 }
 
 // goldenRoute is the route of TopicTest in the captured cluster.

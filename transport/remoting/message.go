@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"iter"
 	"math"
 	"net/netip"
 	"slices"
@@ -415,20 +416,43 @@ func AppendMessage(dst []byte, m *Message) []byte {
 // skipped, as Apache RocketMQ does; a later duplicate wins.
 func ParseProperties(s string) map[string]string {
 	m := make(map[string]string, strings.Count(s, "\x02")+1)
-	for len(s) > 0 {
-		pair := s
-		if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
-			pair, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
-		name, value, ok := strings.Cut(pair, "\x01")
-		if !ok || name == "" {
-			continue
-		}
+	for name, value := range propertyPairs(s) {
 		m[name] = value
 	}
 	return m
+}
+
+// PropertyValue returns the value of property name in a property string (the
+// form [ParseProperties] reads), without building the map: the relay reads the
+// few properties it needs from every send this way. As with ParseProperties, a
+// later duplicate wins.
+func PropertyValue(s, name string) (string, bool) {
+	var value string
+	found := false
+	for n, v := range propertyPairs(s) {
+		if n == name {
+			value, found = v, true
+		}
+	}
+	return value, found
+}
+
+// propertyPairs yields the name and value of every pair of a property string
+// that has a \x01 and a name, in order.
+func propertyPairs(s string) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for len(s) > 0 {
+			pair := s
+			if i := strings.IndexByte(s, PropertySeparator); i >= 0 {
+				pair, s = s[:i], s[i+1:]
+			} else {
+				s = ""
+			}
+			if name, value, ok := strings.Cut(pair, "\x01"); ok && name != "" && !yield(name, value) {
+				return
+			}
+		}
+	}
 }
 
 // FormatProperties writes properties in the Go client's form: keys sorted, each pair
@@ -552,6 +576,32 @@ func DecodeBatch(b []byte) ([]BatchMessage, error) {
 		off += int(size)
 	}
 	return out, nil
+}
+
+// FirstBatchProperties returns the property string of the first message of a
+// batch body, aliasing b, without decoding the rest of the batch. Errors wrap
+// [ErrBadBody] as [DecodeBatch]'s do.
+func FirstBatchProperties(b []byte) ([]byte, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("remoting: batch message 0: %d bytes, too few for a total size: %w: %w", len(b), ErrBadBody, ErrTruncated)
+	}
+	size := int32(binary.BigEndian.Uint32(b))
+	switch {
+	case size < 4:
+		return nil, fmt.Errorf("remoting: batch message 0: total size %d is too small: %w: %w", size, ErrBadBody, ErrBadLength)
+	case int64(size) > int64(len(b)):
+		return nil, fmt.Errorf("remoting: batch message 0: total size %d but %d bytes left: %w: %w", size, len(b), ErrBadBody, ErrTruncated)
+	}
+	r := msgReader{b: b[:size], i: 16, what: "batch message 0"} // past size, magic, body CRC and flag
+	if size < 16 {
+		r.i = int(size)
+	}
+	r.take(int(int32(r.u32("body length"))), "body")
+	props := r.take(int(int16(r.u16("properties length"))), "properties")
+	if r.err != nil {
+		return nil, r.err
+	}
+	return props, nil
 }
 
 // AppendBatchMessage appends m as one record of a batch body, computing the total

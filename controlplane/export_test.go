@@ -1,0 +1,4 @@
+package controlplane
+
+// InlineTopicsForTest exposes inlineTopics to the external tests.
+var InlineTopicsForTest = inlineTopics
