@@ -620,3 +620,48 @@ func TestRelay_OutlierIgnoresApplicationErrors(t *testing.T) {
 		t.Errorf("ejections %+v for SYSTEM_ERROR answers to a consumer list query", ej)
 	}
 }
+
+// An interceptor sees a failed-over send as attempts: the first to broker-a,
+// the second to broker-b with broker-a's answer as the reason, and one
+// response, broker-b's.
+func TestRelay_SendFailoverAttemptsReachInterceptors(t *testing.T) {
+	type attempt struct {
+		n    int
+		to   string
+		prev string
+	}
+	var mu sync.Mutex
+	var attempts []attempt
+	var answers []int32
+	link := func(ctx context.Context, c *transport.Request, next transport.Invoker) error {
+		c.OnAttempt(func(n int, t transport.Target, prev error) {
+			a := attempt{n: n, to: t.Broker}
+			if prev != nil {
+				a.prev = prev.Error()
+			}
+			mu.Lock()
+			attempts = append(attempts, a)
+			mu.Unlock()
+		})
+		c.OnResponse(func(resp *remoting.FrameView) {
+			mu.Lock()
+			answers = append(answers, resp.Code())
+			mu.Unlock()
+		})
+		return next(ctx, c)
+	}
+	fp := newFailoverPair(t, nil, answerSends(remoting.SystemBusy, "[REJECTREQUEST]system busy"), transport.WithInterceptors(link))
+	w := dialWire(t, endpointOf(t, fp.relay, "broker-a", 0))
+	if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
+		t.Fatalf("send: code %d (%q), want success from broker-b", resp.Code, resp.Remark)
+	}
+	meshtest.WaitFor(t, "the response hook", func() bool { mu.Lock(); defer mu.Unlock(); return len(answers) > 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(attempts) != 2 || attempts[0] != (attempt{n: 1, to: "broker-a"}) || attempts[1].n != 2 || attempts[1].to != "broker-b" || !strings.Contains(attempts[1].prev, "SYSTEM_BUSY") {
+		t.Errorf("attempts %+v, want 1 to broker-a, then 2 to broker-b after its SYSTEM_BUSY", attempts)
+	}
+	if len(answers) != 1 || answers[0] != remoting.Success {
+		t.Errorf("the response hook saw %v, want broker-b's success once", answers)
+	}
+}
