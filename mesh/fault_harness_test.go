@@ -245,6 +245,31 @@ func (h *harness) consumeCounting(c *counts, group, topic string, opts ...consum
 	return meshtest.StartConsumer(h.t, h.cluster, group, pc)
 }
 
+// warmProducer returns a producer through the mesh that has sent one message
+// to topic, retried until it is acknowledged: a scenario's fault lands on
+// traffic that runs, not on the client's first route lookup. (Under heavy
+// load that first lookup failed once with the client's "route info not
+// found", before any fault: a start-up matter, not the scenario's.)
+func (h *harness) warmProducer(topic string) rocketmq.Producer {
+	h.t.Helper()
+	p := h.producer()
+	var last error
+	meshtest.WaitFor(h.t, "a first send to "+topic+" acknowledged", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
+		defer cancel()
+		res, err := p.SendSync(ctx, primitive.NewMessage(topic, []byte(uniqueName("warm"))))
+		if err == nil && res.Status == primitive.SendOK {
+			return true
+		}
+		if err != nil && last == nil {
+			last = err
+			h.t.Logf("warming the producer: %v", err)
+		}
+		return false
+	})
+	return p
+}
+
 // faultCluster is the fault suite's cluster: two brokers, the topic on both,
 // the time scale fast so that long polls and suspensions stay short.
 var faultCluster = []meshtest.ClusterOption{meshtest.WithTimeScale(0.01)}

@@ -64,7 +64,7 @@ func TestFault_BrokerKilledDuringSends(t *testing.T) {
 		n := faultSends(t)
 		c := newCounts()
 		h.consumeCounting(c, uniqueName("cg"), "orders")
-		p := h.producer()
+		p := h.warmProducer("orders")
 		a := h.cluster.Broker("broker-a")
 		var atKill int
 		c.traffic(t, p, "orders", "kill", n, int64(n/3), func() {
@@ -127,7 +127,7 @@ func TestFault_BrokerRestartsAtNewAddress(t *testing.T) {
 		n := faultSends(t)
 		c := newCounts()
 		h.consumeCounting(c, uniqueName("cg"), "orders")
-		p := h.producer()
+		p := h.warmProducer("orders")
 		a := h.cluster.Broker("broker-a")
 		old := a.Addr()
 		c.traffic(t, p, "orders", "moved", n, int64(n/3), func() {
@@ -180,7 +180,7 @@ func TestFault_SlowBroker(t *testing.T) {
 		n := 32
 		c := newCounts()
 		h.consumeCounting(c, uniqueName("cg"), "orders")
-		p := h.producer()
+		p := h.warmProducer("orders")
 		a := h.cluster.Broker("broker-a")
 		a.SetDelay(10, 5*time.Second)
 		c.traffic(t, p, "orders", "slow", n, 0, nil)
@@ -213,7 +213,7 @@ func TestFault_ControlPlaneOutage(t *testing.T) {
 		n := faultSends(t)
 		c := newCounts()
 		h.consumeCounting(c, uniqueName("cg"), "orders")
-		p := h.producer()
+		p := h.warmProducer("orders")
 		var stopped time.Time
 		c.traffic(t, p, "orders", "cp-down", n/2, int64(n/6), func() {
 			h.cp.Stop()
@@ -281,7 +281,7 @@ func TestFault_GoAwayUnderLoad(t *testing.T) {
 		n := faultSends(t)
 		c := newCounts()
 		h.consumeCounting(c, uniqueName("cg"), "orders")
-		p := h.producer()
+		p := h.warmProducer("orders")
 		a := h.cluster.Broker("broker-a")
 		c.traffic(t, p, "orders", "goaway", n, int64(n/3), a.GoAway)
 		if path.intercept && c.failed.Load() != 0 {
@@ -304,7 +304,7 @@ func TestFault_GoAwayUnderLoad(t *testing.T) {
 // which a route without a live master lacks.
 func TestFault_ReadsSurviveMasterLoss(t *testing.T) {
 	h := newFaultHarness(t, interceptPath, allBrokers, true)
-	p := h.producer()
+	p := h.warmProducer("orders")
 	seeded := newCounts()
 	seeded.traffic(t, p, "orders", "stored", 200, 0, nil)
 	if seeded.failed.Load() != 0 || seeded.ackedOn("broker-a") == 0 {
