@@ -95,8 +95,11 @@ func TestMesh_RouteToUnknownClusterErrorNamesCluster(t *testing.T) {
 					Clusters: []meshtest.ClusterSpec{{Name: "brokers", Endpoints: c.BrokerEndpoints(4)}},
 				}
 			},
-			meshOpts:  []mesh.Option{mesh.WithRouteTimeout(500 * time.Millisecond)},
-			bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond)},
+			// A resource timeout short enough to keep the test quick, long
+			// enough that a loaded machine's control plane answers for the
+			// clusters that do exist before it fires.
+			meshOpts:  []mesh.Option{mesh.WithRouteTimeout(2 * time.Second)},
+			bootstrap: []meshtest.BootstrapOption{meshtest.WithBootstrapResourceTimeout(2 * time.Second)},
 			notReady:  `cluster "missing": does not exist`,
 		})
 		wantAll(t, sendErr(t, h, "orders"), `"orders"`, `"missing"`)

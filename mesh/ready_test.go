@@ -137,7 +137,9 @@ func TestMesh_WaitReadyListenerAbsent(t *testing.T) {
 
 func TestMesh_WaitReadyClusterAbsent(t *testing.T) {
 	cp := controlPlaneServing(t, meshtest.RouteSpec{Topic: "orders", Cluster: "orders-brokers"}, meshtest.RouteSpec{Cluster: "brokers"})
-	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(300 * time.Millisecond))
+	// Long enough that the clusters that exist arrive first on a loaded
+	// machine: only orders-brokers may be reported missing.
+	boot := cp.Bootstrap(meshtest.WithBootstrapResourceTimeout(2 * time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
 	defer cancel()
 
@@ -154,7 +156,7 @@ func TestMesh_WaitReadyClusterAbsent(t *testing.T) {
 
 	// Without fail fast the wait goes on until ctx ends, and says what it saw.
 	m = newBareMesh(t, boot, mesh.WithFailFast(false))
-	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
 	defer cancelShort()
 	err = m.WaitReady(short)
 	if !errors.Is(err, context.DeadlineExceeded) {

@@ -171,6 +171,10 @@ func (b *Broker) process(cn *conn, req *remoting.Command) *remoting.Command {
 		return b.handleOffsetLookup(req)
 	case remoting.CodeUpdateAndCreateTopic:
 		return b.handleCreateTopic(req)
+	case remoting.CodeDeleteTopicInBroker:
+		return b.handleDeleteTopic(req)
+	case remoting.CodeGetAllSubscriptionGroup:
+		return b.handleAllSubscriptionGroups(req)
 	case remoting.CodeViewMessageByID:
 		return b.handleViewMessage(req)
 	case remoting.CodeHeartBeat:

@@ -37,6 +37,8 @@ type clusterOptions struct {
 	// allowedClients and brokerNameRequired: see addresses.go and proxy.go.
 	allowedClients     []string
 	brokerNameRequired bool
+	retention          int
+	pop                bool // WithPop
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -96,6 +98,17 @@ func WithACL(accessKey, secretKey string) ClusterOption {
 	return func(o *clusterOptions) { o.accessKey, o.secretKey = accessKey, secretKey }
 }
 
+// WithRetention bounds what a long-running cluster (a benchmark, a soak
+// test) holds: each consume queue keeps about its last n messages and each
+// broker and the nameserver about their last n requests. Older messages are
+// deleted as a broker deletes expired commit log files: their queue offsets
+// fall below the queue's min offset (a pull from there is told to move on),
+// lookups by offset message id miss them, and [Cluster.Messages] and
+// Requests no longer list them. n <= 0, the default, keeps everything.
+func WithRetention(n int) ClusterOption {
+	return func(o *clusterOptions) { o.retention = n }
+}
+
 // Cluster is an in-memory RocketMQ cluster: one nameserver and broker sets on
 // 127.0.0.1 ephemeral ports, speaking the remoting protocol as Apache RocketMQ 4.9.8
 // does. Its methods are safe for concurrent use.
@@ -129,6 +142,82 @@ type brokerSet struct {
 
 	mu      sync.Mutex
 	suggest int64 // suggestWhichBrokerId answered to pulls; guarded by mu
+	// ghosts are topics deleted on the broker (215) that the nameserver
+	// still routes: a delete does not re-register the broker. Guarded by mu.
+	ghosts map[string]*topicConfig
+	// unrouted are topics the nameserver dropped (216) until the broker
+	// registers them again by creating or updating them. Guarded by mu.
+	unrouted map[string]bool
+}
+
+// deleteTopic deletes the topic from the set's store, leaving the
+// nameserver's route of it in place.
+func (s *brokerSet) deleteTopic(topic string) {
+	tc := s.store.deleteTopic(topic)
+	if tc == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ghosts == nil {
+		s.ghosts = map[string]*topicConfig{}
+	}
+	s.ghosts[topic] = tc
+}
+
+// unroute is the nameserver dropping the topic's route (216).
+func (s *brokerSet) unroute(topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ghosts, topic)
+	if s.unrouted == nil {
+		s.unrouted = map[string]bool{}
+	}
+	s.unrouted[topic] = true
+}
+
+// registered is the broker registering a created or updated topic with the
+// nameserver (AdminBrokerProcessor.updateAndCreateTopic's
+// registerIncrementBrokerData, and the registration after an automatic
+// creation), which routes it again.
+func (s *brokerSet) registered(topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.ghosts, topic)
+	delete(s.unrouted, topic)
+}
+
+// routedTopic is the nameserver's view of the set's topic: its config, or nil
+// when the nameserver has no route of it on this set.
+func (s *brokerSet) routedTopic(topic string) *topicConfig {
+	tc := s.store.topic(topic)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unrouted[topic] {
+		return nil
+	}
+	if tc == nil && s.ghosts[topic] != nil {
+		cp := *s.ghosts[topic]
+		tc = &cp
+	}
+	return tc
+}
+
+// routedTopics lists the topics the nameserver routes on this set.
+func (s *brokerSet) routedTopics() []string {
+	names := s.store.topicNames()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := names[:0]
+	for _, n := range names {
+		if !s.unrouted[n] {
+			out = append(out, n)
+		}
+	}
+	for n := range s.ghosts {
+		out = append(out, n)
+	}
+	return out
 }
 
 // NewCluster starts a cluster. Close it when done.
@@ -164,9 +253,7 @@ func NewCluster(opts ...ClusterOption) (*Cluster, error) {
 	for _, spec := range o.brokers {
 		set := &brokerSet{name: spec.name}
 		set.store = newStore(c, set)
-		if o.autoCreate {
-			set.store.createTopic(&topicConfig{name: DefaultTopicKey, read: defaultTopicQueueNums, write: defaultTopicQueueNums, perm: 7})
-		}
+		set.store.createSystemTopics(o.clusterName, spec.name, o.autoCreate)
 		for _, t := range o.topics {
 			set.store.createTopic(&topicConfig{name: t.topic, read: int32(t.queues), write: int32(t.queues), perm: permReadWrite})
 		}
@@ -355,7 +442,7 @@ func (k *clock) advance(d time.Duration) {
 // whose members are running, in creation order. ok is false when no set has it.
 func (c *Cluster) routeFor(topic string) (qds []queueDataView, bds []brokerDataView) {
 	for _, s := range c.sets {
-		tc := s.store.topic(topic)
+		tc := s.routedTopic(topic)
 		if tc == nil {
 			continue
 		}
@@ -427,6 +514,7 @@ var ErrClosed = errors.New("meshtest: cluster closed")
 // is what a long-lived deployment looks like.
 func (c *Cluster) CreateConsumerGroup(group string) {
 	for _, s := range c.sets {
+		s.store.ensureGroup(group)
 		s.store.createTopicIfAbsent(&topicConfig{name: RetryTopicPrefix + group, read: 1, write: 1, perm: permReadWrite})
 	}
 }
@@ -449,4 +537,22 @@ func (c *Cluster) CreateTopic(topic string, queues int) {
 	for _, s := range c.sets {
 		s.store.createTopic(&topicConfig{name: topic, read: int32(queues), write: int32(queues), perm: permReadWrite})
 	}
+}
+
+// anyRegistered reports whether a member of the set is registered with the
+// nameserver.
+func (s *brokerSet) anyRegistered() bool {
+	for _, b := range s.members {
+		if b.srv.registered() {
+			return true
+		}
+	}
+	return false
+}
+
+// WithPop makes brokers answer POP_MESSAGE (200050) and ACK_MESSAGE (200051)
+// minimally, for tests written against RocketMQ 5's pop consumption. Off by
+// default: a 4.9.8 broker answers both with REQUEST_CODE_NOT_SUPPORTED.
+func WithPop(enable bool) ClusterOption {
+	return func(o *clusterOptions) { o.pop = enable }
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,47 @@ func TestBroker_GoldenErrorRemarks(t *testing.T) {
 	resp = rc.call(remoting.CodeQueryConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "0"}, nil)
 	if resp.Code != remoting.Success || resp.ExtFields["offset"] != "0" {
 		t.Errorf("14 for a new group: %d %v", resp.Code, resp.ExtFields)
+	}
+}
+
+func TestCluster_RetentionDeletesOldestMessagesAndRequests(t *testing.T) {
+	const keep, sent = 8, 40
+	c := RunCluster(t, WithTopic("TopicTest", 1), WithRetention(keep))
+	b := c.Broker("broker-a")
+	rc := dialRaw(t, b.Addr())
+	for i := range sent {
+		resp := rc.call(remoting.CodeSendMessage, map[string]string{"producerGroup": "p", "topic": "TopicTest", "queueId": "0", "sysFlag": "0", "bornTimestamp": "1", "flag": "0"}, []byte{byte(i)})
+		if resp.Code != remoting.Success {
+			t.Fatalf("send %d: %d %s", i, resp.Code, resp.Remark)
+		}
+	}
+	msgs := c.Messages("TopicTest")
+	if len(msgs) < keep || len(msgs) > keep+keep/4 {
+		t.Fatalf("kept %d messages, want %d to %d", len(msgs), keep, keep+keep/4)
+	}
+	minOff := msgs[0].QueueOffset
+	if last := msgs[len(msgs)-1]; last.QueueOffset != sent-1 || last.Body[0] != sent-1 || minOff != sent-int64(len(msgs)) {
+		t.Errorf("kept offsets %d..%d (last body %d), want the newest %d ending at %d", minOff, last.QueueOffset, last.Body[0], len(msgs), sent-1)
+	}
+	if n := b.RequestCount(remoting.CodeSendMessage); n < keep || n > keep+keep/4 {
+		t.Errorf("request log holds %d sends, want %d to %d", n, keep, keep+keep/4)
+	}
+
+	pull := func(offset int64) *remoting.Command {
+		return rc.call(remoting.CodePullMessage, map[string]string{
+			"consumerGroup": "g", "topic": "TopicTest", "queueId": "0", "queueOffset": strconv.FormatInt(offset, 10), "maxMsgNums": "32",
+			"sysFlag": "4", "commitOffset": "0", "suspendTimeoutMillis": "0", "subscription": "*", "subVersion": "0", "expressionType": "TAG",
+		}, nil)
+	}
+	// A pull from a deleted offset is moved to the min offset, as a broker
+	// answers OFFSET_TOO_SMALL.
+	resp := pull(0)
+	if resp.Code != remoting.PullOffsetMoved || resp.Remark != "OFFSET_TOO_SMALL" || resp.Ext("nextBeginOffset") != strconv.FormatInt(minOff, 10) || resp.Ext("minOffset") != strconv.FormatInt(minOff, 10) {
+		t.Fatalf("pull from deleted offset 0: %d %q %v; want PULL_OFFSET_MOVED to %d", resp.Code, resp.Remark, resp.ExtFields, minOff)
+	}
+	resp = pull(minOff)
+	got, err := remoting.DecodeMessages(resp.Body)
+	if resp.Code != remoting.Success || err != nil || len(got) != len(msgs) || got[0].QueueOffset != minOff || got[0].Body[0] != byte(minOff) {
+		t.Fatalf("pull from min offset %d: %d %q, %d messages, %v", minOff, resp.Code, resp.Remark, len(got), err)
 	}
 }

@@ -104,6 +104,9 @@ func (b *Broker) handleHeartbeat(cn *conn, req *remoting.Command) *remoting.Comm
 		changed = nil
 	}
 	b.mu.Unlock()
+	for _, cd := range hb.ConsumerDataSet {
+		b.set.store.ensureGroup(cd.GroupName)
+	}
 	for _, t := range retryTopics {
 		b.set.store.createTopicIfAbsent(&topicConfig{name: t, read: 1, write: 1, perm: permReadWrite})
 	}

@@ -9,8 +9,12 @@ import (
 // handlePop answers POP_MESSAGE (200050, a RocketMQ 5 code 4.9.8 does not know)
 // minimally: up to maxMsgNums messages from the group's offset on the queue
 // (queueId -1: the first queue with messages); the offset advances at once, and
-// invisibility and redelivery are not modelled.
+// invisibility and redelivery are not modelled. Without WithPop it answers as
+// 4.9.8 does: REQUEST_CODE_NOT_SUPPORTED.
 func (b *Broker) handlePop(req *remoting.Command) *remoting.Command {
+	if !b.c.opts.pop {
+		return notSupported(req)
+	}
 	group, topic := req.Ext("consumerGroup"), req.Ext("topic")
 	st := b.set.store
 	tc := st.topic(topic)
@@ -53,5 +57,8 @@ func (b *Broker) handlePop(req *remoting.Command) *remoting.Command {
 
 // handleAck answers ACK_MESSAGE (200051): always SUCCESS.
 func (b *Broker) handleAck(req *remoting.Command) *remoting.Command {
+	if !b.c.opts.pop {
+		return notSupported(req)
+	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }

@@ -10,7 +10,7 @@ import (
 // rocketmq-client-go v2.1.2 has no pop consumer.
 
 func TestBroker_PopReadsFromTheGroupOffsetAndAcks(t *testing.T) {
-	c := RunCluster(t, WithTopic("TopicTest", 2))
+	c := RunCluster(t, WithTopic("TopicTest", 2), WithPop(true))
 	b := c.Broker("broker-a")
 	rc := dialRaw(t, b.Addr())
 	for _, body := range []string{"one", "two"} {
@@ -46,5 +46,19 @@ func TestBroker_PopReadsFromTheGroupOffsetAndAcks(t *testing.T) {
 	}
 	if resp := rc.call(remoting.CodePopMessage, map[string]string{"consumerGroup": "g", "topic": "Nope", "queueId": "-1", "maxMsgNums": "1"}, nil); resp.Code != remoting.TopicNotExist {
 		t.Errorf("pop of an unknown topic: %d %q, want %d", resp.Code, resp.Remark, remoting.TopicNotExist)
+	}
+}
+
+// TestBroker_PopRefusedByDefault checks that without WithPop a broker answers
+// POP and ACK as 4.9.8 does: AdminBrokerProcessor, the default processor,
+// answers REQUEST_CODE_NOT_SUPPORTED.
+func TestBroker_PopRefusedByDefault(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 2))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	for _, code := range []int32{remoting.CodePopMessage, remoting.CodeAckMessage} {
+		resp := rc.call(code, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "-1", "maxMsgNums": "1"}, nil)
+		if resp.Code != remoting.RequestCodeNotSupported || resp.Remark != RemarkNotSupported(code) {
+			t.Errorf("%d: code %d %q, want %d %q", code, resp.Code, resp.Remark, remoting.RequestCodeNotSupported, RemarkNotSupported(code))
+		}
 	}
 }

@@ -111,9 +111,12 @@ func (b *Broker) pull(cn *conn, req *remoting.Command, allowSuspend bool) *remot
 	case h.queueOffset == maxOff:
 		status, next = statusOffsetOverflowOne, h.queueOffset
 	case h.queueOffset > maxOff:
+		// The max offset, whatever the min offset, as a 4.9.8 broker answered
+		// on the wire (DefaultMessageStore.getMessage); a slave without
+		// offsetCheckInSlave keeps the requested offset (nextOffsetCorrection).
 		status, next = statusOffsetOverflowBadly, maxOff
-		if minOff == 0 {
-			next = minOff
+		if !b.isMaster() {
+			next = h.queueOffset
 		}
 	default:
 		n := int(min(max(h.maxMsgNums, 1), maxTransferCount))

@@ -18,8 +18,9 @@ const pushReplyTimeout = 10 * time.Second
 // client that sent the request (its REPLY_TO_CLIENT property names it) with
 // PUSH_REPLY_MESSAGE_TO_CLIENT (326), over a connection that client's producer
 // heartbeat registered on this broker; the client's answer to the push decides
-// the reply's; then the reply is stored (storeReplyMessageEnable). The push
-// waits for the client, so it runs off the connection's reading goroutine.
+// the reply's; then the reply is stored (storeReplyMessageEnable), pushed or
+// not. The push waits for the client, so it runs off the connection's reading
+// goroutine.
 func (b *Broker) handleReply(cn *conn, req *remoting.Command, h sendHeader) *remoting.Command {
 	props := remoting.ParseProperties(h.properties)
 	senderID := props[remoting.PropertyReplyTo]
@@ -59,10 +60,11 @@ func (b *Broker) handleReply(cn *conn, req *remoting.Command, h sendHeader) *rem
 				remark = "push reply message to " + senderID + "fail."
 			}
 		}
+		// The reply is stored whatever the push gave
+		// (ReplyMessageProcessor.processReplyMessageRequest with
+		// storeReplyMessageEnable on); a failed push decides the code.
 		if remark != "" {
 			resp.Code, resp.Remark = remoting.SystemError, remark
-			cn.write(resp)
-			return
 		}
 		stored := b.storeReply(cn, h, props, req.Body)
 		cn.write(withExt(resp,

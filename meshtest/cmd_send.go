@@ -98,7 +98,9 @@ func (b *Broker) topicForSend(h *sendHeader) *topicConfig {
 func (b *Broker) handleSend(cn *conn, req *remoting.Command) *remoting.Command {
 	h := parseSendHeader(req)
 	if resp := b.checkSend(cn, req, &h); resp != nil {
-		return resp
+		// SendMessageProcessor (and ReplyMessageProcessor) add the region and
+		// trace switch to the response before msgCheck fills it in.
+		return withExt(resp, remoting.PropertyMsgRegion, defaultRegion, remoting.PropertyTraceSwitch, "true")
 	}
 	if req.Code == remoting.CodeSendReplyMessage || req.Code == remoting.CodeSendReplyMessageV2 {
 		return b.handleReply(cn, req, h)

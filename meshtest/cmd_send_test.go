@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Tests of the send family (cmd_send.go: 10, 310, 320, 324, 325) with the
@@ -97,5 +99,43 @@ func TestCluster_AutoCreateTopicViaTBW102(t *testing.T) {
 	p2 := newProducer(t, c2)
 	if _, err := p2.SendSync(context.Background(), primitive.NewMessage("Fresh", []byte("x"))); err == nil {
 		t.Errorf("send without auto-create succeeded")
+	}
+}
+
+// TestCluster_DelayedMessageKeepsDelayProperty checks that a delayed message
+// reaches its consumer with its DELAY property, as on 4.9.8: the schedule
+// service copies the stored properties before it clears DELAY from the map
+// (ScheduleMessageService's messageTimeup), so the record keeps it.
+func TestCluster_DelayedMessageKeepsDelayProperty(t *testing.T) {
+	c := RunCluster(t, WithTopic("TopicTest", 2), WithTimeScale(0.01))
+	p := newProducer(t, c)
+	msg := primitive.NewMessage("TopicTest", []byte("later"))
+	msg.WithDelayTimeLevel(2)
+	if _, err := p.SendSync(context.Background(), msg); err != nil {
+		t.Fatalf("SendSync: %v", err)
+	}
+	var got Collector
+	startPushConsumer(t, c, name("cg"), "TopicTest", &got, nil)
+	WaitFor(t, "the delayed message", func() bool { return got.Len() > 0 })
+	m := got.Messages()[0]
+	if string(m.Body) != "later" || m.GetProperty("DELAY") != "2" || m.GetProperty("REAL_TOPIC") != "TopicTest" {
+		t.Errorf("delivered %q with DELAY %q REAL_TOPIC %q, want DELAY 2 and REAL_TOPIC TopicTest", m.Body, m.GetProperty("DELAY"), m.GetProperty("REAL_TOPIC"))
+	}
+}
+
+// TestBroker_SendErrorsCarryRegionAndTrace checks that a refused send carries
+// MSG_REGION and TRACE_ON, which 4.9.8's SendMessageProcessor adds to the
+// response before msgCheck, and a refused reply (324) too.
+func TestBroker_SendErrorsCarryRegionAndTrace(t *testing.T) {
+	c := RunCluster(t, WithAutoCreateTopics(false))
+	rc := dialRaw(t, c.Broker("broker-a").Addr())
+	for _, code := range []int32{remoting.CodeSendMessage, remoting.CodeSendReplyMessage} {
+		resp := rc.call(code, map[string]string{
+			"producerGroup": "pg", "topic": "Missing", "defaultTopic": DefaultTopicKey, "defaultTopicQueueNums": "4",
+			"queueId": "0", "sysFlag": "0", "bornTimestamp": "1", "flag": "0", "properties": "", "reconsumeTimes": "0",
+		}, []byte("x"))
+		if resp.Code != remoting.TopicNotExist || resp.ExtFields["MSG_REGION"] != "DefaultRegion" || resp.ExtFields["TRACE_ON"] != "true" {
+			t.Errorf("%d to a missing topic: code %d ext %v, want %d with MSG_REGION and TRACE_ON", code, resp.Code, resp.ExtFields, remoting.TopicNotExist)
+		}
 	}
 }

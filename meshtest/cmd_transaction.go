@@ -81,6 +81,11 @@ func (b *Broker) handleEndTransaction(req *remoting.Command) *remoting.Command {
 	}
 	st.mu.Unlock()
 	st.wake(committed)
+	if kind == txRollback {
+		// EndTransactionProcessor answers a rollback with checkPrepareMessage's
+		// response, whose remark is never set; a commit with the final send's.
+		return remoting.NewResponse(req, remoting.Success, remarkUnsetCode)
+	}
 	return remoting.NewResponse(req, remoting.Success, "")
 }
 
@@ -108,6 +113,9 @@ func (s *store) checkTransactions(now time.Time) {
 		hs.checks++
 		props := maps.Clone(hs.latest.props)
 		props[remoting.PropertyTransactionCheckTimes] = strconv.Itoa(hs.checks)
+		// The copy is stored with WAIT=false, as the golden check frame shows
+		// (TransactionalMessageBridge.renewHalfMessageInner).
+		props[remoting.PropertyWaitStoreMsgOK] = "false"
 		m := hs.latest.m
 		cp := s.appendLocked(&m, props)
 		s.halves[cp.m.CommitLogOffset] = hs

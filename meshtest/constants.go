@@ -9,22 +9,24 @@ import (
 
 // Remarks Apache RocketMQ 4.9.8 writes into error responses, in one place so that
 // tests and the mesh can match them. Format verbs are filled with the request's
-// values by the helpers below.
+// values by the helpers below. A "/%s" is a channel's remoteAddress(), which
+// Java formats as an InetSocketAddress: with a leading slash.
 const (
 	// faqSuffix is FAQUrl.suggestTodo(...) of 4.9.8: every FAQ URL is the same page.
 	faqSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 
 	remarkNoTopicRoute        = "No topic route info in name server for the topic: %s" + faqSuffix
 	remarkNotSupported        = " request type %d not supported"
-	remarkCreateTopicOK       = "not set any response code"
+	remarkUnsetCode           = "not set any response code" // RemotingCommand.createResponseCommand's default
+	remarkCreateTopicOK       = remarkUnsetCode
 	remarkSendTopicNotExist   = "topic[%s] not exist, apply first please!" + faqSuffix
-	remarkSendQueueIllegal    = "request queueId[%d] is illegal, %s Producer: %s"
+	remarkSendQueueIllegal    = "request queueId[%d] is illegal, %s Producer: /%s"
 	remarkSendForbidden       = "the broker[%s] sending message is forbidden"
 	remarkSlaveNotWritable    = "service not available now. It may be caused by one of the following reasons: the broker's disk is full [%s], messages are put to the slave, message store has been shut down, etc."
 	remarkTopicBlank          = "The specified topic is blank."
 	remarkTopicConflict       = "The specified topic is conflict with AUTO_CREATE_TOPIC_KEY_TOPIC."
 	remarkPullTopicNotExist   = "topic[%s] not exist, apply first please! " + faqSuffix
-	remarkPullQueueIllegal    = "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[%s]"
+	remarkPullQueueIllegal    = "queueId[%d] is illegal, topic:[%s] topicConfig.readQueueNums:[%d] consumer:[/%s]"
 	remarkPullNoGroupInfo     = "the consumer's group info not exist" + faqSuffix
 	remarkPullNoSubscription  = "the consumer's subscription not exist" + faqSuffix
 	remarkPullNotLatest       = "the consumer's subscription not latest"
@@ -82,6 +84,7 @@ const (
 	transactionCheckMax      = 15
 	maxDelayLevel            = 18
 	permReadWrite            = 6
+	permInheritReadWrite     = 7
 )
 
 // delayLevels is messageDelayLevel "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
@@ -131,8 +134,24 @@ const (
 	remarkTopicSystem       = "The topic[%s] is conflict with system topic."
 )
 
+// systemTopics is TopicValidator's static SYSTEM_TOPIC_SET of 4.9.8; each
+// broker adds its cluster's and its own name (Broker.isSystemTopic).
+var systemTopics = map[string]bool{
+	DefaultTopicKey: true, ScheduleTopic: true, benchmarkTopic: true, HalfTopic: true,
+	"RMQ_SYS_TRACE_TOPIC": true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true, "TRANS_CHECK_MAX_TIME_TOPIC": true,
+	selfTestTopic: true, offsetMovedTopic: true,
+}
+
+// System topics every 4.9.8 broker creates at start (TopicConfigManager's
+// constructor), besides the cluster's, the broker's and the reply topic.
+const (
+	selfTestTopic    = "SELF_TEST_TOPIC"
+	benchmarkTopic   = "BenchmarkTest"
+	offsetMovedTopic = "OFFSET_MOVED_EVENT"
+)
+
 // notAllowedSendTopics is TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET.
 var notAllowedSendTopics = map[string]bool{
 	ScheduleTopic: true, HalfTopic: true, "RMQ_SYS_TRANS_OP_HALF_TOPIC": true,
-	"TRANS_CHECK_MAX_TIME_TOPIC": true, "SELF_TEST_TOPIC": true, "OFFSET_MOVED_EVENT": true,
+	"TRANS_CHECK_MAX_TIME_TOPIC": true, selfTestTopic: true, offsetMovedTopic: true,
 }

@@ -1,6 +1,8 @@
 package meshtest
 
 import (
+	"encoding/json"
+	"sort"
 	"sync"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -40,7 +42,7 @@ func (n *NameServer) RequestCount(code int32) int { return len(n.Requests(code))
 
 func (n *NameServer) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	n.mu.Lock()
-	n.requests = append(n.requests, newRequest(cn, req, n.c.clock.now()))
+	n.requests = appendRetained(n.requests, newRequest(cn, req, n.c.clock.now()), n.c.opts.retention)
 	fe, hasErr := n.errs[req.Code]
 	n.mu.Unlock()
 	if hasErr {
@@ -51,6 +53,10 @@ func (n *NameServer) serve(cn *conn, req *remoting.Command) *remoting.Command {
 		return n.route(req)
 	case remoting.CodeGetBrokerClusterInfo:
 		return n.clusterInfo(req)
+	case remoting.CodeGetAllTopicListFromNameSrv:
+		return n.allTopics(req)
+	case remoting.CodeDeleteTopicInNameSrv:
+		return n.deleteTopic(req)
 	}
 	// Apache's nameserver answers nothing to an unknown code; we answer 3 so a
 	// client never hangs.
@@ -94,4 +100,45 @@ func (n *NameServer) clusterInfo(req *remoting.Command) *remoting.Command {
 	resp := remoting.NewResponse(req, remoting.Success, "")
 	resp.Body = ci.Encode()
 	return resp
+}
+
+// allTopics answers GET_ALL_TOPIC_LIST_FROM_NAMESERVER (206) as 4.9.8's
+// DefaultRequestProcessor.getAllTopicListFromNameserver does with
+// enableAllTopicList on (the default): every topic of RouteInfoManager's
+// table, as TopicList's JSON (brokerAddr null, so absent).
+func (n *NameServer) allTopics(req *remoting.Command) *remoting.Command {
+	seen := map[string]bool{}
+	list := []string{}
+	for _, s := range n.c.sets {
+		if !s.anyRegistered() {
+			continue
+		}
+		for _, t := range s.routedTopics() {
+			if !seen[t] {
+				seen[t] = true
+				list = append(list, t)
+			}
+		}
+	}
+	sort.Strings(list)
+	body, err := json.Marshal(struct {
+		TopicList []string `json:"topicList"`
+	}{list})
+	if err != nil {
+		return remoting.NewResponse(req, remoting.SystemError, "meshtest: encoding the topic list: "+err.Error())
+	}
+	resp := remoting.NewResponse(req, remoting.Success, "")
+	resp.Body = body
+	return resp
+}
+
+// deleteTopic answers DELETE_TOPIC_IN_NAMESRV (216): RouteInfoManager.deleteTopic
+// drops the topic's queue data of every broker; a broker routes it again when
+// it registers the topic anew.
+func (n *NameServer) deleteTopic(req *remoting.Command) *remoting.Command {
+	topic := req.Ext("topic")
+	for _, s := range n.c.sets {
+		s.unroute(topic)
+	}
+	return remoting.NewResponse(req, remoting.Success, "")
 }

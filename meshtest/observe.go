@@ -60,13 +60,24 @@ func (b *Broker) record(cn *conn, req *remoting.Command) {
 	r := newRequest(cn, req, b.c.clock.now())
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.requests = append(b.requests, r)
+	b.requests = appendRetained(b.requests, r, b.c.opts.retention)
 	switch r.Code {
 	case remoting.CodeGetConsumerListByGroup:
 		b.rebalanceCountLocked(cn, r.ExtFields["consumerGroup"]).asked++
 	case remoting.CodeHeartBeat:
 		b.heartbeats[heartbeatKey{cn, r.ClientID}]++
 	}
+}
+
+// appendRetained appends r to a request log that keeps about its last keep
+// entries (all when keep <= 0; see WithRetention). It trims in steps of a
+// quarter of keep, into a new array so that the trimmed requests can go.
+func appendRetained(log []Request, r Request, keep int) []Request {
+	log = append(log, r)
+	if keep <= 0 || len(log) <= keep+max(keep/4, 1) {
+		return log
+	}
+	return append(make([]Request, 0, keep+keep/2), log[len(log)-keep:]...)
 }
 
 // Requests returns the requests with the given code this broker received, in

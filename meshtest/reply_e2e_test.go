@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/producer"
@@ -19,10 +20,68 @@ import (
 // its own producer (code 324), and the broker pushes the reply (326) to the
 // requester, whose Request returns it.
 func TestCluster_RequestReply(t *testing.T) {
-	c := RunCluster(t, WithTopic("TopicTest", 4), WithTimeScale(0.01))
+	c, requester, replyErrs := startRequestReply(t)
+	// A background context: v2.1.2 also runs the request's send callback when
+	// the caller's context is cancelled, unsynchronised with the reply path,
+	// which -race reports when a test cancels right after its reply. The ttl
+	// bounds the wait.
+	reply, err := requester.Request(context.Background(), 20*time.Second, primitive.NewMessage("TopicTest", []byte("ping")))
+	if err != nil {
+		t.Fatalf("Request: %v", err)
+	}
+	if string(reply.Body) != "re: ping" {
+		t.Errorf("reply body %q, want %q", reply.Body, "re: ping")
+	}
+	if err := <-replyErrs; err != nil {
+		t.Errorf("responder's send of the reply: %v", err)
+	}
+	checkOneReply(t, c)
+}
+
+// TestCluster_RequestAsyncReply is TestCluster_RequestReply through
+// RequestAsync: the callback gets the pushed reply, not a timeout.
+func TestCluster_RequestAsyncReply(t *testing.T) {
+	c, requester, replyErrs := startRequestReply(t)
+	type result struct {
+		msg *primitive.Message
+		err error
+	}
+	done := make(chan result, 1)
+	err := requester.RequestAsync(context.Background(), 20*time.Second, func(_ context.Context, m *primitive.Message, err error) {
+		done <- result{m, err}
+	}, primitive.NewMessage("TopicTest", []byte("ping-async")))
+	if err != nil {
+		t.Fatalf("RequestAsync: %v", err)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(DefaultTimeout):
+		t.Fatal("RequestAsync's callback never ran")
+	}
+	if r.err != nil {
+		t.Fatalf("RequestAsync callback: %v", r.err)
+	}
+	if string(r.msg.Body) != "re: ping-async" {
+		t.Errorf("reply body %q, want %q", r.msg.Body, "re: ping-async")
+	}
+	if err := <-replyErrs; err != nil {
+		t.Errorf("responder's send of the reply: %v", err)
+	}
+	checkOneReply(t, c)
+}
+
+// startRequestReply starts a cluster with a responder that answers every
+// request on TopicTest with consumer.CreateReplyMessage through its own
+// producer (code 324), and a requester whose heartbeat reached broker-a, so
+// that the broker can push it the reply (326). replyErrs carries the result
+// of each reply's send.
+func startRequestReply(t *testing.T) (c *Cluster, requester rocketmq.Producer, replyErrs chan error) {
+	t.Helper()
+	c = RunCluster(t, WithTopic("TopicTest", 4), WithTimeScale(0.01))
 	responder := newProducer(t, c)
 	group := name("cg")
-	replyErrs := make(chan error, 16)
+	replyErrs = make(chan error, 16)
 	pc := newPushConsumer(t, c, group, name("ci"), "TopicTest", &Collector{}, func(m *primitive.MessageExt) consumer.ConsumeResult {
 		if consumer.GetReplyToClient(m) == "" {
 			return consumer.ConsumeSuccess // the requester's warm-up message
@@ -41,7 +100,7 @@ func TestCluster_RequestReply(t *testing.T) {
 	})
 	StartConsumer(t, c, group, pc)
 	inst := name("requester")
-	requester := newProducer(t, c, producer.WithInstanceName(inst))
+	requester = newProducer(t, c, producer.WithInstanceName(inst))
 	// The broker pushes a reply over the connection that carried the
 	// requester's heartbeat, and refuses it before (so does a real broker).
 	// v2.1.2 heartbeats only brokers it has a route to, first one second
@@ -56,20 +115,12 @@ func TestCluster_RequestReply(t *testing.T) {
 		}
 		return false
 	})
-	// A background context: v2.1.2 also runs the request's send callback when
-	// the caller's context is cancelled, unsynchronised with the reply path,
-	// which -race reports when a test cancels right after its reply. The ttl
-	// bounds the wait.
-	reply, err := requester.Request(context.Background(), 20*time.Second, primitive.NewMessage("TopicTest", []byte("ping")))
-	if err != nil {
-		t.Fatalf("Request: %v", err)
-	}
-	if string(reply.Body) != "re: ping" {
-		t.Errorf("reply body %q, want %q", reply.Body, "re: ping")
-	}
-	if err := <-replyErrs; err != nil {
-		t.Errorf("responder's send of the reply: %v", err)
-	}
+	return c, requester, replyErrs
+}
+
+// checkOneReply checks that exactly one reply was sent and stored.
+func checkOneReply(t *testing.T, c *Cluster) {
+	t.Helper()
 	replyTopic := c.ClusterName() + "_REPLY_TOPIC"
 	if got := c.Messages(replyTopic); len(got) != 1 {
 		t.Errorf("%d stored replies on %s, want 1", len(got), replyTopic)
@@ -95,5 +146,10 @@ func TestCluster_ReplyWithoutRequester(t *testing.T) {
 	_, err := p.SendSync(context.Background(), reply)
 	if err == nil || !strings.Contains(err.Error(), "push reply message fail, channel of <10.9.9.9@gone> not found.") {
 		t.Fatalf("SendSync of an orphan reply: %v, want SYSTEM_ERROR naming the client", errors.Unwrap(err))
+	}
+	// 4.9.8's ReplyMessageProcessor stores the reply whatever the push gave
+	// (storeReplyMessageEnable).
+	if got := c.Messages(c.ClusterName() + "_REPLY_TOPIC"); len(got) != 1 || string(got[0].Body) != "orphan" {
+		t.Errorf("stored replies %+v, want the orphan", got)
 	}
 }

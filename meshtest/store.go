@@ -97,6 +97,16 @@ type halfState struct {
 	resolved  bool
 }
 
+// consumeQueue is one consume queue: its messages from queue offset base on.
+// Offsets below base were deleted by retention (WithRetention).
+type consumeQueue struct {
+	base int64
+	msgs []*storedMsg
+}
+
+// maxOffset is one past the last queue offset.
+func (q *consumeQueue) maxOffset() int64 { return q.base + int64(len(q.msgs)) }
+
 // queueKey names one consume queue.
 type queueKey struct {
 	topic string
@@ -112,45 +122,67 @@ type store struct {
 
 	mu        sync.Mutex
 	topics    map[string]*topicConfig
-	queues    map[string][][]*storedMsg
+	queues    map[string][]*consumeQueue
 	byPhy     map[int64]*storedMsg
 	nextPhy   int64
 	offsets   map[string]map[int32]int64 // "topic@group" -> queue -> offset
 	locks     map[string]map[mqKey]*lockEntry
 	scheduled []scheduledMsg
 	halves    map[int64]*halfState // by commit log offset of every copy
+
+	groups        map[string]subscriptionGroupConfig
+	groupsVersion dataVersion
 }
 
 func newStore(c *Cluster, set *brokerSet) *store {
-	return &store{
+	s := &store{
 		c: c, set: set,
 		topics:  make(map[string]*topicConfig),
-		queues:  make(map[string][][]*storedMsg),
+		queues:  make(map[string][]*consumeQueue),
 		byPhy:   make(map[int64]*storedMsg),
 		offsets: make(map[string]map[int32]int64),
 		locks:   make(map[string]map[mqKey]*lockEntry),
 		halves:  make(map[int64]*halfState),
 	}
+	s.initGroupsLocked()
+	return s
 }
 
+// createTopic creates or updates a topic; the broker registers it with the
+// nameserver at once.
 func (s *store) createTopic(tc *topicConfig) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cp := *tc
 	s.topics[tc.name] = &cp
+	s.mu.Unlock()
+	s.set.registered(tc.name)
+}
+
+// deleteTopic removes a topic's config and consume queues and returns the
+// config it had, or nil. The commit log keeps the records (as 4.9.8's
+// cleanUnusedTopic keeps them), unreachable by topic.
+func (s *store) deleteTopic(name string) *topicConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tc := s.topics[name]
+	delete(s.topics, name)
+	delete(s.queues, name)
+	return tc
 }
 
 // createTopicIfAbsent creates the topic unless it exists and returns the config.
 func (s *store) createTopicIfAbsent(tc *topicConfig) *topicConfig {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t := s.topics[tc.name]; t != nil {
 		cp := *t
+		s.mu.Unlock()
 		return &cp
 	}
 	cp := *tc
 	s.topics[tc.name] = &cp
 	out := cp
+	s.mu.Unlock()
+	s.set.registered(tc.name)
 	return &out
 }
 
@@ -219,9 +251,10 @@ func (s *store) appendLocked(in *remoting.Message, props map[string]string) *sto
 	m := *in
 	qs := s.queues[m.Topic]
 	for int(m.QueueID) >= len(qs) {
-		qs = append(qs, nil)
+		qs = append(qs, &consumeQueue{})
 	}
-	m.QueueOffset = int64(len(qs[m.QueueID]))
+	q := qs[m.QueueID]
+	m.QueueOffset = q.maxOffset()
 	m.CommitLogOffset = s.nextPhy
 	m.StoreTimestamp = s.c.clock.now().UnixMilli()
 	m.StoreHost = s.storeHost()
@@ -229,11 +262,31 @@ func (s *store) appendLocked(in *remoting.Message, props map[string]string) *sto
 	raw := remoting.AppendMessage(nil, &m)
 	m.StoreSize = int32(len(raw))
 	sm := &storedMsg{m: m, props: props, raw: raw}
-	qs[m.QueueID] = append(qs[m.QueueID], sm)
+	q.msgs = append(q.msgs, sm)
 	s.queues[m.Topic] = qs
 	s.byPhy[m.CommitLogOffset] = sm
 	s.nextPhy += int64(len(raw))
+	s.retainLocked(q)
 	return sm
+}
+
+// retainLocked deletes the oldest messages of q beyond the cluster's retention,
+// as a broker deletes expired commit log files: their offsets fall below the
+// queue's min offset and lookups by commit log offset no longer find them. It
+// deletes in steps of a quarter of the retention, so that a queue at its limit
+// is not trimmed on every append.
+func (s *store) retainLocked(q *consumeQueue) {
+	keep := s.c.opts.retention
+	if keep <= 0 || len(q.msgs) <= keep+max(keep/4, 1) {
+		return
+	}
+	drop := len(q.msgs) - keep
+	for _, sm := range q.msgs[:drop] {
+		delete(s.byPhy, sm.m.CommitLogOffset)
+	}
+	clear(q.msgs[:drop]) // the backing array outlives the slice until append grows it
+	q.msgs = q.msgs[drop:]
+	q.base += int64(drop)
 }
 
 // wake tells every member of the set that a queue grew.
@@ -253,7 +306,7 @@ func (s *store) queueRange(topic string, qid int32) (minOff, maxOff int64) {
 	defer s.mu.Unlock()
 	qs := s.queues[topic]
 	if int(qid) < len(qs) && qid >= 0 {
-		return 0, int64(len(qs[qid]))
+		return qs[qid].base, qs[qid].maxOffset()
 	}
 	return 0, 0
 }
@@ -263,12 +316,16 @@ func (s *store) read(topic string, qid int32, offset int64, n int) []*storedMsg 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	qs := s.queues[topic]
-	if qid < 0 || int(qid) >= len(qs) || offset < 0 || offset >= int64(len(qs[qid])) {
+	if qid < 0 || int(qid) >= len(qs) {
 		return nil
 	}
 	q := qs[qid]
-	end := min(offset+int64(n), int64(len(q)))
-	return append([]*storedMsg(nil), q[offset:end]...)
+	if offset < q.base || offset >= q.maxOffset() {
+		return nil
+	}
+	i := offset - q.base
+	end := min(i+int64(n), int64(len(q.msgs)))
+	return append([]*storedMsg(nil), q.msgs[i:end]...)
 }
 
 // byOffset returns the message at a commit log offset.
@@ -288,8 +345,8 @@ func (s *store) searchOffset(topic string, qid int32, ts int64) int64 {
 		return 0
 	}
 	q := qs[qid]
-	i := sort.Search(len(q), func(i int) bool { return q[i].m.StoreTimestamp >= ts })
-	return int64(i)
+	i := sort.Search(len(q.msgs), func(i int) bool { return q.msgs[i].m.StoreTimestamp >= ts })
+	return q.base + int64(i)
 }
 
 func (s *store) setOffset(group, topic string, qid int32, off int64) {
@@ -327,7 +384,7 @@ func (s *store) messages(topic string) []StoredMessage {
 	defer s.mu.Unlock()
 	var out []StoredMessage
 	for _, q := range s.queues[topic] {
-		for _, sm := range q {
+		for _, sm := range q.msgs {
 			out = append(out, s.view(sm))
 		}
 	}
@@ -358,7 +415,9 @@ func (s *store) view(sm *storedMsg) StoredMessage {
 }
 
 // deliverScheduled moves due delayed messages to their real topic, as
-// ScheduleMessageService does: same body and properties minus DELAY.
+// ScheduleMessageService.messageTimeup does: same body and properties, DELAY
+// included (4.9.8 clears it from the property map after it has copied the
+// properties string it stores).
 func (s *store) deliverScheduled(now time.Time) {
 	s.mu.Lock()
 	var woke []*storedMsg
@@ -369,7 +428,6 @@ func (s *store) deliverScheduled(now time.Time) {
 			continue
 		}
 		props := maps.Clone(e.msg.props)
-		delete(props, remoting.PropertyDelayLevel)
 		m := e.msg.m
 		m.Topic = props[remoting.PropertyRealTopic]
 		qid, _ := strconv.Atoi(props[remoting.PropertyRealQueueID])
@@ -383,4 +441,24 @@ func (s *store) deliverScheduled(now time.Time) {
 	for _, sm := range woke {
 		s.wake(sm)
 	}
+}
+
+// createSystemTopics creates the topics a 4.9.8 broker has from its start
+// (TopicConfigManager's constructor, with BrokerConfig's defaults:
+// clusterTopicEnable and brokerTopicEnable on, traceTopicEnable off), so that
+// they are routed as on a real cluster. The reply topic
+// (<cluster>_REPLY_TOPIC, one queue on 4.9.8) is left to be created by the
+// first reply: routes the mesh synthesizes from broker endpoints give every
+// topic the same queue count, which a one-queue reply topic refuses (see
+// README, known differences).
+func (s *store) createSystemTopics(cluster, broker string, autoCreate bool) {
+	s.createTopic(&topicConfig{name: selfTestTopic, read: 1, write: 1, perm: permReadWrite})
+	if autoCreate {
+		s.createTopic(&topicConfig{name: DefaultTopicKey, read: defaultTopicQueueNums, write: defaultTopicQueueNums, perm: permInheritReadWrite})
+	}
+	s.createTopic(&topicConfig{name: benchmarkTopic, read: 1024, write: 1024, perm: permReadWrite})
+	s.createTopic(&topicConfig{name: cluster, read: 16, write: 16, perm: permInheritReadWrite})
+	s.createTopic(&topicConfig{name: broker, read: 1, write: 1, perm: permInheritReadWrite})
+	s.createTopic(&topicConfig{name: offsetMovedTopic, read: 1, write: 1, perm: permReadWrite})
+	s.createTopic(&topicConfig{name: ScheduleTopic, read: maxDelayLevel, write: maxDelayLevel, perm: permReadWrite})
 }

@@ -110,6 +110,10 @@ func (p *producer[CB]) SendOneWay(ctx context.Context, msgs ...*primitive.Messag
 func (p *producer[CB]) SendAsync(ctx context.Context, f func(context.Context, *primitive.SendResult, error), msgs ...*primitive.Message) error {
 	op := new(sendOp) // the callback ends it
 	ctx = p.t.startSend(ctx, op, &p.info, opSend, msgs, attribute.KeyValue{})
+	if op.quiet {
+		// Nothing to end in the callback: the caller's own, as it is.
+		return p.Producer.SendAsync(ctx, f, msgs...)
+	}
 	op.guard(ctx, "SendAsync", clientAsyncSendTimeout)
 	err := p.Producer.SendAsync(ctx, func(cctx context.Context, res *primitive.SendResult, err error) {
 		// End first: the callback may panic (the client recovers it), and in
@@ -136,6 +140,9 @@ func (p *producer[CB]) Request(ctx context.Context, ttl time.Duration, msg *prim
 func (p *producer[CB]) RequestAsync(ctx context.Context, ttl time.Duration, cb CB, msg *primitive.Message) error {
 	op := new(sendOp)
 	ctx = p.t.startSend(ctx, op, &p.info, opRequest, []*primitive.Message{msg}, attribute.KeyValue{})
+	if op.quiet {
+		return p.ra.RequestAsync(ctx, ttl, cb, msg)
+	}
 	op.guard(ctx, "RequestAsync", ttl)
 	err := p.ra.RequestAsync(ctx, ttl, CB(func(cctx context.Context, reply *primitive.Message, err error) {
 		op.endRequest(msg, reply, err)
@@ -209,6 +216,14 @@ type sendOp struct {
 	dest  string
 	n     int
 
+	// quiet is set when nothing records the send: the span is not recording
+	// and no metric reader wants the send's measurements (the global
+	// providers before an application sets any, or a sampler's no). Its end
+	// then has nothing to do, and an async send needs no guard nor wrapped
+	// callback: most of what instrumentation costs a send is spared when it
+	// is off.
+	quiet bool
+
 	ended atomic.Bool // the span ends once, by whoever comes first
 	// guardTimer is the callback guard of async sends; set by guard before
 	// the send starts. It is a pointer of its own so that loading it does not
@@ -264,6 +279,12 @@ func (t *Telemetry) startSend(ctx context.Context, s *sendOp, info *ClientInfo, 
 	ctx, s.span = t.startSpan(ctx, t.spanName(op, s.dest), producerKind, attrs, links)
 	putAttrs(pooled, attrs)
 	s.ctx = ctx
+	// The messages-sent counter is observable and cannot say whether a reader
+	// wants it; it comes from the same meter as the duration histogram, so the
+	// histogram answers for both. (Asking the counter's instrument would keep
+	// every send under the global providers loud: their instruments are
+	// delegates that no type check tells from a real one.)
+	s.quiet = !s.span.IsRecording() && !t.opDuration.Enabled(ctx)
 	for i, m := range msgs {
 		if m != nil && (foreign == nil || !foreign[i]) {
 			t.prop.Inject(ctx, MessageCarrier{m})
@@ -336,6 +357,10 @@ func (s *sendOp) endRequest(msg, reply *primitive.Message, err error) {
 }
 
 func (s *sendOp) finish(res *primitive.SendResult, err error, extra []attribute.KeyValue) {
+	if s.quiet {
+		s.span.End()
+		return
+	}
 	if g := s.guardTimer; g != nil {
 		if tm := g.Load(); tm != nil {
 			tm.Stop()

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	rmqotel "github.com/rmqmesh/rmqmesh/otel"
@@ -293,5 +294,83 @@ func TestProducer_PropagatesBaggage(t *testing.T) {
 	}
 	if got := msg.GetProperty("baggage"); got != "tenant=acme" {
 		t.Errorf("baggage property %q, want tenant=acme", got)
+	}
+}
+
+// With nothing recording (no SDK behind the providers) the wrapper still
+// carries the caller's trace context into the message, and hands the
+// caller's callback every answer.
+func TestProducer_OffStillPropagatesAndCallsBack(t *testing.T) {
+	p := offTelemetry().WrapProducer(&fakeProducer{result: okResult(1), callAsync: true}, rmqotel.ClientInfo{})
+	parent := remoteContext("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")
+	msg := primitive.NewMessage("orders", nil)
+	got := make(chan *primitive.SendResult, 2)
+	err := p.SendAsync(trace.ContextWithRemoteSpanContext(context.Background(), parent), func(_ context.Context, res *primitive.SendResult, _ error) { got <- res }, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the fake calls back twice
+		select {
+		case res := <-got:
+			if res == nil || res.MsgID != "UNIQ-1" {
+				t.Errorf("callback got %+v, want the producer's result", res)
+			}
+		case <-time.After(meshtest.DefaultTimeout):
+			t.Fatal("callback not called")
+		}
+	}
+	if sc := contextOf(msg); sc.TraceID() != parent.TraceID() {
+		t.Errorf("message carries trace %s, want the caller's %s", sc.TraceID(), parent.TraceID())
+	}
+}
+
+// Metrics without tracing are not "nothing recording": an async send is
+// still measured when its callback comes.
+func TestProducer_MetricsWithoutTracing(t *testing.T) {
+	r := newRecorder(t)
+	tel := rmqotel.New(rmqotel.WithTracerProvider(tracenoop.NewTracerProvider()), rmqotel.WithMeterProvider(r.MeterProvider), rmqotel.WithPropagators(w3c))
+	p := tel.WrapProducer(&fakeProducer{result: okResult(1), callAsync: true}, rmqotel.ClientInfo{})
+	done := make(chan struct{}, 2)
+	if err := p.SendAsync(context.Background(), func(context.Context, *primitive.SendResult, error) { done <- struct{}{} }, primitive.NewMessage("orders", nil)); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	<-done
+	if n := sum(t, r.metrics(t), "messaging.client.sent.messages"); n != 1 {
+		t.Errorf("sent messages = %d, want 1", n)
+	}
+	if n, _ := histogramCount(t, r.metrics(t), "messaging.client.operation.duration"); n != 1 {
+		t.Errorf("operation durations recorded = %d, want 1", n)
+	}
+}
+
+// Instrumentation an application did not turn on costs a send few
+// allocations (BenchmarkWrapperSend measures the time). Allocation counts are
+// deterministic, so the bound is asserted here.
+func TestProducer_OffCostsFewAllocations(t *testing.T) {
+	// The span start the wrapper cannot know to skip (name, options, the
+	// global tracer's non-recording span and context), and the send's state.
+	maxOffAllocs := 6.0
+	if raceDetector {
+		// The detector's instrumentation makes one more value of the global
+		// providers' path escape; .ci/run asserts the 6 without -race.
+		maxOffAllocs++
+	}
+	fake := benchProducer{fakeProducer: &fakeProducer{}, result: okResult(1)}
+	msg := primitive.NewMessage("orders", nil)
+	cb := func(context.Context, *primitive.SendResult, error) {}
+	// "global" is what an application that set up no SDK gets: the global
+	// providers, whose instruments are delegates waiting for one (no test of
+	// this package sets them).
+	for tel, telemetry := range map[string]*rmqotel.Telemetry{"no-op": offTelemetry(), "global": rmqotel.New(rmqotel.WithPropagators(w3c))} {
+		p := telemetry.WrapProducer(fake, rmqotel.ClientInfo{Group: "pg"})
+		for name, send := range map[string]func(){
+			"SendSync":  func() { _, _ = p.SendSync(context.Background(), msg) },
+			"SendAsync": func() { _ = p.SendAsync(context.Background(), cb, msg) },
+		} {
+			if n := testing.AllocsPerRun(1000, send); n > maxOffAllocs {
+				t.Errorf("%s providers: %s with nothing recording allocates %v times, want at most %v", tel, name, n, maxOffAllocs)
+			}
+		}
 	}
 }

@@ -176,6 +176,13 @@ func BenchmarkTable_LoadParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkSnapshot_TopicRoute measures route synthesis for one topic: the
+// TopicRouteData a client's route query (code 105) is answered with, built
+// from a snapshot of 1000 routes over 16 brokers. A client asks once per topic
+// every 30 s, so this is not per message. Goal: at most 50 µs, so that a client
+// of a thousand topics costs the mesh under 0.2% of a core.
+//
+//	go test -run '^$' -bench Snapshot_TopicRoute -benchmem ./routing/
 func BenchmarkSnapshot_TopicRoute(b *testing.B) {
 	s := benchSnapshot(b, 1000, "exact")
 	topic := benchTopic(1000, "exact")

@@ -45,6 +45,12 @@ const (
 	strContains
 	strRegex
 	strSet // a safe_regex whose language is a small finite set of strings
+	// strLine is the safe_regex ".*": every string without a newline (RE2's
+	// "." does not match one). It is the catch-all topic route rmqmesh's
+	// control plane writes (Envoy refuses an empty prefix), matched on every
+	// send: answered without running the regex.
+	strLine
+	strAll // the safe_regex "(?s).*": every string
 )
 
 // stringMatcher is a compiled envoy.type.matcher.v3.StringMatcher.
@@ -143,6 +149,10 @@ func (m *stringMatcher) match(s string) bool {
 	case strSet:
 		_, ok := m.set[s]
 		return ok
+	case strLine:
+		return strings.IndexByte(s, '\n') < 0
+	case strAll:
+		return true
 	}
 	return false
 }
@@ -160,7 +170,7 @@ func (m *stringMatcher) String() string {
 		s = "suffix:" + quote(m.pattern)
 	case strContains:
 		s = "contains:" + quote(m.pattern)
-	case strRegex, strSet:
+	case strRegex, strSet, strLine, strAll:
 		s = "safe_regex:" + quote(m.pattern)
 	}
 	if m.ignoreCase {
@@ -311,14 +321,28 @@ func (h *headerMatcher) String() string {
 const maxRegexSet = 64
 
 // optimizeRegex replaces a regex whose language is a small finite set of
-// strings, such as the code matcher "10|310|320", by a set lookup: same
-// result, a fraction of the cost.
+// strings, such as the code matcher "10|310|320", by a set lookup, and the
+// catch-all ".*" by a scan for a newline: same result, a fraction of the cost.
 func (m *stringMatcher) optimizeRegex() {
 	t, err := syntax.Parse(m.pattern, syntax.Perl)
 	if err != nil {
 		return
 	}
-	words, ok := regexLanguage(t.Simplify())
+	t = t.Simplify()
+	// ".*", the catch-all, needs no regex: see strLine.
+	star := t
+	for star.Op == syntax.OpCapture {
+		star = star.Sub[0]
+	}
+	if star.Op == syntax.OpStar && star.Sub[0].Op == syntax.OpAnyCharNotNL {
+		m.kind = strLine
+		return
+	}
+	if star.Op == syntax.OpStar && star.Sub[0].Op == syntax.OpAnyChar {
+		m.kind = strAll
+		return
+	}
+	words, ok := regexLanguage(t)
 	if !ok {
 		return
 	}

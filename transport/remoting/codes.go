@@ -33,6 +33,7 @@ const (
 	CodeUnregisterBroker            int32 = 104
 	CodeGetRouteInfoByTopic         int32 = 105
 	CodeGetBrokerClusterInfo        int32 = 106
+	CodeGetAllSubscriptionGroup     int32 = 201
 	CodeGetConsumerConnectionList   int32 = 203
 	CodeGetProducerConnectionList   int32 = 204
 	CodeGetAllTopicListFromNameSrv  int32 = 206
@@ -155,6 +156,8 @@ func RequestCodeName(code int32) string {
 		return "GET_ROUTEINFO_BY_TOPIC"
 	case CodeGetBrokerClusterInfo:
 		return "GET_BROKER_CLUSTER_INFO"
+	case CodeGetAllSubscriptionGroup:
+		return "GET_ALL_SUBSCRIPTIONGROUP_CONFIG"
 	case CodeGetConsumerConnectionList:
 		return "GET_CONSUMER_CONNECTION_LIST"
 	case CodeGetProducerConnectionList:

@@ -1,6 +1,7 @@
 package remoting
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -38,6 +39,10 @@ type FrameView struct {
 	// scan the header again; a header with more pairs is scanned instead.
 	pairs  [maxIndexedPairs]extPair
 	npairs int
+	// escapedKeys is set when an extFields key holds a JSON escape: keys are
+	// then unescaped to be compared, where otherwise their bytes are (nothing
+	// the official clients or brokers write escapes a key).
+	escapedKeys bool
 }
 
 // maxIndexedPairs covers every header the official clients and brokers write
@@ -390,7 +395,8 @@ func (v *FrameView) appendEditedBinary(dst []byte, opaque int32, edits []ExtEdit
 
 // extValue finds extFields key: for JSON, the value's bytes with their quotes
 // (or a number or boolean literal; a null counts as absent); for ROCKETMQ, the
-// value's bytes. A key given twice has its last value, as in a decoded Command.
+// value's bytes. A key given twice has its last non-null value, as in a decoded
+// Command.
 func (v *FrameView) extValue(key string) (start, end int, ok bool) {
 	if v.st == SerializeRocketMQ {
 		v.eachBinaryExt(func(ks, ke, vs, ve int) bool {
@@ -404,9 +410,20 @@ func (v *FrameView) extValue(key string) (start, end int, ok bool) {
 	if v.extEnd == 0 {
 		return 0, 0, false
 	}
+	if v.npairs <= maxIndexedPairs {
+		// The last of a key's values counts, and a null is no value (as
+		// DecodeJSONHeader reads them): look from the end.
+		for i := v.npairs - 1; i >= 0; i-- {
+			p := &v.pairs[i]
+			if v.frame[p.valStart] != 'n' && v.jsonKeyIs(int(p.keyStart), int(p.keyEnd), key) {
+				return int(p.valStart), int(p.valEnd), true
+			}
+		}
+		return 0, 0, false
+	}
 	v.eachJSONExt(func(ks, ke, vs, ve int) bool {
-		if v.jsonKeyIs(ks, ke, key) {
-			start, end, ok = vs, ve, v.frame[vs] != 'n'
+		if v.frame[vs] != 'n' && v.jsonKeyIs(ks, ke, key) {
+			start, end, ok = vs, ve, true
 		}
 		return true
 	})
@@ -418,6 +435,9 @@ func (v *FrameView) jsonKeyIs(ks, ke int, key string) bool {
 	raw := v.frame[ks+1 : ke-1]
 	if len(raw) == len(key) && string(raw) == key {
 		return true
+	}
+	if !v.escapedKeys {
+		return false
 	}
 	for _, c := range raw {
 		if c == '\\' {
@@ -656,6 +676,9 @@ func (v *FrameView) indexExtObject(start, end int) error {
 			return err
 		}
 		v.index(i0, ke, vs, ve)
+		if bytes.IndexByte(f[i0+1:ke-1], '\\') >= 0 {
+			v.escapedKeys = true
+		}
 		i = skipSpace(f, ve, end)
 		if i < end && f[i] == '}' {
 			return nil

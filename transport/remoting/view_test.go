@@ -192,6 +192,8 @@ func TestFrameView_JSONCornerCases(t *testing.T) {
 		{name: "whitespace everywhere", header: " { \"opaque\" : 5 , \"extFields\" : { \"a\" : \"1\" , \"b\":2,\"c\":true,\"d\":null } } ", want: map[string]string{"a": "1", "b": "2", "c": "true"}},
 		{name: "duplicate key, last wins", header: `{"opaque":5,"extFields":{"a":"1","a":"2"}}`, want: map[string]string{"a": "2"}},
 		{name: "escaped key", header: `{"opaque":5,"extFields":{"\u0074opic":"t"}}`, want: map[string]string{"topic": "t"}},
+		{name: "duplicate key, last null", header: `{"opaque":5,"extFields":{"a":"1","b":"x","a":null}}`, want: map[string]string{"b": "x"}},
+		{name: "duplicate key, escaped last", header: `{"opaque":5,"extFields":{"a":"1","\u0061":"2"}}`, want: map[string]string{"a": "2"}},
 		{name: "nested value", header: `{"opaque":5,"extFields":{"a":{"b":1}}}`, wantErr: "not a string"},
 		{name: "no opaque", header: `{"code":10}`, wantErr: "no opaque"},
 		{name: "opaque not a number", header: `{"opaque":"5"}`, wantErr: "opaque"},
