@@ -30,7 +30,7 @@ func (m *Mesh) ClusterInfo(ctx context.Context) (*remoting.ClusterInfo, error) {
 		BrokerAddrTable:  map[string]remoting.BrokerData{},
 		ClusterAddrTable: map[string][]string{},
 	}
-	opts, endpointErr := m.virtualAddresses(false)
+	opts, endpointErr := m.virtualAddresses(nil)
 	brokers := snap.RoutedBrokers(opts)
 	if err := endpointErr(); err != nil {
 		return nil, err

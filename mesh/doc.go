@@ -30,6 +30,14 @@
 // instead; endpoint changes then reach it at its 30 s route poll. See the transport
 // package for the relay's connection model and what it does per request code.
 //
+// A cluster whose transport_socket carries an UpstreamTlsContext is reached over
+// mutual TLS by the relay, as gRPC proxyless clients do: certificates and trusted
+// CAs come from the bootstrap's certificate_providers (file_watcher; Istio's agent
+// writes the instance "default"), read again every refresh_interval, and the
+// broker's certificate is checked against the CAs and the context's SAN matchers.
+// A broker that fails the check is not used; the error names the cluster, the
+// endpoint and the reason. [WithTLSRequired] refuses clusters without TLS.
+//
 // Every client is instrumented with OpenTelemetry (package otel): spans and
 // metrics per the messaging semantic conventions, trace context carried in
 // message properties, with the global providers unless [WithTracerProvider],

@@ -36,7 +36,10 @@ type Mesh struct {
 	ns       *transport.NameServer
 	relay    *transport.Relay // nil when every cluster is direct
 	router   *relayRouter
-	dataPath routing.DataPath
+	tls      *upstreamTLS // the clusters' TLS, for the relay and nameserver queries
+	// tlsRequired refuses clusters without TLS (WithTLSRequired).
+	tlsRequired bool
+	dataPath    routing.DataPath
 	// credentials are given to the clients the mesh builds that have none.
 	credentials primitive.Credentials
 	topicIdle   time.Duration
@@ -48,6 +51,7 @@ type Mesh struct {
 	// queries for one topic wait together.
 	routeTimeout time.Duration
 	tel          *rmqotel.Telemetry // nil after WithoutTelemetry
+	ref          *meshRef           // what the official clients hold; cleared by Close
 
 	// safe for concurrent use on their own
 	table      routing.Table // current snapshot; lock-free reads
@@ -99,7 +103,11 @@ func New(ctx context.Context, target string, opts ...Option) (_ *Mesh, err error
 		failFast:     cfg.failFast,
 		routeTimeout: cfg.routeTimeout,
 	}
-	m.tel = newTelemetry(cfg.telemetry, m.brokerAddress)
+	m.ref = &meshRef{}
+	m.ref.p.Store(m)
+	// The official clients keep the telemetry (their interceptors) after
+	// Shutdown: it reaches the mesh through the reference Close clears.
+	m.tel = newTelemetry(cfg.telemetry, m.ref.brokerAddress)
 	defer func() {
 		if err != nil && m.tel != nil {
 			m.tel.Close() // nothing else holds it: stop its metrics callback
@@ -129,6 +137,8 @@ func New(ctx context.Context, target string, opts ...Option) (_ *Mesh, err error
 		m.ownsXDS = true
 	}
 	m.xds = xc
+	m.tls = newUpstreamTLS(xc.CertificateProviders(), cfg.log)
+	m.tlsRequired = cfg.tlsRequired
 	m.watch = newWatchState(m)
 	m.router = &relayRouter{m: m}
 	m.credentials = cfg.credentials
@@ -239,6 +249,7 @@ func (m *Mesh) WaitReady(ctx context.Context) error {
 // routes and reaching brokers; shut them down first.
 func (m *Mesh) Close() error {
 	m.closeOnce.Do(func() {
+		m.ref.p.Store(nil)
 		var errs []error
 		if err := m.ns.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)

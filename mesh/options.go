@@ -38,6 +38,8 @@ type config struct {
 	dataPathSet bool
 	credentials primitive.Credentials
 	relayOpts   []transport.Option
+	// tlsRequired: see tls.go.
+	tlsRequired bool
 }
 
 // Defaults.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
+	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
 // publish builds a snapshot from what has arrived and stores it in the mesh's
@@ -37,6 +38,7 @@ func (w *watchState) publish() {
 		// Without a relay (WithDataPath(routing.DataPathDirect)) every
 		// cluster is served direct, whatever it requests, and the dump says so.
 		InterceptAvailable: w.m.relay != nil,
+		TLSRequired:        w.m.tlsRequired,
 	}
 	for topic, t := range w.topics {
 		if t.update != nil {
@@ -45,6 +47,7 @@ func (w *watchState) publish() {
 		}
 	}
 	policies := &policySet{byCluster: make(map[string]*transport.ClusterPolicy, len(w.clusters))}
+	security := make(map[string]*xdsclient.SecurityConfig)
 	for name, c := range w.clusters {
 		if c.update != nil {
 			in.Clusters[name] = c.update.Cluster
@@ -54,6 +57,9 @@ func (w *watchState) publish() {
 				cla = c.endpoints.Assignment
 			}
 			policies.byCluster[name] = clusterPolicy(c.update, cla)
+			if c.update.Security != nil {
+				security[name] = c.update.Security
+			}
 		}
 		if c.endpoints != nil {
 			in.Endpoints[name] = c.endpoints.Assignment
@@ -73,7 +79,10 @@ func (w *watchState) publish() {
 	} else if !w.stopped && w.listener != nil {
 		// A listener that errored while the snapshot was built stays errored:
 		// storing the snapshot would serve routes of a listener that is gone.
+		// Policies and TLS first: a request routed by the new table finds
+		// its cluster's policy and TLS setting in force.
 		w.m.policies.Store(policies)
+		w.m.tls.set(security)
 		w.m.table.Store(snap)
 		w.m.configured.Store(true)
 	}

@@ -22,7 +22,8 @@ func spend(d time.Duration) {
 // starts a budget of its own.
 func TestWatchState_RouteWaitBudgetLastsWhilePending(t *testing.T) {
 	const budget = 5 * time.Millisecond
-	m := &Mesh{listener: "l", failFast: true, log: slog.New(slog.DiscardHandler)}
+	log := slog.New(slog.DiscardHandler)
+	m := &Mesh{listener: "l", failFast: true, log: log, tls: newUpstreamTLS(nil, log)}
 	w := newWatchState(m)
 	m.watch = w
 

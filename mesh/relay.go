@@ -34,10 +34,13 @@ var _ transport.Router = (*relayRouter)(nil)
 // brokerIndex is every broker some route of one snapshot leads to, with the
 // endpoints a client may use.
 type brokerIndex struct {
-	snap      *routing.Snapshot
-	byName    map[string]remoting.BrokerData
-	names     []string          // sorted
-	clusterOf map[string]string // broker name → xDS cluster
+	snap   *routing.Snapshot
+	byName map[string]remoting.BrokerData
+	names  []string // sorted
+	// clusterOf is the xDS cluster of each broker, whose TLS setting
+	// applies to requests that reach it without a route (BrokerData's
+	// Cluster is the RocketMQ cluster name).
+	clusterOf map[string]string
 }
 
 func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
@@ -54,8 +57,21 @@ func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 	return idx
 }
 
-// Route implements transport.Router.
+// Route implements transport.Router: route picks the endpoint, and the
+// target carries its cluster's TLS setting and relay policy (a broker learnt
+// from a nameserver cluster's answer gets that cluster's).
 func (r *relayRouter) Route(q *transport.Query) (transport.Target, error) {
+	t, err := r.route(q)
+	if err == nil && t.Cluster != "" {
+		t.TLS = r.m.tls.provider(t.Cluster)
+		if t.Policy == nil {
+			t.Policy = r.m.policy(t.Cluster)
+		}
+	}
+	return t, err
+}
+
+func (r *relayRouter) route(q *transport.Query) (transport.Target, error) {
 	snap := r.m.table.Load()
 	if snap == nil {
 		return transport.Target{}, r.m.noSnapshotError(q.Topic)
@@ -124,8 +140,7 @@ func (r *relayRouter) write(snap *routing.Snapshot, q *transport.Query) (transpo
 	}
 	if rt.IsNameserver() {
 		if t, ok := r.discovered.member(q.Broker, 0); ok && !q.Avoided(q.Broker, t.Addr) {
-			t.Policy = r.m.policy(rt.Cluster())
-			return t, nil
+			return t, nil // Route adds the policy of the cluster the broker was learnt from
 		}
 		return transport.Target{}, fmt.Errorf("mesh: topic %q: broker %q has no master in the nameservers' answers of cluster %q", q.Topic, q.Broker, rt.Cluster())
 	}
@@ -203,7 +218,6 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 	if rt.IsNameserver() {
 		for _, id := range []int64{q.BrokerID, 0} {
 			if t, ok := r.discovered.member(q.Broker, id); ok && !q.Avoided("", t.Addr) {
-				t.Policy = r.m.policy(rt.Cluster())
 				return t, nil
 			}
 		}
@@ -355,15 +369,17 @@ func (d *discoveredBrokers) serves(name, addr string) bool {
 
 // virtualAddresses returns the route data options that give the client the
 // relay's virtual endpoints for intercepted brokers, and a function that
-// reports the first endpoint that could not be started. learn records the real
-// addresses, for routes fetched from nameservers. Without a relay (the direct
-// data path everywhere) the client gets real addresses.
-func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() error) {
+// reports the first endpoint that could not be started. learn, when set,
+// records the real addresses of brokers from nameservers' answers, with the
+// nameserver cluster each came from (whose TLS setting the relay then uses
+// for them); it reports false for a broker not to record. Without a relay
+// (the direct data path everywhere) the client gets real addresses.
+func (m *Mesh) virtualAddresses(learn func(broker string) (cluster string, ok bool)) (routing.RouteDataOptions, func() error) {
 	if m.relay == nil {
 		return routing.RouteDataOptions{}, func() error { return nil }
 	}
 	var firstErr error
-	opts := routing.RouteDataOptions{KeepMaster: !learn, AddressOf: func(name string, id int64, real string) string {
+	opts := routing.RouteDataOptions{KeepMaster: learn == nil, AddressOf: func(name string, id int64, real string) string {
 		addr, err := m.relay.Endpoint(name, id)
 		if err != nil {
 			if firstErr == nil {
@@ -371,8 +387,10 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 			}
 			return real
 		}
-		if learn {
-			m.router.discovered.add(name, "", id, real)
+		if learn != nil {
+			if cluster, ok := learn(name); ok {
+				m.router.discovered.add(name, cluster, id, real)
+			}
 		}
 		return addr
 	}}
@@ -382,6 +400,12 @@ func (m *Mesh) virtualAddresses(learn bool) (routing.RouteDataOptions, func() er
 		}
 		return nil
 	}
+}
+
+// fromCluster is a virtualAddresses learn function for the answer of one
+// nameserver cluster.
+func fromCluster(cluster string) func(string) (string, bool) {
+	return func(string) (string, bool) { return cluster, true }
 }
 
 // relayUpdated tells the relay that the route table changed, so that

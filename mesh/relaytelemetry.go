@@ -104,3 +104,12 @@ func (m *Mesh) brokerAddress(seen netip.AddrPort) (string, bool) {
 	t, ok := m.router.member(snap, ep.BrokerName, ep.BrokerID, nil)
 	return t.Addr, ok
 }
+
+// brokerAddress is [Mesh.brokerAddress] of the mesh while it is open.
+func (r *meshRef) brokerAddress(seen netip.AddrPort) (string, bool) {
+	m := r.p.Load()
+	if m == nil {
+		return "", false
+	}
+	return m.brokerAddress(seen)
+}

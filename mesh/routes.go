@@ -150,7 +150,7 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRou
 	case routing.SourceGroup:
 		return m.groupRouteFor(ctx, snap, topic, src)
 	case routing.SourceSynthesize:
-		opts, endpointErr := m.virtualAddresses(false)
+		opts, endpointErr := m.virtualAddresses(nil)
 		r, err := snap.GroupTopicRoute(topic, opts)
 		if err == nil {
 			err = endpointErr()
@@ -165,7 +165,7 @@ func (m *Mesh) routeFor(ctx context.Context, topic string) (_ *remoting.TopicRou
 		m.forwardErrs.Store(topic, err)
 		return nil, err
 	}
-	opts, endpointErr := m.virtualAddresses(true)
+	opts, endpointErr := m.virtualAddresses(fromCluster(src.Cluster))
 	r, err := snap.RewriteRoute(topic, upstream, opts)
 	if err == nil {
 		err = endpointErr()
@@ -187,6 +187,7 @@ func (m *Mesh) groupRouteFor(ctx context.Context, snap *routing.Snapshot, topic 
 		answers []*remoting.TopicRouteData
 		errs    []error
 	)
+	clusterOf := map[string]string{} // broker name → the cluster whose nameservers named it
 	for _, u := range src.Upstreams {
 		r, err := m.askNameServers(ctx, topic, u.Cluster, u.Nameservers)
 		if err != nil {
@@ -194,8 +195,16 @@ func (m *Mesh) groupRouteFor(ctx context.Context, snap *routing.Snapshot, topic 
 			continue
 		}
 		answers = append(answers, r)
+		for _, b := range r.BrokerDatas {
+			if _, seen := clusterOf[b.BrokerName]; !seen {
+				clusterOf[b.BrokerName] = u.Cluster
+			}
+		}
 	}
-	opts, endpointErr := m.virtualAddresses(true)
+	opts, endpointErr := m.virtualAddresses(func(broker string) (string, bool) {
+		c, ok := clusterOf[broker]
+		return c, ok
+	})
 	r, err := snap.RewriteGroupRoute(topic, answers, opts)
 	if err != nil && len(errs) > 0 {
 		return nil, fmt.Errorf("%w; %w", err, errors.Join(errs...))
@@ -228,7 +237,7 @@ func (m *Mesh) askNameServers(ctx context.Context, topic, cluster string, addrs 
 	for _, addr := range addrs {
 		req := remoting.NewRequest(remoting.CodeGetRouteInfoByTopic, map[string]string{"topic": topic}, nil)
 		req.Opaque = m.nextOpaque()
-		resp, err := transport.Call(ctx, addr, req)
+		resp, err := transport.Call(ctx, addr, req, transport.CallTLS(cluster, m.tls.provider(cluster)))
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -3,6 +3,7 @@ package mesh
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -29,11 +30,19 @@ func (m *Mesh) QueueSelector(next producer.QueueSelector) producer.QueueSelector
 	if next == nil {
 		next = producer.NewRoundRobinQueueSelector()
 	}
-	return &queueSelector{m: m, next: next}
+	return &queueSelector{ref: m.ref, next: next}
 }
 
+// meshRef is how the selector and allocate strategy handed to official
+// clients reach the mesh. rocketmq-client-go v2.1.2 keeps goroutines of a
+// push consumer running after its Shutdown, and with them the consumer's
+// options: through a plain pointer they would keep every closed mesh, its
+// route tables and relay, alive. Close clears the reference; a client that
+// outlives its mesh then selects and allocates as it would without one.
+type meshRef struct{ p atomic.Pointer[Mesh] }
+
 type queueSelector struct {
-	m    *Mesh
+	ref  *meshRef
 	next producer.QueueSelector
 	// byTopic caches, per topic, the client's queue list split by broker. The client
 	// hands the same slice until its route changes, so the split is rebuilt only
@@ -72,21 +81,25 @@ func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQ
 		// panic on it; the client reports a nil queue as "route info not found".
 		return nil
 	}
-	snap := s.m.table.Load()
+	m := s.ref.p.Load()
+	if m == nil {
+		return s.next.Select(msg, mqs, lastBrokerName) // the mesh is closed
+	}
+	snap := m.table.Load()
 	if snap == nil || len(mqs) == 0 {
-		s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
+		m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 		return s.next.Select(msg, mqs, lastBrokerName)
 	}
 	qs := s.split(msg.Topic, mqs)
 	if key := msg.GetShardingKey(); key != "" {
 		broker, err := snap.PickWriteBrokerByKey(msg.Topic, routing.KeyHash(key), lastBrokerName)
 		if queues := qs.byBroker[broker]; err == nil && len(queues) > 0 {
-			s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
+			m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
 			return s.next.Select(msg, queues, lastBrokerName)
 		}
 		// The client's queue list lacks the broker (its route is older than
 		// the table): every producer with that list falls back alike.
-		s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
+		m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 		return s.next.Select(msg, mqs, lastBrokerName)
 	}
 	r := rand.Uint64()
@@ -96,12 +109,12 @@ func (s *queueSelector) Select(msg *primitive.Message, mqs []*primitive.MessageQ
 			break
 		}
 		if queues := qs.byBroker[broker]; len(queues) > 0 && (broker != lastBrokerName || len(qs.byBroker) == 1) {
-			s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
+			m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeRouted)
 			return s.next.Select(msg, queues, lastBrokerName)
 		}
 		r = rand.Uint64()
 	}
-	s.m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
+	m.recordWritePick(snap, msg.Topic, rmqotel.OutcomeFallback)
 	return s.next.Select(msg, mqs, lastBrokerName)
 }
 
@@ -113,7 +126,12 @@ func (m *Mesh) AllocateStrategy(next consumer.AllocateStrategy) consumer.Allocat
 	if next == nil {
 		next = consumer.AllocateByAveragely
 	}
+	ref := m.ref
 	return func(group, currentCID string, mqAll []*primitive.MessageQueue, cidAll []string) []*primitive.MessageQueue {
+		m := ref.p.Load()
+		if m == nil {
+			return next(group, currentCID, mqAll, cidAll) // the mesh is closed
+		}
 		snap := m.table.Load()
 		if snap == nil || len(mqAll) == 0 || mqAll[0] == nil {
 			return next(group, currentCID, mqAll, cidAll)

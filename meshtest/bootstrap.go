@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -17,6 +18,13 @@ type bootstrapSpec struct {
 	servers         []string
 	resourceTimeout time.Duration
 	authorities     []string
+	certProviders   map[string]certProvider
+}
+
+// certProvider is one file_watcher certificate provider instance.
+type certProvider struct {
+	files   CertFiles
+	refresh time.Duration
 }
 
 // WithBootstrapProtocol sets rmqmesh.protocol: "sotw" or "delta".
@@ -56,6 +64,19 @@ func WithBootstrapResourceTimeout(d time.Duration) BootstrapOption {
 // WithBootstrapAuthorities adds authorities (served by the same servers).
 func WithBootstrapAuthorities(names ...string) BootstrapOption {
 	return func(s *bootstrapSpec) { s.authorities = names }
+}
+
+// WithBootstrapCertificateProvider adds a "file_watcher" certificate provider
+// instance reading files, and reading them again every refresh (zero leaves
+// gRPC's default of ten minutes). Clusters' TLS contexts name instances;
+// Istio's proxyless agent writes one named "default" ([WriteIstioCerts]).
+func WithBootstrapCertificateProvider(instance string, files CertFiles, refresh time.Duration) BootstrapOption {
+	return func(s *bootstrapSpec) {
+		if s.certProviders == nil {
+			s.certProviders = map[string]certProvider{}
+		}
+		s.certProviders[instance] = certProvider{files: files, refresh: refresh}
+	}
 }
 
 // Bootstrap returns gRPC-format xDS bootstrap JSON pointing at the control
@@ -100,6 +121,22 @@ func (cp *ControlPlane) Bootstrap(opts ...BootstrapOption) []byte {
 			auth[a] = map[string]any{}
 		}
 		doc["authorities"] = auth
+	}
+	if len(s.certProviders) > 0 {
+		providers := map[string]any{}
+		for name, p := range s.certProviders {
+			cfg := map[string]any{}
+			for k, v := range map[string]string{"certificate_file": p.files.CertificateFile, "private_key_file": p.files.PrivateKeyFile, "ca_certificate_file": p.files.CACertificateFile} {
+				if v != "" {
+					cfg[k] = v
+				}
+			}
+			if p.refresh > 0 {
+				cfg["refresh_interval"] = fmt.Sprintf("%.3fs", p.refresh.Seconds())
+			}
+			providers[name] = map[string]any{"plugin_name": "file_watcher", "config": cfg}
+		}
+		doc["certificate_providers"] = providers
 	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {

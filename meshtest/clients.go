@@ -68,7 +68,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -218,7 +220,7 @@ func (c *Cluster) routedTopics(group string) int {
 // Shutdown). Its pull loops are left out: a long poll can keep one for 20 s, and
 // pulls do not read the flag.
 func consumerRunning(consumer Starter) bool {
-	self := []byte(fmt.Sprintf("(%p", consumer))
+	selves := consumerIdentities(consumer)
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -233,7 +235,7 @@ func consumerRunning(consumer Starter) bool {
 		if bytes.Contains(g, []byte(pkg+"Start.func1.3(")) {
 			return true
 		}
-		if !bytes.Contains(g, self) {
+		if !slices.ContainsFunc(selves, func(self []byte) bool { return bytes.Contains(g, self) }) {
 			continue
 		}
 		for _, f := range []string{"consumeMessageOrderly(", "consumeMessageConcurrently(", "tryLockLaterAndReconsume(", "submitConsumeRequestLater(", "submitToConsume("} {
@@ -243,6 +245,40 @@ func consumerRunning(consumer Starter) bool {
 		}
 	}
 	return false
+}
+
+// consumerIdentities returns how the official consumer inside consumer appears
+// as a receiver in goroutine stacks: "(0x…" for consumer itself and for each
+// client it wraps (an instrumented consumer embeds the official one, whose
+// pointer is the one its goroutines carry).
+func consumerIdentities(consumer Starter) [][]byte {
+	var out [][]byte
+	v := reflect.ValueOf(consumer)
+	for range 4 { // wrappers of wrappers, bounded
+		if v.Kind() == reflect.Interface {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Pointer || v.IsNil() {
+			break
+		}
+		out = append(out, []byte(fmt.Sprintf("(0x%x", v.Pointer())))
+		e := v.Elem()
+		if e.Kind() != reflect.Struct {
+			break
+		}
+		next := reflect.Value{}
+		for i := range e.NumField() {
+			if f := e.Type().Field(i); f.Anonymous && f.Type.Kind() == reflect.Interface && f.Type.Implements(reflect.TypeFor[Starter]()) {
+				next = e.Field(i)
+				break
+			}
+		}
+		if !next.IsValid() {
+			break
+		}
+		v = next
+	}
+	return out
 }
 
 // memberKey names one consumer connection in one group. Requests are counted

@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,8 @@ type clusterOptions struct {
 	brokerNameRequired bool
 	retention          int
 	pop                bool // WithPop
+	// brokerTLS: see tls.go.
+	brokerTLS *tls.Config
 }
 
 // WithBroker adds a broker set: a master (brokerId 0) and replicas (brokerIds 1..n)
@@ -260,6 +263,7 @@ func NewCluster(opts ...ClusterOption) (*Cluster, error) {
 		for id := 0; id <= spec.replicas; id++ {
 			b := newBroker(c, set, int64(id))
 			b.srv.allow = allow
+			b.srv.tls.set(o.brokerTLS)
 			set.members = append(set.members, b)
 			if err := b.srv.start("127.0.0.1:0"); err != nil {
 				c.Close()

@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -44,6 +45,9 @@ type server struct {
 	// served (guarded by mu); refused counts the ones it turned away.
 	allow   func(net.Addr) bool
 	refused atomic.Int64
+	// tls is the TLS configuration of new connections and what their
+	// handshakes saw; plaintext while it has none.
+	tls tlsState
 }
 
 func newServer(log *slog.Logger, h handlerFunc) *server {
@@ -129,7 +133,10 @@ func (s *server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		s.nextConnN++
-		cn := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String(), local: nc.LocalAddr().String(), closed: make(chan struct{})}
+		cn := &conn{srv: s, nc: nc, raw: nc, remote: nc.RemoteAddr().String(), local: nc.LocalAddr().String(), closed: make(chan struct{})}
+		if cfg := s.tls.current(); cfg != nil {
+			cn.nc = tls.Server(nc, cfg)
+		}
 		s.conns[cn] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -222,7 +229,8 @@ func (s *server) closeConns() {
 type conn struct {
 	// Immutable after accept.
 	srv    *server
-	nc     net.Conn
+	nc     net.Conn // raw, or a TLS server connection over it
+	raw    net.Conn
 	remote string
 	local  string
 
@@ -249,6 +257,14 @@ func (cn *conn) ClientID() string {
 func (cn *conn) readLoop() {
 	defer cn.srv.wg.Done()
 	defer cn.close(false)
+	if tc, ok := cn.nc.(*tls.Conn); ok {
+		// Handshake here, on the connection's goroutine, so that a slow
+		// client does not hold up accepting others.
+		if err := cn.srv.tls.handshake(tc); err != nil {
+			cn.srv.log.Debug("TLS handshake failed", "remote", cn.remote, "err", err)
+			return
+		}
+	}
 	r := bufio.NewReaderSize(cn.nc, 64<<10)
 	for {
 		cmd, err := remoting.ReadCommand(r, remoting.DefaultMaxFrameSize)
@@ -302,7 +318,7 @@ func (cn *conn) close(abrupt bool) {
 	cn.closeOnce.Do(func() {
 		if abrupt {
 			cn.dead.Store(true)
-			if tc, ok := cn.nc.(*net.TCPConn); ok {
+			if tc, ok := cn.raw.(*net.TCPConn); ok {
 				tc.SetLinger(0)
 			}
 		}

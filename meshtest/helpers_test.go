@@ -122,3 +122,22 @@ func sendN(t *testing.T, p rocketmq.Producer, topic, prefix string, n int) {
 		}
 	}
 }
+
+type fakeStarter struct{ _ int } // not zero-sized: distinct pointers
+
+func (*fakeStarter) Start() error    { return nil }
+func (*fakeStarter) Shutdown() error { return nil }
+
+type wrappingStarter struct{ Starter }
+
+// An instrumented consumer embeds the official one; its goroutines carry the
+// official consumer's pointer, which consumerRunning must look for too.
+func TestConsumerIdentities_SeeThroughWrappers(t *testing.T) {
+	inner := &fakeStarter{}
+	outer := &wrappingStarter{Starter: &wrappingStarter{Starter: inner}}
+	got := consumerIdentities(outer)
+	want := fmt.Sprintf("(%p", inner)
+	if len(got) != 3 || string(got[0]) != fmt.Sprintf("(%p", outer) || string(got[2]) != want {
+		t.Fatalf("consumerIdentities = %q, want 3 identities ending with %q", got, want)
+	}
+}

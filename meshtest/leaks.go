@@ -11,8 +11,21 @@ import "go.uber.org/goleak"
 //		goleak.VerifyTestMain(m, meshtest.OfficialClientGoroutines()...)
 //	}
 func OfficialClientGoroutines() []goleak.Option {
+	fns := OfficialClientFunctions()
+	opts := make([]goleak.Option, len(fns))
+	for i, f := range fns {
+		opts[i] = goleak.IgnoreAnyFunction(f)
+	}
+	return opts
+}
+
+// OfficialClientFunctions returns the functions, by their full names, whose
+// goroutines [OfficialClientGoroutines] ignores: for tests that count
+// goroutines themselves (a soak test telling the client's growth from the
+// code under test's).
+func OfficialClientFunctions() []string {
 	const client = "github.com/apache/rocketmq-client-go/v2/"
-	fns := []string{
+	return []string{
 		client + "internal/remote.(*remotingClient).receiveResponse",
 		client + "internal/remote.(*remotingClient).connect.func1",
 		client + "internal/remote.(*ResponseFuture).waitResponse",
@@ -37,9 +50,4 @@ func OfficialClientGoroutines() []goleak.Option {
 		client + "producer.(*transactionProducer).checkTransactionState",
 		"github.com/patrickmn/go-cache.(*janitor).Run",
 	}
-	opts := make([]goleak.Option, len(fns))
-	for i, f := range fns {
-		opts[i] = goleak.IgnoreAnyFunction(f)
-	}
-	return opts
 }

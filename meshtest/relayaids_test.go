@@ -1,95 +1,13 @@
 package meshtest
 
 import (
-	"context"
-	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2"
-	"github.com/apache/rocketmq-client-go/v2/consumer"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-	"github.com/apache/rocketmq-client-go/v2/producer"
-
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
-
-// TestCluster_RequestReplyPushesTheReply drives the official client's Request
-// against the cluster: the responder's SEND_REPLY_MESSAGE (324) is pushed to the
-// requester with PUSH_REPLY_MESSAGE_TO_CLIENT (326), which the requester answers.
-func TestCluster_RequestReplyPushesTheReply(t *testing.T) {
-	c := RunCluster(t, WithTopic("rpc", 2), WithTopic("warm", 1))
-	group := name("req")
-	requester := newProducer(t, c, producer.WithGroupName(group))
-	waitRegistered(t, c, requester, group)
-	responder := newProducer(t, c)
-	// The handler may still run while the test ends; it reports through errs
-	// instead of t.
-	errs := make(chan error, 16)
-	report := func(err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}
-	rpcGroup := name("rpc")
-	cons := newPushConsumer(t, c, rpcGroup, name("ci"), "rpc", &Collector{}, func(m *primitive.MessageExt) consumer.ConsumeResult {
-		// rocketmq-client-go v2.1.2's CreateReplyMessage parses its body
-		// argument as properties and leaves the reply's body empty, so the
-		// answer travels as a property.
-		reply, err := consumer.CreateReplyMessage(m, []byte("answer\x01re: "+string(m.Body)+"\x02"))
-		if err != nil {
-			report(fmt.Errorf("CreateReplyMessage: %w", err))
-			return consumer.ConsumeSuccess
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-		defer cancel()
-		if _, err := responder.SendSync(ctx, reply); err != nil {
-			report(fmt.Errorf("sending the reply: %w", err))
-		}
-		return consumer.ConsumeSuccess
-	})
-	StartConsumer(t, c, rpcGroup, cons)
-	ctx, cancel := context.WithTimeout(context.Background(), DefaultTimeout)
-	defer cancel()
-	reply, err := requester.Request(ctx, DefaultTimeout, primitive.NewMessage("rpc", []byte("ping")))
-	select {
-	case herr := <-errs:
-		t.Errorf("responder: %v", herr)
-	default:
-	}
-	if err != nil {
-		t.Fatalf("Request: %v", err)
-	}
-	if got := reply.GetProperty("answer"); got != "re: ping" {
-		t.Errorf("reply property %q, want %q", got, "re: ping")
-	}
-	var pushes int
-	for _, b := range c.BrokerNames() {
-		for _, r := range c.Broker(b).Requests(remoting.CodeSendReplyMessage) {
-			if strings.Contains(r.ExtFields["properties"], "CORRELATION_ID") {
-				pushes++
-			}
-		}
-	}
-	if pushes != 1 {
-		t.Errorf("%d reply sends reached the brokers, want 1", pushes)
-	}
-}
-
-func TestCluster_ReplyWithoutRequesterFails(t *testing.T) {
-	c := RunCluster(t)
-	rc := dialRaw(t, c.Broker("broker-a").Addr())
-	props := remoting.FormatProperties(map[string]string{remoting.PropertyReplyTo: "nobody@1", "CORRELATION_ID": "x"})
-	resp := rc.call(remoting.CodeSendReplyMessage, map[string]string{"producerGroup": "g", "topic": "DefaultCluster_REPLY_TOPIC",
-		"defaultTopic": "TBW102", "defaultTopicQueueNums": "4", "queueId": "0", "properties": props}, []byte("r"))
-	if resp.Code != remoting.SystemError || resp.Remark != "push reply message fail, channel of <nobody@1> not found." {
-		t.Errorf("code %d remark %q, want 4.9.8's SYSTEM_ERROR for a requester without a channel", resp.Code, resp.Remark)
-	}
-}
 
 func TestCluster_AllowedClients(t *testing.T) {
 	if _, err := NewCluster(WithAllowedClients("not-an-ip")); err == nil || !strings.Contains(err.Error(), `"not-an-ip"`) {
@@ -194,22 +112,4 @@ func TestBroker_AddAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	call(second)
-}
-
-// waitRegistered makes a producer known to broker-a, as a requester must be for
-// the broker to push replies to it: rocketmq-client-go v2.1.2 heartbeats only to
-// brokers it has routes for, one second after it starts and then every 30 s, and
-// Request does not add one for a topic the nameserver knows. A send gives it
-// broker-a's address before that first heartbeat.
-func waitRegistered(t *testing.T, c *Cluster, p rocketmq.Producer, group string) {
-	t.Helper()
-	sendN(t, p, "warm", "warm", 1)
-	WaitFor(t, "producer group "+group+" registered on broker-a", func() bool {
-		for _, cl := range c.Broker("broker-a").Clients() {
-			if slices.Contains(cl.ProducerGroups, group) {
-				return true
-			}
-		}
-		return false
-	})
 }

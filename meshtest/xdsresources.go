@@ -1,5 +1,7 @@
 package meshtest
 
+//lint:file-ignore SA1019 UpstreamTLSSocket builds the context Istio sends, deprecated fields included.
+
 import (
 	"errors"
 	"fmt"
@@ -9,6 +11,9 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/wellknown"
@@ -83,6 +88,9 @@ type ClusterSpec struct {
 	SendFailover *wellknown.SendFailover
 	// Endpoints of the cluster.
 	Endpoints []EndpointSpec
+	// TransportSocket is the cluster's transport_socket, e.g. from
+	// [UpstreamTLSSocket]; nil for plaintext.
+	TransportSocket *corev3.TransportSocket
 }
 
 // EndpointSpec is one endpoint: a broker when BrokerName is set, a
@@ -164,7 +172,8 @@ func (s MeshSpec) Resources() (Resources, error) {
 		}
 		seen[cs.Name] = true
 		spec := resource.Cluster{Name: cs.Name, DataPath: cs.DataPath, ConnectTimeout: cs.ConnectTimeout,
-			OutlierDetection: cs.OutlierDetection, CircuitBreakers: cs.CircuitBreakers, SendFailover: cs.SendFailover}
+			OutlierDetection: cs.OutlierDetection, CircuitBreakers: cs.CircuitBreakers, SendFailover: cs.SendFailover,
+			TransportSocket: cs.TransportSocket}
 		for _, es := range cs.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, es.endpoint())
 		}
@@ -251,4 +260,53 @@ func (es EndpointSpec) endpoint() resource.Endpoint {
 		e.Broker = b
 	}
 	return e
+}
+
+// UpstreamTLSSpec describes a cluster's upstream mTLS.
+type UpstreamTLSSpec struct {
+	// Instance is the certificate provider instance of the trusted CAs and,
+	// unless NoClientCert, of the client certificate; "" means "default",
+	// the instance Istio's agent writes.
+	Instance string
+	// NoClientCert leaves the client certificate out (TLS, not mTLS).
+	NoClientCert bool
+	// SANs are exact matchers on the broker certificate's subject
+	// alternative names (Istio puts the SPIFFE ids of the service's
+	// accounts here); empty accepts any certificate the CAs verify.
+	SANs []string
+	// SNI is the server name sent.
+	SNI string
+}
+
+// UpstreamTLSSocket returns the transport_socket of a cluster with
+// upstream TLS, shaped as Istio's control plane sends it to proxyless gRPC
+// clients: the current certificate provider fields and the deprecated ones
+// side by side (certificate names "default" and "ROOTCA").
+func UpstreamTLSSocket(spec UpstreamTLSSpec) *corev3.TransportSocket {
+	instance := spec.Instance
+	if instance == "" {
+		instance = "default"
+	}
+	var sans []*matcherv3.StringMatcher
+	for _, san := range spec.SANs {
+		sans = append(sans, &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: san}})
+	}
+	common := &tlsv3.CommonTlsContext{
+		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+			ValidationContextCertificateProviderInstance: &tlsv3.CommonTlsContext_CertificateProviderInstance{InstanceName: instance, CertificateName: "ROOTCA"},
+			DefaultValidationContext: &tlsv3.CertificateValidationContext{
+				CaCertificateProviderInstance: &tlsv3.CertificateProviderPluginInstance{InstanceName: instance, CertificateName: "ROOTCA"},
+				MatchSubjectAltNames:          sans,
+			},
+		}},
+	}
+	if !spec.NoClientCert {
+		common.TlsCertificateCertificateProviderInstance = &tlsv3.CommonTlsContext_CertificateProviderInstance{InstanceName: instance, CertificateName: "default"}
+		common.TlsCertificateProviderInstance = &tlsv3.CertificateProviderPluginInstance{InstanceName: instance, CertificateName: "default"}
+	}
+	a, err := anypb.New(&tlsv3.UpstreamTlsContext{CommonTlsContext: common, Sni: spec.SNI})
+	if err != nil {
+		panic("meshtest: UpstreamTLSSocket: " + err.Error()) // a valid message always marshals
+	}
+	return &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: a}}
 }

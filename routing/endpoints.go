@@ -2,6 +2,7 @@ package routing
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -222,12 +223,22 @@ type cluster struct {
 	lb          lbConfig
 }
 
-func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment, interceptAvailable bool) *cluster {
+func resolveCluster(name string, c *clusterv3.Cluster, endpoints map[string]*endpointv3.ClusterLoadAssignment, interceptAvailable, tlsRequired bool) *cluster {
 	cl := &cluster{name: name}
 	requested, err := requestedDataPath(c)
 	cl.requested, cl.dataPath = requested, dataPathInForce(requested, interceptAvailable)
 	if err != nil {
 		cl.err = err
+		return cl
+	}
+	if tlsRequired && c.GetTransportSocket() == nil {
+		cl.err = errors.New("no transport_socket, and this process requires TLS to every cluster")
+		return cl
+	}
+	if c.GetTransportSocket() != nil && cl.dataPath == DataPathDirect {
+		// Handing the client real addresses would make it connect in
+		// plaintext where the control plane asked for TLS.
+		cl.err = fmt.Errorf("transport_socket asks for TLS, which only the %s data path provides (the official client cannot speak TLS), but the cluster is served %s here", DataPathIntercept, DataPathDirect)
 		return cl
 	}
 	cl.lb = lbConfigOf(c)

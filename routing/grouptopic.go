@@ -81,29 +81,6 @@ func (s *Snapshot) eachRoute(f func(*Route)) {
 	}
 }
 
-// BrokerClusters returns, for every broker the routes lead to, the xDS
-// cluster of the first route (in the order of [Snapshot.RoutedBrokers]'s
-// merge) whose cluster has it: the cluster whose policies (connect timeout,
-// outlier detection, limits) govern requests that go to the broker by name
-// rather than by route. Brokers only nameservers know are not listed.
-func (s *Snapshot) BrokerClusters() map[string]string {
-	out := map[string]string{}
-	if s == nil {
-		return out
-	}
-	s.eachRoute(func(route *Route) {
-		if route.set == nil || route.IsNameserver() {
-			return
-		}
-		for i := range route.set.brokers {
-			if name := route.set.brokers[i].Name; out[name] == "" {
-				out[name] = route.cluster
-			}
-		}
-	})
-	return out
-}
-
 // RewriteGroupRoute builds the route of a group topic no route names (see
 // [Snapshot.RouteSource], [SourceGroup]) from the answers of the nameserver
 // clusters in Source.Upstreams, nil entries skipped, merged with what
@@ -201,6 +178,30 @@ func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []remoting.BrokerData {
 		return nil
 	}
 	return buildRouteData("", s.routedBrokers(0, opts), opts).BrokerDatas
+}
+
+// BrokerClusters returns, for every broker some route leads to, the xDS
+// cluster of the first such route in match order (inline routes, then
+// per-topic routes by topic): the cluster whose settings (TLS, connect
+// timeout, outlier detection, limits) apply to requests that name the broker
+// but no topic. A broker that several clusters hold should have the same
+// settings in each. Brokers only nameservers know are not listed.
+func (s *Snapshot) BrokerClusters() map[string]string {
+	out := make(map[string]string)
+	if s == nil {
+		return out
+	}
+	s.eachRoute(func(route *Route) {
+		if route.set == nil || route.IsNameserver() {
+			return
+		}
+		for i := range route.set.brokers {
+			if name := route.set.brokers[i].Name; out[name] == "" {
+				out[name] = route.cluster
+			}
+		}
+	})
+	return out
 }
 
 // routedBrokers merges the broker groups of every route's endpoint set, granting

@@ -44,6 +44,11 @@ type Input struct {
 	// [DataPathDirect]; without it every cluster is served direct, whatever
 	// it requests. [Route.DataPath] and dumps say what is in force.
 	InterceptAvailable bool
+	// TLSRequired makes every cluster without a transport_socket invalid
+	// (KindInvalidCluster), so that no route hands out, or relays to, a
+	// broker reached in plaintext: the caller's guarantee against a control
+	// plane that leaves TLS out.
+	TLSRequired bool
 }
 
 // Snapshot is an immutable, compiled route table. All methods are safe for
@@ -306,7 +311,7 @@ func NewSnapshot(in Input) (*Snapshot, error) {
 		if c == nil {
 			continue
 		}
-		s.clusters[name] = resolveCluster(name, c, in.Endpoints, in.InterceptAvailable)
+		s.clusters[name] = resolveCluster(name, c, in.Endpoints, in.InterceptAvailable, in.TLSRequired)
 	}
 	hasLocal := s.locality.Region != "" || s.locality.Zone != ""
 	sets := make(map[string]*endpointSet)

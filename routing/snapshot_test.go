@@ -973,3 +973,51 @@ func TestSnapshot_RouteView(t *testing.T) {
 		t.Errorf("TopicRoute() on nameservers = %v, want kind %v", err, KindNoUsableBroker)
 	}
 }
+
+// Issue 16 item 1: the official client cannot speak TLS, so a cluster with a
+// transport_socket is routed only through the relay; without one, its routes
+// fail with a reason naming TLS instead of handing out real addresses.
+func TestSnapshot_TLSClusterNeedsTheRelay(t *testing.T) {
+	withTLS := edsCluster(t, "brokers", "")
+	withTLS.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls"}
+	for _, relays := range []bool{false, true} {
+		s := mustSnapshot(t, Input{
+			Listener:           "rmq-prod",
+			RouteConfig:        rc("rc", rt(t, prefix(""), "brokers", nil)),
+			Clusters:           map[string]*clusterv3.Cluster{"brokers": withTLS},
+			Endpoints:          map[string]*endpointv3.ClusterLoadAssignment{"brokers": cla(t, "brokers", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}}})},
+			InterceptAvailable: relays,
+		})
+		_, err := s.TopicRoute("orders", RouteDataOptions{})
+		switch {
+		case relays && err != nil:
+			t.Errorf("with relays: TopicRoute() = %v, want a route", err)
+		case !relays && (err == nil || !strings.Contains(err.Error(), "only the intercept data path provides")):
+			t.Errorf("without relays: TopicRoute() error = %v, want an invalid cluster naming TLS", err)
+		}
+	}
+}
+
+// Issue 16: Input.TLSRequired refuses a cluster without a transport_socket.
+func TestSnapshot_TLSRequired(t *testing.T) {
+	plain := edsCluster(t, "brokers", "")
+	withTLS := edsCluster(t, "secure", "")
+	withTLS.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.tls"}
+	s := mustSnapshot(t, Input{
+		Listener:    "rmq-prod",
+		RouteConfig: rc("rc", rt(t, exact("plain"), "brokers", nil), rt(t, exact("secure"), "secure", nil)),
+		Clusters:    map[string]*clusterv3.Cluster{"brokers": plain, "secure": withTLS},
+		Endpoints: map[string]*endpointv3.ClusterLoadAssignment{
+			"brokers": cla(t, "brokers", loc{eps: []ep{{addr: "10.0.0.1", broker: "a"}}}),
+			"secure":  cla(t, "secure", loc{eps: []ep{{addr: "10.0.0.2", broker: "b"}}}),
+		},
+		InterceptAvailable: true,
+		TLSRequired:        true,
+	})
+	if _, err := s.TopicRoute("plain", RouteDataOptions{}); err == nil || !strings.Contains(err.Error(), "requires TLS to every cluster") {
+		t.Errorf("plaintext cluster: TopicRoute() = %v, want it refused", err)
+	}
+	if _, err := s.TopicRoute("secure", RouteDataOptions{}); err != nil {
+		t.Errorf("TLS cluster: TopicRoute() = %v", err)
+	}
+}

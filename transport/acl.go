@@ -7,16 +7,39 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
 
 // Credentials are RocketMQ ACL credentials (an account of the brokers' plain ACL).
+// Printed with any fmt verb or logged with log/slog, they show the access key
+// only: the secret key and the security token never reach a log.
 type Credentials struct {
 	AccessKey     string
 	SecretKey     string
 	SecurityToken string
+}
+
+// redacted stands for a secret in printed credentials.
+const redacted = "REDACTED"
+
+// Format prints the credentials with their secrets redacted, whatever the verb.
+func (c Credentials) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "{AccessKey:%q SecretKey:%s SecurityToken:%s}", c.AccessKey, secretText(c.SecretKey), secretText(c.SecurityToken))
+}
+
+// LogValue logs the access key and whether the secrets are set.
+func (c Credentials) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("accessKey", c.AccessKey), slog.String("secretKey", secretText(c.SecretKey)), slog.String("securityToken", secretText(c.SecurityToken)))
+}
+
+func secretText(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return redacted
 }
 
 // ACL extFields (SessionCredentials), and the one field the signature leaves

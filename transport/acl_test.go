@@ -1,10 +1,14 @@
 package transport_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
@@ -92,4 +96,19 @@ func TestRelay_ACL(t *testing.T) {
 			t.Fatal("a request re-signed with the wrong secret was accepted: the broker does not verify")
 		}
 	})
+}
+
+// Issue 16 item 4: credentials printed or logged by mistake show no secret.
+func TestCredentials_NeverPrintSecrets(t *testing.T) {
+	c := transport.Credentials{AccessKey: "app", SecretKey: "s3cret-value", SecurityToken: "t0ken-value"}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("creds", "c", c, "p", &c)
+	for _, out := range []string{fmt.Sprint(c), fmt.Sprintf("%v %+v %#v %s %q", c, c, c, c, c), fmt.Sprint(&c), buf.String()} {
+		if strings.Contains(out, "s3cret-value") || strings.Contains(out, "t0ken-value") {
+			t.Errorf("a secret was printed: %s", out)
+		}
+		if !strings.Contains(out, "app") {
+			t.Errorf("the access key was not printed: %s", out)
+		}
+	}
 }

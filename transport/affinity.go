@@ -18,8 +18,8 @@ type affinityTable struct {
 
 	mu    sync.Mutex
 	m     map[string]affinityEntry
-	order []string // insertion order, a ring of size keys
-	next  int
+	order []string // insertion order; a ring of size keys once full
+	next  int      // the oldest key's index, once full
 }
 
 type affinityEntry struct {
@@ -28,18 +28,22 @@ type affinityEntry struct {
 }
 
 func newAffinityTable(ttl time.Duration, size int) *affinityTable {
-	return &affinityTable{ttl: ttl, size: size, m: make(map[string]affinityEntry), order: make([]string, size)}
+	// The ring grows with use: most relays never see a transaction, and a
+	// relay kept alive by something else should not hold a megabyte.
+	return &affinityTable{ttl: ttl, size: size, m: make(map[string]affinityEntry)}
 }
 
 func (t *affinityTable) put(key, broker string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if _, ok := t.m[key]; !ok {
-		if old := t.order[t.next]; old != "" {
-			delete(t.m, old)
+		if len(t.order) < t.size {
+			t.order = append(t.order, key)
+		} else {
+			delete(t.m, t.order[t.next])
+			t.order[t.next] = key
+			t.next = (t.next + 1) % t.size
 		}
-		t.order[t.next] = key
-		t.next = (t.next + 1) % t.size
 	}
 	t.m[key] = affinityEntry{broker: broker, at: time.Now()}
 }

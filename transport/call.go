@@ -15,13 +15,21 @@ import (
 // with the same opaque. It is for rare control traffic (route queries forwarded to
 // real nameservers every 30 s per topic), where a pooled connection would cost more
 // in bookkeeping than it saves. Requests from the server side of the connection are
-// skipped.
-func Call(ctx context.Context, addr string, req *remoting.Command) (*remoting.Command, error) {
+// skipped. With [CallTLS] the connection is TLS.
+func Call(ctx context.Context, addr string, req *remoting.Command, opts ...CallOption) (*remoting.Command, error) {
 	if req == nil {
 		return nil, fmt.Errorf("transport: call to %q: nil request", addr)
 	}
+	var o callOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
 	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dialTLS(ctx, d.DialContext, addr, o.tls, func(err error) error {
+		return &TLSError{Cluster: o.cluster, Addr: addr, Err: err}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("transport: dialing %q for %s: %w", addr, remoting.RequestCodeName(req.Code), contextError(ctx, err))
 	}

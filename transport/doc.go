@@ -187,7 +187,32 @@
 // [WithMaxPending] requests in flight (SYSTEM_BUSY beyond). A malformed frame from
 // either side closes the connection pair, after answering what can be answered.
 //
+// A broker's frame is read into a buffer that grows with what arrives (up to
+// the 16 MiB frame limit), so announcing a large frame costs nothing. Answers to
+// no request of the connection are dropped (late answers to tries given up on
+// among them): a broker cannot answer a request another broker holds.
+//
+// # TLS to brokers
+//
+// A [Target] whose TLS is set is reached over TLS: the relay asks the
+// [TLSConfigProvider] for a configuration per new connection and completes the
+// handshake within the connect timeout (the cluster's, else the dial
+// timeout), through [WithDialer]'s dialer when one is set. Every try of a
+// send under failover reaches its broker with that broker's cluster's TLS
+// setting; a try whose handshake fails is a failed connection, counted
+// against the host by outlier detection. A broker whose handshake fails (its
+// certificate does not verify, it is not a TLS server, the provider has no key
+// material) is not used: requests that may go elsewhere do, the others are
+// answered with SERVICE_NOT_AVAILABLE and a remark naming the cluster, the
+// endpoint and the reason ([TLSError]); nothing falls back to plaintext.
+// Connections keep the configuration they were made with, so a certificate
+// rotation reaches new connections without breaking open ones; a target whose
+// provider changed (the cluster's TLS setting did) gets a new connection and
+// the old one drains. [Call] speaks TLS with [CallTLS].
+//
 // What this package does not do: it makes no routing decision of its own (the
-// [Router] does), does not read xDS, retries no request but sends (and only
-// on the failures above), and does not terminate TLS.
+// [Router] does), does not read xDS or certificate files, retries no request
+// but sends (and only on the failures above, never a send the broker answered
+// with an error the client must see), and does not serve TLS on its loopback
+// endpoints (the guard, not encryption, keeps them to this process).
 package transport

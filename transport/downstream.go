@@ -99,7 +99,15 @@ func (d *downstream) run() {
 	for {
 		frame, peeked, err := readFrame(d.br, &d.big)
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			// readFrame's bare io.EOF is a clean end between frames. A
+			// frame cut short (the client went away mid-frame, or reset
+			// the connection, as clients do when they shut down) is told
+			// at debug level; a frame that breaks the protocol at warn.
+			switch {
+			case err == io.EOF || errors.Is(err, net.ErrClosed):
+			case errors.Is(err, remoting.ErrTruncated):
+				d.log.Debug("client connection ended mid-frame", "err", err)
+			default:
 				d.log.Warn("closing client connection: unreadable frame", "err", err)
 			}
 			return
@@ -295,10 +303,16 @@ func (d *downstream) upstream(t Target, cs *clusterState, c *Request) (*upstream
 		return nil, net.ErrClosed
 	}
 	if up != nil {
-		return up, nil
+		if up.target.TLS == t.TLS {
+			return up, nil
+		}
+		// The cluster's TLS setting changed: requests in flight finish on
+		// the old connection, new ones use a new one.
+		d.log.Debug("upstream retired: its cluster's TLS setting changed", "target", t.Broker, "addr", t.Addr, "cluster", t.Cluster)
+		d.retire(up)
 	}
-	if d.r.down.isDown(t.Addr) {
-		return nil, &unreachableError{target: t, err: errRecentlyDown}
+	if down, why := d.r.down.isDown(t.Addr); down {
+		return nil, &unreachableError{target: t, err: fmt.Errorf("%w: %w", errRecentlyDown, why)}
 	}
 	timeout := d.r.o.dialTimeout
 	if cs != nil {
@@ -318,11 +332,18 @@ func (d *downstream) upstream(t Target, cs *clusterState, c *Request) (*upstream
 	if sr := c.retry; sr != nil {
 		timeout = max(min(timeout, time.Until(sr.deadline)), time.Millisecond)
 	}
-	nc, err := d.r.dial(t.Addr, timeout)
+	// The connect timeout bounds the TLS handshake too: a broker that
+	// accepts but never completes one is as unreachable as one that does
+	// not accept.
+	nc, err := d.r.dialUpstream(t, timeout)
 	if err != nil {
-		d.r.down.failed(t.Addr)
+		d.r.down.failed(t.Addr, err)
 		d.r.report(cs, t.Addr, outcomeLocal)
-		d.log.Debug("broker unreachable", "target", t.Broker, "addr", t.Addr, "err", err)
+		if tlsErr, ok := errors.AsType[*TLSError](err); ok {
+			d.log.Warn("broker not used: TLS failed", "cluster", t.Cluster, "target", t.Broker, "addr", t.Addr, "err", tlsErr.Err)
+		} else {
+			d.log.Debug("broker unreachable", "target", t.Broker, "addr", t.Addr, "err", err)
+		}
 		return nil, &unreachableError{target: t, err: err}
 	}
 	d.r.down.succeeded(t.Addr)
@@ -557,7 +578,10 @@ type unreachableError struct {
 }
 
 func (e *unreachableError) Error() string {
-	return fmt.Sprintf("broker %q at %s is unreachable: %v", e.target.Broker, e.target.Addr, e.err)
+	if tlsErr, ok := errors.AsType[*TLSError](e.err); ok {
+		return tlsErr.Error() // names the broker and its address already
+	}
+	return fmt.Sprintf("broker %q at %s%s is unreachable: %v", e.target.Broker, e.target.Addr, clusterNote(e.target.Cluster), e.err)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -45,13 +46,17 @@ func readFrame(br *bufio.Reader, big *[]byte) (frame []byte, peeked bool, err er
 		}
 		return f, true, nil
 	}
-	buf := *big
-	if cap(buf) < total {
-		buf = make([]byte, total)
-	}
-	buf = buf[:total]
-	if _, err := io.ReadFull(br, buf); err != nil {
-		return nil, false, fmt.Errorf("remoting: reading %d-byte frame: %w: %w", n, remoting.ErrTruncated, err)
+	// The buffer grows with what arrives, at most doubling, so a peer that
+	// announces a 16 MiB frame and sends a few bytes costs a few bytes.
+	buf := (*big)[:0]
+	for len(buf) < total {
+		step := min(total-len(buf), max(len(buf), br.Size()))
+		buf = slices.Grow(buf, step)
+		have := len(buf)
+		buf = buf[:have+step]
+		if _, err := io.ReadFull(br, buf[have:]); err != nil {
+			return nil, false, fmt.Errorf("remoting: reading %d-byte frame: %w: %w", n, remoting.ErrTruncated, err)
+		}
 	}
 	if cap(buf) <= maxKeptFrameBuffer {
 		*big = buf

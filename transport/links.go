@@ -101,7 +101,7 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 	var fallback Target
 	var unreachable error // the last target that could not be reached
 	shunned := 0
-	var prev error // why the previous attempt's target could not take the request
+	var prev error // why the previous attempt's target could not take the request; in the remark when no other target is left
 	for attempt := 1; ; attempt++ {
 		q.Rand = rand.Uint64()
 		t, err := r.router.Route(q)
@@ -120,6 +120,8 @@ func (r *Relay) routeLink(ctx context.Context, c *Request, next Invoker) error {
 			// (Envoy's panic mode).
 			t, err = fallback, nil
 			shunned = maxShunned
+		case err != nil && prev != nil:
+			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w (after %v)", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err, prev)
 		case err != nil:
 			return fmt.Errorf("rmqmesh relay: %s%s for broker %q: %w", remoting.RequestCodeName(c.Code), topicNote(c), q.Broker, err)
 		case shunned < maxShunned && shunnable(q.Kind) && r.shunned(t):

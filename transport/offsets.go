@@ -167,8 +167,11 @@ func (r *Relay) deliverKeptCommits() bool {
 	for _, b := range brokers {
 		q := Query{Code: remoting.CodeUpdateConsumerOffset, Kind: KindMaster, Broker: b}
 		t, err := r.router.Route(&q)
-		if err != nil || t.BrokerID != 0 || r.down.isDown(t.Addr) || r.shunned(t) {
+		if err != nil || t.BrokerID != 0 || r.shunned(t) {
 			continue // the master is not back yet
+		}
+		if down, _ := r.down.isDown(t.Addr); down {
+			continue
 		}
 		if err := r.deliverTo(t, byBroker[b]); err != nil {
 			r.log.Debug("kept offset commits not delivered yet", "broker", b, "addr", t.Addr, "err", err)
@@ -184,9 +187,9 @@ func (r *Relay) deliverTo(t Target, keys []commitKey) error {
 	if t.Policy != nil && t.Policy.ConnectTimeout > 0 {
 		timeout = t.Policy.ConnectTimeout
 	}
-	nc, err := r.dial(t.Addr, timeout)
+	nc, err := r.dialUpstream(t, timeout)
 	if err != nil {
-		r.down.failed(t.Addr)
+		r.down.failed(t.Addr, err)
 		return err
 	}
 	defer nc.Close()

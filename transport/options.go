@@ -228,8 +228,10 @@ func WithHooks(h Hooks) Option {
 // connection, and the relay's own calls, are opened with d, under a context
 // that carries the connection timeout (the cluster's connect_timeout, else
 // [WithDialTimeout]) and ends when the relay closes. The default is a
-// net.Dialer bound to [WithUpstreamSource]'s address. A dialer may wrap the
-// connection (TLS, say); it owns nothing once it returns.
+// net.Dialer bound to [WithUpstreamSource]'s address. The dialer supplies the
+// transport only: a target whose cluster asks for TLS gets the relay's TLS
+// handshake on top of the connection the dialer returns, whatever the
+// dialer is. It owns nothing once it returns.
 func WithDialer(d Dialer) Option {
 	return func(o *options) { o.dialer = d }
 }

@@ -226,17 +226,6 @@ func (r *Relay) Update() {
 	r.pruneHosts()
 }
 
-// dial connects to a broker within timeout, through [WithDialer]'s dialer
-// when one is set.
-func (r *Relay) dial(addr string, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, timeout)
-	defer cancel()
-	if r.o.dialer != nil {
-		return r.o.dialer(ctx, "tcp", addr)
-	}
-	return r.dialer.DialContext(ctx, "tcp", addr)
-}
-
 // Close stops every endpoint, closes every connection and waits for the relay's
 // goroutines. Requests in flight are not answered. It is safe to call more than
 // once.
@@ -310,6 +299,7 @@ type downTable struct {
 type downEntry struct {
 	until time.Time
 	pause time.Duration
+	why   error // the last failure, for the remarks of requests not tried
 }
 
 const (
@@ -317,14 +307,17 @@ const (
 	maxDownPause = 5 * time.Second
 )
 
-func (t *downTable) isDown(addr string) bool {
+func (t *downTable) isDown(addr string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e, ok := t.m[addr]
-	return ok && time.Now().Before(e.until)
+	if ok && time.Now().Before(e.until) {
+		return true, e.why
+	}
+	return false, nil
 }
 
-func (t *downTable) failed(addr string) {
+func (t *downTable) failed(addr string, why error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.m == nil {
@@ -333,6 +326,7 @@ func (t *downTable) failed(addr string) {
 	e := t.m[addr]
 	e.pause = min(max(2*e.pause, minDownPause), maxDownPause)
 	e.until = time.Now().Add(e.pause)
+	e.why = why
 	t.m[addr] = e
 }
 

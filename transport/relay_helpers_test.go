@@ -177,7 +177,8 @@ type staticRouter struct {
 	brokers map[string]map[int64]member
 	err     error
 	queries []transport.Query
-	policy  *transport.ClusterPolicy // handed out with every target
+	policy  *transport.ClusterPolicy               // handed out with every target
+	tls     map[string]transport.TLSConfigProvider // by broker name
 }
 
 // setPolicy makes every target carry p.
@@ -185,6 +186,16 @@ func (r *staticRouter) setPolicy(p *transport.ClusterPolicy) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.policy = p
+}
+
+// setTLS makes the router's targets of broker carry p.
+func (r *staticRouter) setTLS(broker string, p transport.TLSConfigProvider) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tls == nil {
+		r.tls = map[string]transport.TLSConfigProvider{}
+	}
+	r.tls[broker] = p
 }
 
 func newStaticRouter() *staticRouter {
@@ -219,6 +230,16 @@ func (r *staticRouter) recorded() []transport.Query {
 }
 
 func (r *staticRouter) Route(q *transport.Query) (transport.Target, error) {
+	t, err := r.route(q)
+	if err == nil {
+		r.mu.Lock()
+		t.TLS = r.tls[t.Broker]
+		r.mu.Unlock()
+	}
+	return t, err
+}
+
+func (r *staticRouter) route(q *transport.Query) (transport.Target, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.queries = append(r.queries, *q)

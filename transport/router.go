@@ -151,4 +151,8 @@ type Target struct {
 	// Policy is the cluster's policy, nil for the defaults; see
 	// [ClusterPolicy].
 	Policy *ClusterPolicy
+	// TLS secures the connection to Addr; nil means plaintext. The router
+	// returns the same provider for as long as the cluster's TLS setting
+	// holds: a connection made with another one is replaced.
+	TLS TLSConfigProvider
 }

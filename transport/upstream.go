@@ -43,6 +43,7 @@ type upstream struct {
 	ownOpaque  int32
 	draining   bool
 	closed     bool
+	closedWhy  error // why the reader ended, once closed
 	drainTimer *time.Timer
 	sweepTimer *time.Timer // fires at sweepAt, the earliest try deadline; made on first use
 	sweepAt    time.Time   // zero when the sweep timer is stopped
@@ -93,8 +94,9 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	if track {
 		u.mu.Lock()
 		if u.closed {
+			err := u.closedErrorLocked()
 			u.mu.Unlock()
-			return net.ErrClosed
+			return err
 		}
 		u.pending[opaque] = p
 		if p.retry != nil {
@@ -272,8 +274,9 @@ func (u *upstream) inFlight() int {
 func (u *upstream) sendOwn(frame []byte, b *frameBufs) error {
 	u.mu.Lock()
 	if u.closed {
+		err := u.closedErrorLocked()
 		u.mu.Unlock()
-		return net.ErrClosed
+		return err
 	}
 	opaque := u.nextOwnOpaqueLocked()
 	u.pending[opaque] = pendingRequest{own: true}
@@ -291,6 +294,16 @@ func (u *upstream) sendOwn(frame []byte, b *frameBufs) error {
 	return err
 }
 
+// closedErrorLocked says why a closed upstream takes no request: the error
+// its reader ended with (a TLS alert from a broker that refused the relay's
+// certificate, say), not only that it is closed.
+func (u *upstream) closedErrorLocked() error {
+	if u.closedWhy == nil || u.closedWhy == io.EOF || errors.Is(u.closedWhy, net.ErrClosed) {
+		return net.ErrClosed
+	}
+	return fmt.Errorf("%w: %w", net.ErrClosed, u.closedWhy)
+}
+
 // write buffers frame; the caller flushes, or marks u dirty for the client
 // connection's reader to flush. A failed write closes the connection.
 func (u *upstream) write(frame []byte) error {
@@ -302,6 +315,22 @@ func (u *upstream) write(frame []byte) error {
 		return err
 	}
 	return nil
+}
+
+// writeNow writes and flushes frame from the upstream's reader, which must
+// not touch the client connection's list of upstreams to flush (write's
+// markDirty belongs to the client connection's reader).
+func (u *upstream) writeNow(frame []byte) {
+	u.wmu.Lock()
+	_, err := u.bw.Write(frame)
+	if err == nil {
+		err = u.bw.Flush()
+	}
+	u.wmu.Unlock()
+	if err != nil {
+		u.log.Debug("upstream write failed", "err", err)
+		u.close()
+	}
 }
 
 func (u *upstream) flush() {
@@ -386,15 +415,14 @@ func (u *upstream) response() {
 	code := v.Code()
 	u.mu.Lock()
 	p, ok := u.pending[v.Opaque()]
+	late := false
 	if ok {
 		delete(u.pending, v.Opaque())
-		u.done(p)
-	} else if _, late := u.abandoned[v.Opaque()]; late {
+		if !p.own {
+			u.done(p)
+		}
+	} else if _, late = u.abandoned[v.Opaque()]; late {
 		delete(u.abandoned, v.Opaque())
-		u.mu.Unlock()
-		// A try given up on after its timeout: its send went on elsewhere.
-		u.log.Debug("dropping a late answer to an abandoned try", "opaque", v.Opaque(), "response", code)
-		return
 	}
 	u.mu.Unlock()
 	if code == codeGoAway {
@@ -403,7 +431,17 @@ func (u *upstream) response() {
 		u.d.retire(u)
 	}
 	if !ok {
-		u.d.write(v.Frame()) // an answer the relay did not wait for
+		if late {
+			// A try given up on after its timeout: its send went on elsewhere.
+			u.log.Debug("dropping a late answer to an abandoned try", "opaque", v.Opaque(), "response", code)
+			return
+		}
+		// Not an answer to a request of this connection: a late answer
+		// the relay already gave the client an error for, an answer to a
+		// oneway request, or a broker answering requests it never got. It
+		// is dropped, so that no broker can answer a request another
+		// broker holds under the same client opaque.
+		u.log.Debug("dropping an answer to no request of this connection", "opaque", v.Opaque(), "code", code)
 		return
 	}
 	if p.own {
@@ -556,9 +594,7 @@ func (u *upstream) brokerRequest() {
 	opaque, ok := u.d.trackBrokerRequest(u, v.Opaque())
 	if !ok {
 		u.log.Warn("refusing a broker request: too many broker requests await the client", "code", remoting.RequestCodeName(v.Code()))
-		if err := u.write(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client")); err == nil {
-			u.flush()
-		}
+		u.writeNow(errorResponse(v.Opaque(), v.SerializeType(), remoting.SystemBusy, "rmqmesh relay: too many requests await this client"))
 		return
 	}
 	if !v.SetOpaqueInPlace(opaque) {
@@ -578,7 +614,7 @@ func (u *upstream) brokerRequest() {
 func (u *upstream) finish(err error) {
 	u.d.removeUpstream(u)
 	u.mu.Lock()
-	u.closed = true
+	u.closed, u.closedWhy = true, err
 	pend := u.pending
 	u.pending = nil
 	u.abandoned = nil
@@ -596,8 +632,13 @@ func (u *upstream) finish(err error) {
 	}
 	u.d.forgetBrokerRequests(u)
 	why := "the connection closed"
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	if err != nil && err != io.EOF && !errors.Is(err, net.ErrClosed) { // a frame cut short says so
 		why = err.Error()
+	}
+	if opErr, ok := errors.AsType[*net.OpError](err); ok && opErr.Op == "remote error" {
+		// A TLS alert: the broker refused the session (our certificate,
+		// most often), which the handshake alone does not tell in TLS 1.3.
+		u.log.Warn("broker ended the TLS session", "cluster", u.target.Cluster, "err", err)
 	}
 	waiting := 0
 	for _, p := range pend {
@@ -622,7 +663,7 @@ func (u *upstream) finish(err error) {
 			continue
 		}
 		frame := errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
-			"rmqmesh relay: broker %q at %s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, remoting.RequestCodeName(p.code), why))
+			"rmqmesh relay: broker %q at %s%s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, clusterNote(u.target.Cluster), remoting.RequestCodeName(p.code), why))
 		if p.onResponse != nil {
 			// The hook's request ends here, with the answer the client gets.
 			var v remoting.FrameView
@@ -633,4 +674,12 @@ func (u *upstream) finish(err error) {
 		u.d.write(frame)
 	}
 	u.d.flush()
+}
+
+// clusterNote names a target's cluster in a remark, when it has one.
+func clusterNote(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (cluster %q)", cluster)
 }

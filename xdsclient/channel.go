@@ -548,6 +548,36 @@ func unwrapSotW(a *anypb.Any) (heartbeat string, res *anypb.Any, err error) {
 	return "", r.GetResource(), nil
 }
 
+// decodedResource is one resource of a response, decoded (or not).
+type decodedResource struct {
+	name    string
+	u       update
+	msg     proto.Message
+	raw     []byte
+	version string // delta only
+	err     error
+}
+
+// rejectDuplicates turns every copy of a name that a response carries more
+// than once into a decode error: two versions of one resource in one answer
+// contradict each other, and taking either would be a guess (Envoy rejects
+// such an update too). The last good version stays in force.
+func rejectDuplicates(ds []decodedResource) []decodedResource {
+	count := make(map[string]int, len(ds))
+	for _, d := range ds {
+		if d.name != "" {
+			count[d.name]++
+		}
+	}
+	for i := range ds {
+		if n := count[ds[i].name]; n > 1 {
+			ds[i].u, ds[i].msg = nil, nil
+			ds[i].err = fmt.Errorf("the response carries %d resources named %q; it must carry one", n, ds[i].name)
+		}
+	}
+	return ds
+}
+
 // applyLocked applies one decoded resource (or its decode error) to the
 // cache when this server is the one it must come from, and returns the
 // error for the NACK, if any.
@@ -583,26 +613,26 @@ func (ch *channel) handleSotW(st *adsStream, resp *discoveryv3.DiscoveryResponse
 	seen := map[string]bool{}
 	unnamed := false // a resource failed before its name was known
 	var errs []error
+	decoded := make([]decodedResource, 0, len(resp.GetResources()))
 	for _, raw := range resp.GetResources() {
 		heartbeat, res, err := unwrapSotW(raw)
 		if heartbeat != "" {
 			seen[heartbeat] = true // keeps the cached version
 			continue
 		}
-		var (
-			name string
-			u    update
-			msg  proto.Message
-		)
+		d := decodedResource{raw: res.GetValue(), err: err}
 		if err == nil {
-			name, u, msg, err = rt.decode(res)
+			d.name, d.u, d.msg, d.err = ch.c.decode(rt, res)
 		}
-		if name != "" {
-			seen[name] = true
+		if d.name != "" {
+			seen[d.name] = true
 		} else {
 			unnamed = true
 		}
-		if err := ch.applyLocked(ct, name, u, msg, res.GetValue(), resp.GetVersionInfo(), err); err != nil {
+		decoded = append(decoded, d)
+	}
+	for _, d := range rejectDuplicates(decoded) {
+		if err := ch.applyLocked(ct, d.name, d.u, d.msg, d.raw, resp.GetVersionInfo(), d.err); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -640,6 +670,7 @@ func (ch *channel) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryRe
 	}
 	rt := ct.rt
 	var errs []error
+	decoded := make([]decodedResource, 0, len(resp.GetResources()))
 	for _, r := range resp.GetResources() {
 		if r.GetResource() == nil {
 			// A TTL heartbeat: the cached version stays in force. Envoy
@@ -647,14 +678,18 @@ func (ch *channel) handleDelta(st *adsStream, resp *discoveryv3.DeltaDiscoveryRe
 			ch.logger.Debug("heartbeat", "type", rt.short, "name", r.GetName())
 			continue
 		}
-		name, u, msg, err := rt.decode(r.GetResource())
+		name, u, msg, err := ch.c.decode(rt, r.GetResource())
 		if err == nil && r.GetName() != "" && r.GetName() != name {
 			err = fmt.Errorf("resource body is named %q", name)
 		}
 		if r.GetName() != "" {
 			name = r.GetName()
 		}
-		if err := ch.applyLocked(ct, name, u, msg, r.GetResource().GetValue(), cmp.Or(r.GetVersion(), resp.GetSystemVersionInfo()), err); err != nil {
+		decoded = append(decoded, decodedResource{name: name, u: u, msg: msg, raw: r.GetResource().GetValue(),
+			version: cmp.Or(r.GetVersion(), resp.GetSystemVersionInfo()), err: err})
+	}
+	for _, d := range rejectDuplicates(decoded) {
+		if err := ch.applyLocked(ct, d.name, d.u, d.msg, d.raw, d.version, d.err); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -118,7 +118,7 @@ func New(cfg *bootstrap.Config, opts ...Option) (*Client, error) {
 		o.backoff = DefaultBackoff
 	}
 	if o.transport == nil {
-		o.transport = &grpctransport.Builder{DialOptions: o.dialOptions}
+		o.transport = &grpctransport.Builder{DialOptions: o.dialOptions, Logger: o.logger}
 	}
 	c := &Client{
 		cfg:      cfg,
@@ -228,6 +228,13 @@ func (c *Client) Close() error {
 }
 
 // authorities returns every authority, the default one first.
+// CertificateProviders returns the bootstrap's certificate_providers, by
+// instance name: what the instance names in a cluster's
+// [ClusterUpdate.Security] refer to. The map must not be modified.
+func (c *Client) CertificateProviders() map[string]*bootstrap.CertProviderConfig {
+	return c.cfg.CertificateProviders
+}
+
 func (c *Client) authorities() []*authority {
 	out := []*authority{c.defAuth}
 	for _, name := range slices.Sorted(mapsKeys(c.auths)) {

@@ -72,6 +72,9 @@ func parseClusterFields(c *clusterv3.Cluster, u *ClusterUpdate) error {
 	if u.SendFailover, err = wellknown.ParseSendFailover(c.GetMetadata()); err != nil {
 		return err
 	}
+	if len(c.GetTransportSocketMatches()) > 0 {
+		return errors.New("transport_socket_matches is not supported (as in gRPC): set transport_socket")
+	}
 	if ts := c.GetTransportSocket(); ts != nil {
 		if ts.GetName() != tlsTransportSocket {
 			return fmt.Errorf("transport_socket %q is not supported (want %q)", ts.GetName(), tlsTransportSocket)
@@ -81,13 +84,16 @@ func parseClusterFields(c *clusterv3.Cluster, u *ClusterUpdate) error {
 		if err := unmarshalAny(tc, "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", ctx); err != nil {
 			return fmt.Errorf("transport_socket %q: %w", ts.GetName(), err)
 		}
-		if err := ctx.ValidateAll(); err != nil {
+		sc, err := securityConfig(ctx)
+		if err != nil {
 			return fmt.Errorf("transport_socket %q: %w", ts.GetName(), err)
 		}
-		u.UpstreamTLS = ctx
-		// Accepting it would connect in plaintext where the control plane
-		// asked for TLS.
-		return errors.New("transport_socket: upstream TLS is not implemented yet, and plaintext is not an acceptable substitute")
+		// The official client cannot speak TLS: only the relay can.
+		if dp, _ := wellknown.ParseDataPath(c.GetMetadata()); dp == wellknown.DataPathDirect {
+			return fmt.Errorf("transport_socket %q: filter_metadata[%q][%q] is %q, but only the %q data path can speak TLS to brokers (the official client cannot)",
+				ts.GetName(), wellknown.MeshMetadataNamespace, wellknown.DataPathKey, wellknown.DataPathDirect, wellknown.DataPathIntercept)
+		}
+		u.UpstreamTLS, u.Security = ctx, sc
 	}
 	return nil
 }

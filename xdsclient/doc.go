@@ -58,7 +58,8 @@
 // Channel credentials are "insecure", "google_default", or "tls" with CA,
 // certificate and key files read again every refresh_interval (gRFC A65;
 // see package certprovider), so a rotation on disk is used by the next
-// connection.
+// connection; "insecure" only when the bootstrap names it. A response is
+// bounded by grpctransport.DefaultMaxResponseSize (64 MiB).
 //
 // # Watchers
 //
@@ -106,10 +107,22 @@
 // The cluster settings the intercepting relay acts on, and those it does
 // not implement, are handled per field:
 //
-//	transport_socket    NACKed. It must be envoy.transport_sockets.tls with a valid
-//	                    UpstreamTlsContext (parsed into ClusterUpdate.UpstreamTLS), but
-//	                    until upstream TLS exists an ACK would mean plaintext where the
-//	                    control plane asked for TLS.
+//	transport_socket    envoy.transport_sockets.tls with an UpstreamTlsContext, read as
+//	                    gRPC reads it (gRFC A29) into ClusterUpdate.Security: certificate
+//	                    provider instances of the bootstrap for the trusted CAs (or
+//	                    system_root_certs) and the client certificate, SAN matchers
+//	                    (match_subject_alt_names, match_typed_subject_alt_names), sni,
+//	                    alpn_protocols, tls_params' protocol versions. NACKed: a context
+//	                    that would not verify the broker (no root), key material in the
+//	                    resource (tls_certificates, trusted_ca alone, SDS), what would
+//	                    weaken verification if ignored (allow_expired_certificate,
+//	                    ACCEPT_UNTRUSTED, SPKI or hash pins, CRLs, custom validators,
+//	                    key_log), TLS below 1.2, cipher and curve lists, auto SNI, an
+//	                    instance the bootstrap lacks or without the file it needs,
+//	                    transport_socket_matches, and the "direct" data path (the
+//	                    official client cannot speak TLS). Envoy's proto rules apply to
+//	                    each part rmqmesh reads, not to the combined validation context,
+//	                    whose required SDS config Istio does not send.
 //	connect_timeout     ClusterUpdate.ConnectTimeout (default 5s): bounds the relay's
 //	                    connection attempts to the cluster's brokers.
 //	outlier_detection   validated (a non-positive interval or ejection time is NACKed
@@ -136,6 +149,9 @@
 //	                    ClusterUpdate.SendFailover): a bad value is NACKed naming the
 //	                    field, e.g. zero max_attempts or a negative per_try_timeout.
 //
+// A response that carries one resource name twice is NACKed for that name,
+// with the last good version kept.
+//
 // Other Envoy-only cluster fields (health_checks, …) are ignored, as
 // grpc-go ignores them; common_lb_config, lb_subset_config and the
 // assignment's policy are read by the routing package. See
@@ -158,6 +174,10 @@
 //	A27 bootstrap        xds_servers, node, certificate_providers, authorities  yes
 //	A27 channel_creds    first supported of insecure, tls, google_default       yes
 //	A65                  tls creds with files, reloaded per refresh_interval    yes
+//	A29 xDS security     cluster transport_socket UpstreamTlsContext: provider  yes
+//	                     instances (file_watcher), SAN matchers, mTLS to brokers
+//	A29                  fields that would weaken verification: NACKed          yes (see transport_socket)
+//	A29                  server side (DownstreamTlsContext on listeners)        no (nothing serves)
 //	A47 federation       xdstp:// names to their authority's xds_servers         yes
 //	A47                  unknown authority fails the watch at once              yes
 //	A47                  default listener template per authority                yes (bootstrap)
@@ -175,7 +195,7 @@
 //	xDS protocol         TTL expiry of resources                                no (as grpc-go)
 //	xDS protocol         delta ADS                                              yes (grpc-go: no)
 //	Envoy validation     generated proto rules (ValidateAll) on every resource  yes
-//	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes
+//	grpc-go CDS          EDS via ADS/self, lb_policy set, transport_socket TLS  yes (TLS: A29 above)
 //	grpc-go EDS          zero endpoint weight, weight sums, priorities          yes (zero locality weight NACKed, as Envoy)
 //	A40 CSDS             config dump data ([Client.Dump]), no CSDS service       partial
 //	LRS                  load reporting                                         no

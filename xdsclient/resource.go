@@ -74,10 +74,12 @@ type ClusterUpdate struct {
 	// SendFailover is the cluster's wellknown.SendFailoverKey knob, defaults
 	// applied: how the relay retries a send inside the client's request.
 	SendFailover wellknown.SendFailover
-	// UpstreamTLS is the transport_socket's UpstreamTlsContext. A cluster
-	// that sets one is NACKed until upstream TLS is implemented, so today
-	// it is nil in every update.
+	// UpstreamTLS is the transport_socket's UpstreamTlsContext as
+	// received, nil for a plaintext cluster.
 	UpstreamTLS *tlsv3.UpstreamTlsContext
+	// Security is UpstreamTLS validated, in the form gRPC reads it; nil for
+	// a plaintext cluster.
+	Security *SecurityConfig
 }
 
 // EndpointsUpdate is a validated ClusterLoadAssignment.
@@ -130,6 +132,21 @@ var (
 		decode: decodeEndpoints,
 	}
 )
+
+// decode runs rt's decoder, then the checks that need the bootstrap: the
+// certificate provider instances a cluster's TLS names must exist.
+func (c *Client) decode(rt *resourceType, a *anypb.Any) (string, update, proto.Message, error) {
+	name, u, msg, err := rt.decode(a)
+	if err != nil {
+		return name, u, msg, err
+	}
+	if cu, ok := u.(*ClusterUpdate); ok {
+		if err := checkCertProviders(cu.Security, c.cfg.CertificateProviders); err != nil {
+			return name, nil, nil, err
+		}
+	}
+	return name, u, msg, nil
+}
 
 func unmarshalAny[M proto.Message](a *anypb.Any, typeURL string, m M) error {
 	if a.GetTypeUrl() != typeURL {

@@ -1,91 +1,28 @@
 package xdsclient_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rmqmesh/rmqmesh/meshtest"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
-// testPKI is a CA made at test time, so no key is ever committed.
-type testPKI struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-var serials atomic.Int64
-
-func newTestPKI(t *testing.T, name string) *testPKI {
+// issue returns a leaf certificate of ca for cn (valid for 127.0.0.1) and
+// its key in PEM, and its serial.
+func issue(t *testing.T, ca *meshtest.CA, cn string) (certPEM, keyPEM []byte, serial *big.Int) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serials.Add(1)),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testPKI{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a leaf certificate and key in PEM, and its serial.
-func (p *testPKI) issue(t *testing.T, cn string, server bool) (certPEM, keyPEM []byte, serial int64) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial = serials.Add(1)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), serial
+	l := ca.Issue(t, meshtest.LeafSpec{CommonName: cn, IPs: []net.IP{net.ParseIP("127.0.0.1")}})
+	return l.CertPEM, l.KeyPEM, l.Serial
 }
 
 // serverTLS is a rotatable server-side TLS config requiring client
@@ -96,15 +33,15 @@ type serverTLS struct {
 	seen map[int64]bool
 }
 
-func (s *serverTLS) set(t *testing.T, ca *testPKI) {
+func (s *serverTLS) set(t *testing.T, ca *meshtest.CA) {
 	t.Helper()
-	certPEM, keyPEM, _ := ca.issue(t, "control-plane", true)
+	certPEM, keyPEM, _ := issue(t, ca, "control-plane")
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	pool.AddCert(ca.cert)
+	pool.AddCert(ca.Certificate())
 	s.cur.Store(&tls.Config{
 		MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert},
 		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool, NextProtos: []string{"h2"},
@@ -117,10 +54,10 @@ func (s *serverTLS) set(t *testing.T, ca *testPKI) {
 	})
 }
 
-func (s *serverTLS) sawClient(serial int64) bool {
+func (s *serverTLS) sawClient(serial *big.Int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.seen[serial]
+	return s.seen[serial.Int64()]
 }
 
 // writeAtomically replaces path so a concurrent reader sees the old or the
@@ -142,7 +79,7 @@ func writeAtomically(t *testing.T, path string, data []byte) {
 func TestClient_TLSCredentialsReload(t *testing.T) {
 	ctx := testCtx(t)
 	srvTLS := &serverTLS{seen: map[int64]bool{}}
-	ca1 := newTestPKI(t, "ca-1")
+	ca1 := meshtest.NewCA(t, "ca-1")
 	srvTLS.set(t, ca1)
 	cp := meshtest.RunControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return srvTLS.cur.Load(), nil },
@@ -152,8 +89,8 @@ func TestClient_TLSCredentialsReload(t *testing.T) {
 	}
 	dir := t.TempDir()
 	caFile, certFile, keyFile := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	certPEM, keyPEM, serial1 := ca1.issue(t, "client", false)
-	writeAtomically(t, caFile, ca1.pem)
+	certPEM, keyPEM, serial1 := issue(t, ca1, "client")
+	writeAtomically(t, caFile, ca1.CertPEM())
 	writeAtomically(t, certFile, certPEM)
 	writeAtomically(t, keyFile, keyPEM)
 	cfg := fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"tls","config":{
@@ -169,12 +106,12 @@ func TestClient_TLSCredentialsReload(t *testing.T) {
 
 	// Rotate the CA, the server certificate and the client files, then
 	// break the connection: only reloaded files can pass the handshake.
-	ca2 := newTestPKI(t, "ca-2")
+	ca2 := meshtest.NewCA(t, "ca-2")
 	srvTLS.set(t, ca2)
-	certPEM, keyPEM, serial2 := ca2.issue(t, "client", false)
+	certPEM, keyPEM, serial2 := issue(t, ca2, "client")
 	writeAtomically(t, keyFile, keyPEM)
 	writeAtomically(t, certFile, certPEM)
-	writeAtomically(t, caFile, ca2.pem)
+	writeAtomically(t, caFile, ca2.CertPEM())
 	cp.Stop()
 	if err := cp.Restart(); err != nil {
 		t.Fatal(err)
@@ -189,4 +126,28 @@ func TestClient_TLSCredentialsReload(t *testing.T) {
 	lw.waitUpdate(t, "listener update after the rotation", func(u *xdsclient.ListenerUpdate) bool {
 		return u.RouteConfig.GetRoutes()[0].GetRoute().GetCluster() == "after-rotation"
 	})
+}
+
+// Issue 16 item 2: a control plane whose certificate does not verify is not
+// used, and nothing falls back to plaintext: the watchers hear why.
+func TestClient_TLSControlPlaneWithUntrustedCertificate(t *testing.T) {
+	trusted, rogue := meshtest.NewCA(t, "trusted"), meshtest.NewCA(t, "rogue")
+	certPEM, keyPEM, _ := issue(t, rogue, "control-plane")
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := meshtest.RunControlPlane(t, meshtest.WithControlPlaneTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}))
+	if err := cp.Update(testCtx(t), mustResources(t, baseSpec())); err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	writeAtomically(t, caFile, trusted.CertPEM())
+	c := newClient(t, []byte(fmt.Sprintf(`{"xds_servers":[{"server_uri":%q,"channel_creds":[{"type":"tls","config":{"ca_certificate_file":%q}}]}]}`, cp.Addr(), caFile)))
+	lw := newRecorder[*xdsclient.ListenerUpdate]()
+	defer c.WatchListener("rmq-prod", lw)()
+	err = lw.waitResourceError(t, xdsclient.KindConnection)
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("resource error %q does not say the certificate failed", err)
+	}
 }

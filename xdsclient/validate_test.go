@@ -229,7 +229,7 @@ func TestDecode_EnvoyRejects(t *testing.T) {
 		{"transport_socket not TLS", clusterType, clusterWith(func(c *clusterv3.Cluster) {
 			c.TransportSocket = &corev3.TransportSocket{Name: "envoy.transport_sockets.raw_buffer"}
 		}), `transport_socket "envoy.transport_sockets.raw_buffer" is not supported`},
-		{"upstream TLS not implemented", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.TransportSocket = tlsSocket(t, "envoy.transport_sockets.tls") }), "upstream TLS is not implemented yet"},
+		{"upstream TLS without common_tls_context", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.TransportSocket = tlsSocket(t, "envoy.transport_sockets.tls") }), "UpstreamTlsContext has no common_tls_context"},
 		{"EDS without eds_config", clusterType, clusterWith(func(c *clusterv3.Cluster) { c.EdsClusterConfig = nil }), "eds_cluster_config.eds_config must be ADS or self"},
 		{"EDS from a path", clusterType, clusterWith(func(c *clusterv3.Cluster) {
 			c.EdsClusterConfig.EdsConfig.ConfigSourceSpecifier = &corev3.ConfigSource_PathConfigSource{PathConfigSource: &corev3.PathConfigSource{Path: "/eds.yaml"}}

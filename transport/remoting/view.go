@@ -611,6 +611,12 @@ func (v *FrameView) readJSON() error {
 				v.opaqueAt, v.opaqueEnd, sawOpaque = vs, ve, true
 			case "flag":
 				v.flag, err = jsonInt32(f[vs:ve])
+			case "language", "remark":
+				// DecodeJSONHeader reads them as strings: anything else
+				// is a frame the relay must not pass on as valid.
+				if f[vs] != '"' && string(f[vs:ve]) != "null" {
+					err = syntaxError("not a string")
+				}
 			case "extFields":
 				switch {
 				case f[vs] == '{':

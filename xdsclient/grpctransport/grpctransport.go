@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,6 +23,14 @@ import (
 	"github.com/rmqmesh/rmqmesh/xdsclient/certprovider"
 	"github.com/rmqmesh/rmqmesh/xdsclient/transport"
 )
+
+// DefaultMaxResponseSize bounds one ADS response, so a hostile or broken
+// control plane cannot make the client buffer gigabytes (gRPC's own default
+// of 4 MiB is too small for a listener with many inline routes). A larger
+// response fails the stream with RESOURCE_EXHAUSTED, naming the limit, and
+// the client keeps what it has. Raise it with
+// grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n)) in DialOptions.
+const DefaultMaxResponseSize = 64 << 20
 
 // Builder builds gRPC transports.
 type Builder struct {
@@ -47,9 +54,7 @@ func (b *Builder) Build(server *bootstrap.ServerConfig) (transport.Transport, er
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
 			MinConnectTimeout: 5 * time.Second,
 		}),
-		// Responses carrying every subscribed on-demand topic can exceed
-		// gRPC's 4 MiB default.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxResponseSize)),
 	}
 	opts = append(opts, b.DialOptions...)
 	cc, err := grpc.NewClient(server.ServerURI, opts...)
@@ -61,8 +66,11 @@ func (b *Builder) Build(server *bootstrap.ServerConfig) (transport.Transport, er
 
 func credsFor(server *bootstrap.ServerConfig, logger *slog.Logger) (grpc.DialOption, error) {
 	switch server.ChannelCreds.Type {
-	case bootstrap.CredsInsecure, "":
+	case bootstrap.CredsInsecure:
 		return grpc.WithTransportCredentials(insecure.NewCredentials()), nil
+	case "":
+		// Plaintext only when the bootstrap asks for it by name.
+		return nil, fmt.Errorf("grpctransport: server %q: no channel credentials (want %q, %q or %q)", server.ServerURI, bootstrap.CredsInsecure, bootstrap.CredsTLS, bootstrap.CredsGoogleDefault)
 	case bootstrap.CredsGoogleDefault:
 		return grpc.WithCredentialsBundle(google.NewDefaultCredentials()), nil
 	case bootstrap.CredsTLS:

@@ -36,6 +36,8 @@ func TestBuild_Errors(t *testing.T) {
 		want   string
 	}{
 		{&bootstrap.ServerConfig{ServerURI: "a:1", ChannelCreds: bootstrap.ChannelCreds{Type: "fancy"}}, `server "a:1": unsupported channel credentials "fancy"`},
+		// Issue 16 item 2: plaintext only when asked for by name.
+		{&bootstrap.ServerConfig{ServerURI: "c:1"}, `server "c:1": no channel credentials`},
 		{&bootstrap.ServerConfig{ServerURI: "b:1", ChannelCreds: bootstrap.ChannelCreds{Type: bootstrap.CredsTLS, TLS: &bootstrap.TLSConfig{CACertificateFile: missing}}}, `server "b:1": certprovider: open ` + missing},
 	}
 	for _, tc := range tests {
