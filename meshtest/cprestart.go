@@ -26,5 +26,5 @@ func (cp *ControlPlane) RestartEmpty(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return cp.listen(addr)
+	return cp.listen(ctx, addr)
 }
