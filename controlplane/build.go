@@ -375,6 +375,7 @@ func (b *builder) cluster(pc *policy.Cluster, name string, queues []discovery.Qu
 	spec := resource.Cluster{
 		Name: name, DataPath: pc.DataPath, ConnectTimeout: pc.ConnectTimeout,
 		OutlierDetection: pc.OutlierDetection, CircuitBreakers: pc.CircuitBreakers, TransportSocket: pc.TransportSocket,
+		SendFailover: pc.SendFailover,
 	}
 	for _, m := range b.members[pc.Name] {
 		q := discovery.QueueData{BrokerName: m.b.Name, Read: pc.Queues.Read, Write: pc.Queues.Write, Perm: 6}

@@ -182,7 +182,7 @@ func runEmbedded(ctx context.Context, out io.Writer, log *slog.Logger, o embedde
 	if gotBacklog["broker-b"] != before["broker-b"] {
 		return fmt.Errorf("read %d of the %d messages stored on broker-b before it became read-only", gotBacklog["broker-b"], before["broker-b"])
 	}
-	return nil
+	return brokerKilledStep(ctx, out, say, cluster, cp, m, p, r, topic, n)
 }
 
 // relayEndpoints counts the virtual broker endpoints the mesh's relay serves.

@@ -50,13 +50,15 @@ func TestRunEmbedded(t *testing.T) {
 		"summary: sent 930, received 930", "0 sends to read-only broker-b",
 		// The relay is the default data path.
 		"intercept data path, 3 relay endpoints",
+		// Step 4: the relay hides a dead master from the application.
+		"4. broker-a's master killed mid-traffic", "sends attempted 300, acknowledged 300, failed 0; consumed 300",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if got := strings.Count(out.String(), "   received 300:"); got != 3 {
-		t.Errorf("%d steps report 300 received, want 3:\n%s", got, out.String())
+	if got := strings.Count(out.String(), "   received 300:"); got != 4 {
+		t.Errorf("%d steps report 300 received, want 4:\n%s", got, out.String())
 	}
 }
 

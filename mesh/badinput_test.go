@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmqmesh/rmqmesh/mesh"
 	"github.com/rmqmesh/rmqmesh/meshtest"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -177,5 +178,43 @@ func TestMesh_HostileButLegalInputsDoNotPanic(t *testing.T) {
 	}
 	if got := m.AllocateStrategy(nil)("g", "c1", []*primitive.MessageQueue{nil}, []string{"c1"}); len(got) > 1 {
 		t.Errorf("AllocateStrategy over one nil queue returned %d queues", len(got))
+	}
+}
+
+// A cluster whose send_failover knob is impossible (zero attempts, a
+// negative per-try timeout) is NACKed with a detail naming the field, and the
+// last good cluster keeps serving.
+func TestMesh_ImpossibleFailoverKnobIsNACKed(t *testing.T) {
+	h := newHarness(t, harnessConfig{path: interceptPath, brokers: []string{"broker-a"}, topics: []string{"orders"}, spec: allBrokers})
+	p := h.producer()
+	h.sendN(p, "orders", 2)
+	for _, tc := range []struct {
+		name  string
+		edit  func(*wellknown.SendFailover)
+		field string
+	}{
+		{"zero attempts", func(f *wellknown.SendFailover) { f.MaxAttempts = 0 }, `["send_failover"]["max_attempts"]`},
+		{"negative per-try timeout", func(f *wellknown.SendFailover) { f.PerTryTimeout = -time.Second }, `["send_failover"]["per_try_timeout"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := allBrokers(h.cluster)
+			f := wellknown.DefaultSendFailover()
+			tc.edit(&f)
+			spec.Clusters[0].SendFailover = &f
+			h.apply(spec)
+			ctx, cancel := context.WithTimeout(context.Background(), meshtest.DefaultTimeout)
+			defer cancel()
+			version := h.cp.Version()
+			nack, err := h.cp.WaitForRequest(ctx, func(r meshtest.XDSRequest) bool {
+				return r.IsNACK() && r.TypeURL == xdsclient.ClusterTypeURL && strings.Contains(r.ErrorDetail.GetMessage(), tc.field)
+			})
+			if err != nil {
+				t.Fatalf("no NACK naming %s for version %s: %v", tc.field, version, err)
+			}
+			wantAll(t, errors.New(nack.ErrorDetail.GetMessage()), `cluster "brokers"`, tc.field)
+			if got := h.sendN(p, "orders", 2); got["broker-a"] != 2 {
+				t.Errorf("after the NACK, sends landed on %v", got)
+			}
+		})
 	}
 }

@@ -3,6 +3,8 @@ package mesh
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/rmqmesh/rmqmesh/transport"
 )
 
 // ConfigDump returns the xDS resources in force, with their versions and status,
@@ -20,6 +22,13 @@ func (m *Mesh) ConfigDump() ([]byte, error) {
 		BuildError string            `json:"lastBuildError,omitempty"`
 		Resources  any               `json:"resources"`
 		RouteTable any               `json:"routeTable"`
+
+		// RelayClusters is the relay's runtime state per cluster: limits and
+		// failover in force, counters, and each host's outlier state.
+		RelayClusters []transport.ClusterStatus `json:"relayClusters,omitempty"`
+		// KeptCommits counts offset commits a replica took while its master
+		// was away, waiting to be delivered to the master.
+		KeptCommits int `json:"keptOffsetCommits,omitempty"`
 	}{
 		Target:     m.target,
 		Listener:   m.listener,
@@ -29,6 +38,10 @@ func (m *Mesh) ConfigDump() ([]byte, error) {
 		Pending:    m.watch.pendingNames(),
 		HeldTopics: m.watch.heldTopics(),
 		Resources:  m.xds.Dump(),
+	}
+	if m.relay != nil {
+		dump.RelayClusters = m.relay.Clusters()
+		dump.KeptCommits = m.relay.KeptCommits()
 	}
 	if err := m.watch.buildError(); err != nil {
 		dump.BuildError = err.Error()

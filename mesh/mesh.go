@@ -59,6 +59,8 @@ type Mesh struct {
 	watch      *watchState   // xDS watches and the inputs of the next snapshot
 	clientSeq  atomic.Uint64
 	opaque     atomic.Int32 // for requests the mesh sends to nameservers
+	// policies holds the relay policies of the snapshot's clusters.
+	policies atomic.Pointer[policySet]
 	// forwardErrs holds, per topic whose route queries are forwarded to
 	// nameservers, why the last one failed; a success removes the entry.
 	forwardErrs sync.Map // topic → error

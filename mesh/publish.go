@@ -6,6 +6,7 @@ import (
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 
 	"github.com/rmqmesh/rmqmesh/routing"
+	"github.com/rmqmesh/rmqmesh/transport"
 	"github.com/rmqmesh/rmqmesh/xdsclient"
 )
 
@@ -45,11 +46,17 @@ func (w *watchState) publish() {
 			in.Versions["route/"+t.update.Name] = t.update.Version
 		}
 	}
+	policies := &policySet{byCluster: make(map[string]*transport.ClusterPolicy, len(w.clusters))}
 	security := make(map[string]*xdsclient.SecurityConfig)
 	for name, c := range w.clusters {
 		if c.update != nil {
 			in.Clusters[name] = c.update.Cluster
 			in.Versions["cluster/"+name] = c.update.Version
+			var cla *endpointv3.ClusterLoadAssignment
+			if c.endpoints != nil {
+				cla = c.endpoints.Assignment
+			}
+			policies.byCluster[name] = clusterPolicy(c.update, cla)
 			if c.update.Security != nil {
 				security[name] = c.update.Security
 			}
@@ -72,8 +79,9 @@ func (w *watchState) publish() {
 	} else if !w.stopped && w.listener != nil {
 		// A listener that errored while the snapshot was built stays errored:
 		// storing the snapshot would serve routes of a listener that is gone.
-		// TLS first: a request routed by the new table finds its cluster's
-		// TLS setting in force.
+		// Policies and TLS first: a request routed by the new table finds
+		// its cluster's policy and TLS setting in force.
+		w.m.policies.Store(policies)
 		w.m.tls.set(security)
 		w.m.table.Store(snap)
 		w.m.configured.Store(true)

@@ -3,11 +3,14 @@ package mesh
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 
 	"github.com/rmqmesh/rmqmesh/routing"
 	"github.com/rmqmesh/rmqmesh/transport"
@@ -55,11 +58,15 @@ func (r *relayRouter) brokers(snap *routing.Snapshot) *brokerIndex {
 }
 
 // Route implements transport.Router: route picks the endpoint, and the
-// target carries its cluster's TLS setting.
+// target carries its cluster's TLS setting and relay policy (a broker learnt
+// from a nameserver cluster's answer gets that cluster's).
 func (r *relayRouter) Route(q *transport.Query) (transport.Target, error) {
 	t, err := r.route(q)
 	if err == nil && t.Cluster != "" {
 		t.TLS = r.m.tls.provider(t.Cluster)
+		if t.Policy == nil {
+			t.Policy = r.m.policy(t.Cluster)
+		}
 	}
 	return t, err
 }
@@ -75,22 +82,42 @@ func (r *relayRouter) route(q *transport.Query) (transport.Target, error) {
 	case transport.KindRead:
 		return r.read(snap, q)
 	case transport.KindEndpoint:
-		if t, ok := r.member(snap, q.Broker, q.BrokerID, q.AvoidAddr); ok {
+		// A heartbeat reaches the member behind the endpoint, else the
+		// master, else any member: a replica serves pulls only to clients
+		// whose heartbeat it holds.
+		if t, ok := r.member(snap, q.Broker, q.BrokerID, q); ok {
 			return t, nil
 		}
+		if t, ok := r.member(snap, q.Broker, 0, q); ok {
+			return t, nil
+		}
+		if t, ok := r.anyMember(snap, q.Broker, q); ok {
+			return t, nil
+		}
+	case transport.KindMasterOrReplica:
+		if t, ok := r.member(snap, q.Broker, 0, q); ok {
+			return t, nil
+		}
+		if t, ok := r.anyMember(snap, q.Broker, q); ok {
+			return t, nil
+		}
+		return transport.Target{}, fmt.Errorf("mesh: broker %q has no master or readable replica routed in listener %q", q.Broker, r.m.listener)
 	case transport.KindAnyMaster:
-		if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok && q.Broker != q.Avoid {
+		if t, ok := r.member(snap, q.Broker, 0, q); ok && !q.Avoided(q.Broker, "") {
 			return t, nil
 		}
 		idx := r.brokers(snap)
 		for _, name := range idx.names {
-			if t, ok := r.member(snap, name, 0, q.AvoidAddr); ok && name != q.Avoid {
+			if t, ok := r.member(snap, name, 0, q); ok && !q.Avoided(name, "") {
 				return t, nil
 			}
 		}
+		if t, ok := r.anyMember(snap, q.Broker, q); ok {
+			return t, nil
+		}
 		return transport.Target{}, fmt.Errorf("mesh: no broker master is routed in listener %q", r.m.listener)
 	}
-	if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok {
+	if t, ok := r.member(snap, q.Broker, 0, q); ok {
 		return t, nil
 	}
 	return transport.Target{}, fmt.Errorf("mesh: broker %q has no routed master in listener %q", q.Broker, r.m.listener)
@@ -105,20 +132,30 @@ func (r *relayRouter) write(snap *routing.Snapshot, q *transport.Query) (transpo
 		if routing.KindOf(err) == routing.KindNoRoute && remoting.IsGroupTopic(q.Topic) {
 			// Retry and dead-letter topics live wherever the group's
 			// messages were served (see Snapshot.GroupTopicRoute).
-			if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok && q.Broker != q.Avoid {
+			if t, ok := r.member(snap, q.Broker, 0, q); ok && !q.Avoided(q.Broker, "") {
 				return t, nil
 			}
 		}
 		return transport.Target{}, err
 	}
 	if rt.IsNameserver() {
-		if t, ok := r.discovered.member(q.Broker, 0); ok && q.Broker != q.Avoid && t.Addr != q.AvoidAddr {
-			return t, nil
+		if t, ok := r.discovered.member(q.Broker, 0); ok && !q.Avoided(q.Broker, t.Addr) {
+			return t, nil // Route adds the policy of the cluster the broker was learnt from
 		}
 		return transport.Target{}, fmt.Errorf("mesh: topic %q: broker %q has no master in the nameservers' answers of cluster %q", q.Topic, q.Broker, rt.Cluster())
 	}
-	if t, ok := writableMaster(rt, q.Broker); ok && q.Broker != q.Avoid && t.Addr != q.AvoidAddr {
+	if t, ok := r.writableMaster(rt, q.Broker); ok && !q.Avoided(q.Broker, t.Addr) {
 		return t, nil
+	}
+	// A send with a sharding key goes where every producer sends the key
+	// (Route.PickWriteBrokerByKey), so that keys stay together when the
+	// relay must re-decide.
+	if key, ok := shardingKey(q); ok {
+		if name, err := rt.PickWriteBrokerByKey(routing.KeyHash(key), q.Avoid); err == nil {
+			if t, ok := r.writableMaster(rt, name); ok && !q.Avoided(name, t.Addr) {
+				return t, nil
+			}
+		}
 	}
 	rnd := q.Rand
 	for range 4 {
@@ -126,26 +163,37 @@ func (r *relayRouter) write(snap *routing.Snapshot, q *transport.Query) (transpo
 		if err != nil {
 			return transport.Target{}, err
 		}
-		if t, ok := writableMaster(rt, name); ok && name != q.Avoid && t.Addr != q.AvoidAddr {
+		if t, ok := r.writableMaster(rt, name); ok && !q.Avoided(name, t.Addr) {
 			return t, nil
 		}
 		rnd = rand.Uint64()
 	}
 	for _, name := range rt.WritableBrokers() {
-		if t, ok := writableMaster(rt, name); ok && name != q.Avoid && t.Addr != q.AvoidAddr {
+		if t, ok := r.writableMaster(rt, name); ok && !q.Avoided(name, t.Addr) {
 			return t, nil
 		}
 	}
 	return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: no writable broker other than %q (%s)", q.Topic, rt.Cluster(), q.Avoid, rt)
 }
 
-func writableMaster(rt *routing.Route, name string) (transport.Target, bool) {
+// shardingKey returns the sharding key of a send, if it has one.
+func shardingKey(q *transport.Query) (string, bool) {
+	for _, field := range []string{"properties", "i"} {
+		if props, ok := q.Header(field); ok {
+			key, ok := remoting.ParseProperties(props)[primitive.PropertyShardingKey]
+			return key, ok && key != ""
+		}
+	}
+	return "", false
+}
+
+func (r *relayRouter) writableMaster(rt *routing.Route, name string) (transport.Target, bool) {
 	g, ok := rt.Broker(name)
 	if !ok || !g.Writable() {
 		return transport.Target{}, false
 	}
 	m, _ := g.Master()
-	return transport.Target{Broker: name, Addr: m.Address, Cluster: rt.Cluster()}, true
+	return transport.Target{Broker: name, Addr: m.Address, Cluster: rt.Cluster(), Policy: r.m.policy(rt.Cluster())}, true
 }
 
 // read keeps the member the client addressed (the broker's suggestion) when it
@@ -155,10 +203,13 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 	rt, err := snap.MatchHeaders(q.Topic, q.Code, q)
 	if err != nil {
 		if routing.KindOf(err) == routing.KindNoRoute && remoting.IsGroupTopic(q.Topic) {
-			if t, ok := r.member(snap, q.Broker, q.BrokerID, q.AvoidAddr); ok {
+			if t, ok := r.member(snap, q.Broker, q.BrokerID, q); ok {
 				return t, nil
 			}
-			if t, ok := r.member(snap, q.Broker, 0, q.AvoidAddr); ok {
+			if t, ok := r.member(snap, q.Broker, 0, q); ok {
+				return t, nil
+			}
+			if t, ok := r.anyMember(snap, q.Broker, q); ok {
 				return t, nil
 			}
 		}
@@ -166,7 +217,7 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 	}
 	if rt.IsNameserver() {
 		for _, id := range []int64{q.BrokerID, 0} {
-			if t, ok := r.discovered.member(q.Broker, id); ok && t.Addr != q.AvoidAddr {
+			if t, ok := r.discovered.member(q.Broker, id); ok && !q.Avoided("", t.Addr) {
 				return t, nil
 			}
 		}
@@ -176,28 +227,53 @@ func (r *relayRouter) read(snap *routing.Snapshot, q *transport.Query) (transpor
 	if !ok {
 		return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: broker %q is not in the route's subset (%s)", q.Topic, rt.Cluster(), q.Broker, rt)
 	}
-	if m, ok := g.Member(q.BrokerID); ok && m.Readable() && m.Address != q.AvoidAddr {
-		return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster()}, nil
+	policy := r.m.policy(rt.Cluster())
+	if m, ok := g.Member(q.BrokerID); ok && m.Readable() && !q.Avoided("", m.Address) {
+		return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster(), BrokerID: m.BrokerID, Policy: policy}, nil
 	}
 	for i := range g.Members {
-		if m := &g.Members[i]; m.Readable() && m.Address != q.AvoidAddr {
-			return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster()}, nil
+		if m := &g.Members[i]; m.Readable() && !q.Avoided("", m.Address) {
+			return transport.Target{Broker: g.Name, Addr: m.Address, Cluster: rt.Cluster(), BrokerID: m.BrokerID, Policy: policy}, nil
 		}
 	}
 	return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: broker %q has no readable member left (%s)", q.Topic, rt.Cluster(), q.Broker, rt)
 }
 
-// member returns broker name's endpoint id among the routed brokers, or among
-// the brokers the nameservers answered with.
-func (r *relayRouter) member(snap *routing.Snapshot, name string, id int64, avoid string) (transport.Target, bool) {
+// member returns broker name's endpoint id among the routed brokers (those
+// that may take requests), or among the brokers the nameservers answered
+// with, unless q avoids its address.
+func (r *relayRouter) member(snap *routing.Snapshot, name string, id int64, q *transport.Query) (transport.Target, bool) {
 	idx := r.brokers(snap)
 	if b, ok := idx.byName[name]; ok {
-		if addr, ok := b.BrokerAddrs[id]; ok && addr != avoid {
-			return transport.Target{Broker: name, Addr: addr, Cluster: idx.clusterOf[name]}, true
+		if addr, ok := b.BrokerAddrs[id]; ok && !q.Avoided("", addr) {
+			cluster := idx.clusterOf[name]
+			return transport.Target{Broker: name, Addr: addr, Cluster: cluster, BrokerID: id, Policy: r.m.policy(cluster)}, true
 		}
 	}
-	if t, ok := r.discovered.member(name, id); ok && t.Addr != avoid {
+	if t, ok := r.discovered.member(name, id); ok && !q.Avoided("", t.Addr) {
 		return t, true
+	}
+	return transport.Target{}, false
+}
+
+// anyMember returns a routed member of broker name that q does not avoid,
+// the lowest brokerId first: for requests a replica answers when the master
+// cannot.
+func (r *relayRouter) anyMember(snap *routing.Snapshot, name string, q *transport.Query) (transport.Target, bool) {
+	idx := r.brokers(snap)
+	b, ok := idx.byName[name]
+	if !ok {
+		return transport.Target{}, false
+	}
+	ids := make([]int64, 0, len(b.BrokerAddrs))
+	for id := range b.BrokerAddrs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if t, ok := r.member(snap, name, id, q); ok {
+			return t, true
+		}
 	}
 	return transport.Target{}, false
 }
@@ -266,7 +342,7 @@ func (d *discoveredBrokers) member(name string, id int64) (transport.Target, boo
 		return transport.Target{}, false
 	}
 	addr, ok := e.addrs[id]
-	return transport.Target{Broker: name, Addr: addr, Cluster: e.cluster}, ok
+	return transport.Target{Broker: name, Addr: addr, Cluster: e.cluster, BrokerID: id}, ok
 }
 
 func (d *discoveredBrokers) has(name string) bool {
@@ -303,7 +379,7 @@ func (m *Mesh) virtualAddresses(learn func(broker string) (cluster string, ok bo
 		return routing.RouteDataOptions{}, func() error { return nil }
 	}
 	var firstErr error
-	opts := routing.RouteDataOptions{AddressOf: func(name string, id int64, real string) string {
+	opts := routing.RouteDataOptions{KeepMaster: learn == nil, AddressOf: func(name string, id int64, real string) string {
 		addr, err := m.relay.Endpoint(name, id)
 		if err != nil {
 			if firstErr == nil {

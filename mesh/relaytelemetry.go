@@ -101,7 +101,7 @@ func (m *Mesh) brokerAddress(seen netip.AddrPort) (string, bool) {
 	if snap == nil {
 		return "", false
 	}
-	t, ok := m.router.member(snap, ep.BrokerName, ep.BrokerID, "")
+	t, ok := m.router.member(snap, ep.BrokerName, ep.BrokerID, nil)
 	return t.Addr, ok
 }
 

@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -41,9 +42,9 @@ func (s *server) listenExtraLocked() error {
 		if s.extra[i].ln != nil {
 			continue
 		}
-		ln, err := listenRetry(s.extra[i].addr)
+		ln, err := listenRetry(context.Background(), s.extra[i].addr)
 		if err != nil {
-			return err
+			return fmt.Errorf("meshtest: %w", err)
 		}
 		s.extra[i].ln = ln
 		s.wg.Add(1)

@@ -19,6 +19,8 @@ type Broker struct {
 
 	opaque atomic.Int32 // numbers the requests the broker sends (39, 40)
 
+	goingAway atomic.Bool // GoAway: every request is answered GO_AWAY
+
 	mu       sync.Mutex
 	errs     map[int32]faultError
 	delays   map[int32]time.Duration
@@ -34,6 +36,9 @@ type Broker struct {
 	consumers  map[string]*consumerGroup
 	pulls      map[queueKey][]*parkedPull
 	clients    map[string]*clientInfo
+
+	// guarded by mu: a replica's own commits, "topic@group" -> queue -> offset
+	ownOffsets map[string]map[int32]int64
 }
 
 func newBroker(c *Cluster, set *brokerSet, id int64) *Broker {
@@ -76,9 +81,14 @@ func (b *Broker) Replica(id int64) *Broker {
 // Messages returns the messages of topic in this broker set's store.
 func (b *Broker) Messages(topic string) []StoredMessage { return b.set.store.messages(topic) }
 
-// ConsumerOffset returns the committed offset of group on a queue of this broker
-// set; ok is false when none was committed.
+// ConsumerOffset returns the committed offset of group on a queue as this
+// broker answers QUERY_CONSUMER_OFFSET: the master's table, or for a replica
+// its own commits while the master is down (see replica.go); ok is false
+// when none was committed.
 func (b *Broker) ConsumerOffset(group, topic string, queueID int) (offset int64, ok bool) {
+	if !b.isMaster() {
+		return b.replicaOffset(group, topic, int32(queueID))
+	}
 	return b.set.store.consumerOffset(group, topic, int32(queueID))
 }
 
@@ -109,6 +119,9 @@ func (b *Broker) isMaster() bool { return b.id == 0 }
 // serve is the broker's request path: observe, authenticate, inject faults, run.
 func (b *Broker) serve(cn *conn, req *remoting.Command) *remoting.Command {
 	b.record(cn, req)
+	if resp := b.goAwayAnswer(req); resp != nil {
+		return resp
+	}
 	if resp := b.checkACL(req); resp != nil {
 		return resp
 	}

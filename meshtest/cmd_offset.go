@@ -15,6 +15,9 @@ func extInt64(req *remoting.Command, k string) int64 {
 // for a group without one (the in-memory store always has its first message "in
 // memory", so 4.9.8 answers 0 rather than QUERY_NOT_FOUND).
 func (b *Broker) handleQueryOffset(req *remoting.Command) *remoting.Command {
+	if !b.isMaster() {
+		return b.handleReplicaQueryOffset(req)
+	}
 	group, topic := req.Ext("consumerGroup"), req.Ext("topic")
 	qid := int32(extInt64(req, "queueId"))
 	off, ok := b.set.store.consumerOffset(group, topic, qid)
@@ -26,6 +29,9 @@ func (b *Broker) handleQueryOffset(req *remoting.Command) *remoting.Command {
 
 // handleUpdateOffset answers UPDATE_CONSUMER_OFFSET (15).
 func (b *Broker) handleUpdateOffset(req *remoting.Command) *remoting.Command {
+	if !b.isMaster() {
+		return b.handleReplicaUpdateOffset(req)
+	}
 	b.set.store.setOffset(req.Ext("consumerGroup"), req.Ext("topic"), int32(extInt64(req, "queueId")), extInt64(req, "commitOffset"))
 	return withExt(remoting.NewResponse(req, remoting.Success, ""))
 }

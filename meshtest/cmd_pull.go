@@ -155,10 +155,10 @@ func (b *Broker) pull(cn *conn, req *remoting.Command, allowSuspend bool) *remot
 	case statusOffsetOverflowBadly, statusOffsetTooSmall:
 		code = remoting.PullOffsetMoved
 	}
-	if !b.isMaster() && suggest == 0 {
-		// A replica without slaveReadEnable sends the client back to the master.
-		code = remoting.PullRetryImmediately
-	}
+	// A replica without slaveReadEnable serves the pull all the same and only
+	// suggests the master (suggest 0): 4.9.8's PullMessageProcessor sets
+	// PULL_RETRY_IMMEDIATELY for a slave and then overwrites it with the
+	// result's code (replica.go).
 	if allowSuspend && h.sysFlag&pullFlagCommitOffset != 0 && b.isMaster() {
 		st.setOffset(h.group, h.topic, h.queueID, h.commitOffset)
 	}

@@ -133,3 +133,51 @@ func TestBroker_PullLongPollWakesOnSend(t *testing.T) {
 		t.Errorf("overflow pull: %d %q", resp.Code, resp.Remark)
 	}
 }
+
+// TestCluster_ReplicaServesConsumersWhileMasterStopped is the official client
+// consuming a brokerName whose master stops under it. A consumer that started
+// while the master was up knows its offsets; once its route refresh (every
+// 30 s) lists only the replica, it pulls from there, and a 4.9.8 replica
+// serves those pulls (PullMessageProcessor overwrites the slave's suggestion
+// of the master with the status's own code), so everything broker-a stored is
+// consumed. A consumer that starts while the master is down cannot do the
+// same on its own: the client asks only a master for offsets
+// (remoteBrokerOffsetStore.fetchConsumeOffsetFromBroker) and never pulls a
+// queue whose offset it could not read.
+func TestCluster_ReplicaServesConsumersWhileMasterStopped(t *testing.T) {
+	c := RunCluster(t, WithBroker("broker-a", 1), WithBroker("broker-b", 0), WithTopic("TopicTest", 2), WithTimeScale(0.01))
+	p := newProducer(t, c)
+	const n = 40
+	sendN(t, p, "TopicTest", "s", n)
+	master := c.Broker("broker-a")
+	replica := master.Replica(1)
+	onA := len(master.Messages("TopicTest"))
+	if onA == 0 {
+		t.Fatal("no message stored on broker-a")
+	}
+	// The consumer starts with the master up, so it knows its offsets, but
+	// the master refuses its pulls: broker-a's messages are all still to be
+	// read when the master stops.
+	master.SetError(remoting.CodePullMessage, remoting.SystemBusy, "busy")
+	var got Collector
+	startPushConsumer(t, c, name("cg"), "TopicTest", &got, nil)
+	WaitFor(t, "the consumer's pulls of broker-a refused", func() bool { return master.RequestCount(remoting.CodePullMessage) > 0 })
+	master.Stop()
+	if n := got.PerBroker()["broker-a"]; n != 0 {
+		t.Fatalf("%d of broker-a's messages consumed while its master refused pulls", n)
+	}
+	// The client's route refresh, not time-scaled, comes within 30 s.
+	deadline := time.Now().Add(2 * DefaultTimeout)
+	for got.Distinct() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("consumed %d of %d messages (%v) with broker-a's master stopped; the replica answered %d pulls", got.Distinct(), n, got.PerBroker(), replica.RequestCount(remoting.CodePullMessage))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := got.PerBroker()["broker-a"]; n != onA {
+		t.Errorf("consumed %d of broker-a's %d messages", n, onA)
+	}
+	if replica.RequestCount(remoting.CodePullMessage) == 0 {
+		t.Error("the replica answered no pull")
+	}
+}

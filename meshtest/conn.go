@@ -2,8 +2,10 @@ package meshtest
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -64,9 +66,9 @@ func (s *server) start(addr string) error {
 	if s.addr != "" {
 		addr = s.addr
 	}
-	ln, err := listenRetry(addr)
+	ln, err := listenRetry(context.Background(), addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("meshtest: %w", err)
 	}
 	s.addr = ln.Addr().String()
 	s.ln = ln
@@ -95,21 +97,6 @@ func (s *server) startElsewhere() error {
 		return err
 	}
 	return nil
-}
-
-// listenRetry retries briefly: a restarted listener may race the old socket's
-// teardown.
-func listenRetry(addr string) (net.Listener, error) {
-	var err error
-	for i := 0; i < 50; i++ {
-		var ln net.Listener
-		ln, err = net.Listen("tcp", addr)
-		if err == nil {
-			return ln, nil
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil, err
 }
 
 func (s *server) acceptLoop(ln net.Listener) {
@@ -201,9 +188,9 @@ func (s *server) refuse(on bool) error {
 		s.closeExtraLocked()
 		return nil
 	}
-	ln, err := listenRetry(s.addr)
+	ln, err := listenRetry(context.Background(), s.addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("meshtest: %w", err)
 	}
 	s.ln = ln
 	s.wg.Add(1)

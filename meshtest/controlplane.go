@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
@@ -173,7 +172,7 @@ func NewControlPlane(opts ...ControlPlaneOption) (*ControlPlane, error) {
 		cp.cancel()
 		return nil, err
 	}
-	if err := cp.listen(o.addr); err != nil {
+	if err := cp.listen(cp.ctx, o.addr); err != nil {
 		cp.cancel()
 		return nil, err
 	}
@@ -187,8 +186,10 @@ func classify(typeURL string) string {
 	return "snapshot"
 }
 
-func (cp *ControlPlane) listen(addr string) error {
-	lis, err := net.Listen("tcp", addr)
+// listen serves on addr; a fixed address still held (a restart's, on a
+// shared machine) is waited for (listenRetry).
+func (cp *ControlPlane) listen(ctx context.Context, addr string) error {
+	lis, err := listenRetry(ctx, addr)
 	if err != nil {
 		return fmt.Errorf("meshtest: control plane: %w", err)
 	}
@@ -365,7 +366,7 @@ func (cp *ControlPlane) Restart() error {
 	if closed {
 		return errors.New("meshtest: control plane is closed")
 	}
-	return cp.listen(addr)
+	return cp.listen(context.Background(), addr)
 }
 
 // Close stops the server for good.

@@ -20,9 +20,11 @@
 // State is observable without the wire ([Cluster.Messages],
 // [Cluster.ConsumerOffset], [Broker.Requests], [Broker.SentRequests],
 // [Broker.Locks], [Broker.Clients]), faults are verbs ([Broker.Stop],
-// [Broker.Restart], [Broker.Kill], [Broker.SetError], [Broker.SetDelay],
-// [Broker.Hold], [Broker.RefuseConnections], [Broker.CloseClientConnections],
-// [Cluster.SetNotifyConsumerIDsChanged]) and time is a knob ([WithTimeScale],
+// [Broker.Restart], [Broker.Kill], [Broker.RestartElsewhere], [Broker.GoAway],
+// [Broker.SetError], [Broker.SetDelay], [Broker.Hold],
+// [Broker.RefuseConnections], [Broker.CloseClientConnections],
+// [Cluster.SetNotifyConsumerIDsChanged], [ControlPlane.Stop],
+// [ControlPlane.RestartEmpty]) and time is a knob ([WithTimeScale],
 // [Cluster.FastForward]).
 //
 // Start the official client's consumers with [StartConsumer]: it keeps
@@ -30,8 +32,10 @@
 // how), and [WaitFor] and [DefaultTimeout] bound every wait.
 //
 // Each broker set (brokerName) has one store shared by its master (brokerId 0)
-// and replicas; replicas serve pulls when the master suggests them
-// ([Broker.SuggestReplica]) and accept heartbeats and offsets, never sends. The
+// and replicas. Replicas answer as a 4.9.8 slave does: they serve pulls
+// (suggesting the master unless [Broker.SuggestReplica]), heartbeats and
+// offset lookups, keep the offset commits they take in a table of their own
+// that the master's overwrites while the master runs, and refuse sends. The
 // nameserver derives routes from the brokers' topics on every request, so a
 // stopped broker leaves the routes at once. README.md lists every request code
 // and how it is answered.

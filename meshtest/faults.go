@@ -21,13 +21,14 @@ func (b *Broker) SetError(code, respCode int32, remark string) {
 	b.errs[code] = faultError{code: respCode, remark: remark}
 }
 
-// ClearErrors removes every error set with SetError and every delay set with
-// SetDelay.
+// ClearErrors removes every error set with SetError, every delay set with
+// SetDelay, and GoAway.
 func (b *Broker) ClearErrors() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	clear(b.errs)
 	clear(b.delays)
+	b.goingAway.Store(false)
 }
 
 // SetDelay holds every request with the given code for d (wall time, not scaled)
@@ -153,6 +154,7 @@ func (b *Broker) Restart() error {
 		return ErrClosed
 	default:
 	}
+	b.goingAway.Store(false)
 	if err := b.srv.start(""); err != nil {
 		return fmt.Errorf("meshtest: restarting broker %q id %d: %w", b.set.name, b.id, err)
 	}
@@ -169,6 +171,7 @@ func (b *Broker) RestartElsewhere() error {
 		return ErrClosed
 	default:
 	}
+	b.goingAway.Store(false)
 	if err := b.srv.startElsewhere(); err != nil {
 		return fmt.Errorf("meshtest: restarting broker %q id %d at a new address: %w", b.set.name, b.id, err)
 	}

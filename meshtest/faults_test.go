@@ -157,3 +157,68 @@ func TestBroker_RestartElsewhere(t *testing.T) {
 		t.Errorf("at the new address: code %d", resp.Code)
 	}
 }
+
+// TestBroker_GoAway: every request is answered 1500 with RocketMQ 5's remark,
+// on connections opened before and after; Restart ends it.
+func TestBroker_GoAway(t *testing.T) {
+	c := RunCluster(t)
+	b := c.Broker("broker-a")
+	before := dialRaw(t, b.Addr())
+	b.GoAway()
+	for _, rc := range []*rawClient{before, dialRaw(t, b.Addr())} {
+		if resp := rc.call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102", "queueId": "0"}, nil); resp.Code != CodeGoAway || resp.Remark != "please go away" {
+			t.Errorf("going away: %d %q, want %d %q", resp.Code, resp.Remark, CodeGoAway, "please go away")
+		}
+	}
+	b.Stop()
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if resp := dialRaw(t, b.Addr()).call(remoting.CodeGetMaxOffset, map[string]string{"topic": "TBW102", "queueId": "0"}, nil); resp.Code != remoting.Success {
+		t.Errorf("after Restart: %d %q, want success", resp.Code, resp.Remark)
+	}
+}
+
+// TestBroker_ReplicaOffsets: a replica answers offset queries from the
+// master's table while the master runs and keeps commits of its own, which
+// win while the master is down and are forgotten (overwritten by the sync)
+// once it is back; the master never sees them.
+func TestBroker_ReplicaOffsets(t *testing.T) {
+	c := RunCluster(t, WithBroker("broker-a", 1), WithTopic("TopicTest", 1))
+	master := c.Broker("broker-a")
+	replica := master.Replica(1)
+	query := func(rc *rawClient) string {
+		t.Helper()
+		resp := rc.call(remoting.CodeQueryConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "0"}, nil)
+		if resp.Code != remoting.Success {
+			t.Fatalf("QUERY_CONSUMER_OFFSET: %d %q", resp.Code, resp.Remark)
+		}
+		return resp.Ext("offset")
+	}
+	commit := func(rc *rawClient, off string) {
+		t.Helper()
+		resp := rc.call(remoting.CodeUpdateConsumerOffset, map[string]string{"consumerGroup": "g", "topic": "TopicTest", "queueId": "0", "commitOffset": off}, nil)
+		if resp.Code != remoting.Success {
+			t.Fatalf("UPDATE_CONSUMER_OFFSET %s: %d %q", off, resp.Code, resp.Remark)
+		}
+	}
+	commit(dialRaw(t, master.Addr()), "5")
+	rep := dialRaw(t, replica.Addr())
+	if got := query(rep); got != "5" {
+		t.Errorf("replica's offset with the master up: %s, want the master's 5", got)
+	}
+	master.Stop()
+	commit(rep, "9")
+	if got := query(rep); got != "9" {
+		t.Errorf("replica's offset with the master down, after its own commit: %s, want 9", got)
+	}
+	if off, _ := master.ConsumerOffset("g", "TopicTest", 0); off != 5 {
+		t.Errorf("master's offset %d after a commit to the replica, want 5", off)
+	}
+	if err := master.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := query(rep); got != "5" {
+		t.Errorf("replica's offset once the master is back: %s, want the master's 5", got)
+	}
+}

@@ -5,8 +5,10 @@ package meshtest
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	rocketmqv3 "github.com/envoyproxy/go-control-plane/contrib/envoy/extensions/filters/network/rocketmq_proxy/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -75,6 +77,15 @@ type ClusterSpec struct {
 	// DataPath is "", "direct" or "intercept"; it goes to the cluster's
 	// filter_metadata["rmqmesh"]["data_path"].
 	DataPath string
+	// ConnectTimeout is the cluster's connect_timeout; zero means 5 s.
+	ConnectTimeout time.Duration
+	// OutlierDetection and CircuitBreakers are Envoy's fields; nil leaves
+	// them unset.
+	OutlierDetection *clusterv3.OutlierDetection
+	CircuitBreakers  *clusterv3.CircuitBreakers
+	// SendFailover, when not nil, goes to the cluster's
+	// filter_metadata["rmqmesh"]["send_failover"].
+	SendFailover *wellknown.SendFailover
 	// Endpoints of the cluster.
 	Endpoints []EndpointSpec
 	// TransportSocket is the cluster's transport_socket, e.g. from
@@ -160,7 +171,9 @@ func (s MeshSpec) Resources() (Resources, error) {
 			return Resources{}, fmt.Errorf("meshtest: duplicate cluster %q", cs.Name)
 		}
 		seen[cs.Name] = true
-		spec := resource.Cluster{Name: cs.Name, DataPath: cs.DataPath, TransportSocket: cs.TransportSocket}
+		spec := resource.Cluster{Name: cs.Name, DataPath: cs.DataPath, ConnectTimeout: cs.ConnectTimeout,
+			OutlierDetection: cs.OutlierDetection, CircuitBreakers: cs.CircuitBreakers, SendFailover: cs.SendFailover,
+			TransportSocket: cs.TransportSocket}
 		for _, es := range cs.Endpoints {
 			spec.Endpoints = append(spec.Endpoints, es.endpoint())
 		}

@@ -29,7 +29,7 @@ func (s *Snapshot) GroupTopicRoute(topic string, opts RouteDataOptions) (*remoti
 	if s == nil || KindOf(err) != KindNoRoute || !remoting.IsGroupTopic(topic) {
 		return r, err
 	}
-	entries := s.routedBrokers(groupTopicQueues)
+	entries := s.routedBrokers(groupTopicQueues, opts)
 	if len(entries) == 0 {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (s *Snapshot) RewriteGroupRoute(topic string, upstreams []*remoting.TopicRo
 	if s == nil {
 		return nil, errNoSnapshot()
 	}
-	entries := s.routedBrokers(groupTopicQueues)
+	entries := s.routedBrokers(groupTopicQueues, opts)
 	orderConf := ""
 	for _, up := range upstreams {
 		if up == nil {
@@ -177,14 +177,15 @@ func (s *Snapshot) RoutedBrokers(opts RouteDataOptions) []remoting.BrokerData {
 	if s == nil {
 		return nil
 	}
-	return buildRouteData("", s.routedBrokers(0), opts).BrokerDatas
+	return buildRouteData("", s.routedBrokers(0, opts), opts).BrokerDatas
 }
 
 // BrokerClusters returns, for every broker some route leads to, the xDS
 // cluster of the first such route in match order (inline routes, then
-// per-topic routes by topic): the cluster whose settings, TLS among them,
-// apply to requests that name the broker but no topic. A broker that
-// several clusters hold should have the same settings in each.
+// per-topic routes by topic): the cluster whose settings (TLS, connect
+// timeout, outlier detection, limits) apply to requests that name the broker
+// but no topic. A broker that several clusters hold should have the same
+// settings in each. Brokers only nameservers know are not listed.
 func (s *Snapshot) BrokerClusters() map[string]string {
 	out := make(map[string]string)
 	if s == nil {
@@ -206,7 +207,7 @@ func (s *Snapshot) BrokerClusters() map[string]string {
 // routedBrokers merges the broker groups of every route's endpoint set, granting
 // each the read and write bits its endpoints allow. queues, if not 0,
 // replaces the queue counts of every entry.
-func (s *Snapshot) routedBrokers(queues int32) map[string]*brokerEntry {
+func (s *Snapshot) routedBrokers(queues int32, opts RouteDataOptions) map[string]*brokerEntry {
 	entries := make(map[string]*brokerEntry)
 	seen := make(map[*endpointSet]bool)
 	s.eachRoute(func(route *Route) {
@@ -243,6 +244,9 @@ func (s *Snapshot) routedBrokers(queues int32) map[string]*brokerEntry {
 				}
 			}
 			e.addSide(route.DataPath())
+			if g.Readable() {
+				e.keepMaster(g, opts)
+			}
 		}
 	})
 	return entries

@@ -22,6 +22,17 @@ type RouteDataOptions struct {
 	// reached only through [DataPathDirect] clusters keep their real
 	// addresses. Nil means real addresses for every broker.
 	AddressOf func(brokerName string, brokerID int64, real string) string
+	// KeepMaster lists the master (id 0) of every readable broker whose
+	// master is not listed (unhealthy, read-only, or missing), at
+	// AddressOf(name, 0, real) — where real is the master's endpoint address,
+	// "" when EDS lists none. It is for relays behind those addresses that
+	// route the master's requests to a member that can take them: the
+	// official Go client sends offset queries and commits to a broker's
+	// master address only, so without one it cannot consume a broker whose
+	// master is down. The broker stays read-only. Applies to brokers reached
+	// through [DataPathIntercept] clusters with AddressOf set, in
+	// [Snapshot.TopicRoute] and [Snapshot.GroupTopicRoute].
+	KeepMaster bool
 }
 
 // SourceKind says where the answer to code 105 for a topic comes from.
@@ -143,6 +154,22 @@ func (e *brokerEntry) addSide(dp DataPath) {
 	}
 }
 
+// keepMaster lists g's master for [RouteDataOptions.KeepMaster] when no
+// master address is listed yet.
+func (e *brokerEntry) keepMaster(g *BrokerGroup, opts RouteDataOptions) {
+	if !opts.KeepMaster || opts.AddressOf == nil || !e.intercept {
+		return
+	}
+	if _, ok := e.addrs[remoting.MasterID]; ok {
+		return
+	}
+	real := ""
+	if m, ok := g.Master(); ok {
+		real = m.Address
+	}
+	e.addrs[remoting.MasterID] = real
+}
+
 // TopicRoute synthesizes the route data the client sees for topic (code 105)
 // from xDS endpoints, in the wire codec's type.
 //
@@ -217,6 +244,7 @@ func (s *Snapshot) TopicRoute(topic string, opts RouteDataOptions) (*remoting.To
 					}
 				}
 				e.addSide(r.route.DataPath())
+				e.keepMaster(g, opts)
 				readable++
 			}
 			if readable == 0 {

@@ -27,7 +27,7 @@ func Call(ctx context.Context, addr string, req *remoting.Command, opts ...CallO
 		}
 	}
 	var d net.Dialer
-	c, err := dialTLS(ctx, &d, addr, o.tls, func(err error) error {
+	c, err := dialTLS(ctx, d.DialContext, addr, o.tls, func(err error) error {
 		return &TLSError{Cluster: o.cluster, Addr: addr, Err: err}
 	})
 	if err != nil {

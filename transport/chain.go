@@ -95,6 +95,11 @@ type Request struct {
 
 	d          *downstream
 	view       *remoting.FrameView
+	q          *Query     // the routing question, the connection's (or the retry's) own
+	bufs       *frameBufs // buffers of the goroutine running the chain
+	retry      *sendRetry // a send the relay may try again; nil otherwise
+	retryHeld  bool       // the chain still owns retry (no upstream took it)
+	flushNow   bool       // flush upstream writes at once (off the reading goroutine)
 	topic      string
 	txKey      string // a redirected transactional send's message key
 	signer     string // the access key the client signed with, once signerRead
@@ -234,7 +239,15 @@ func (c *Request) undoEdits(mark int) {
 	c.replaced = nil
 }
 
-// reset prepares c for the next request read into view.
+// reset prepares c for the next request read into view; the connection, the
+// query and the buffers stay.
 func (c *Request) reset(view *remoting.FrameView, ep Endpoint) {
-	*c = Request{Code: view.Code(), Endpoint: ep, d: c.d, view: view}
+	*c = Request{Code: view.Code(), Endpoint: ep, d: c.d, view: view, q: c.q, bufs: c.bufs}
+}
+
+// frameBufs are the buffers a goroutine builds frames in: the connection's
+// reading goroutine has one set, the goroutine retrying its sends another.
+type frameBufs struct {
+	scratch []byte // edited requests
+	copy    []byte // heartbeat copies
 }

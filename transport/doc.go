@@ -10,7 +10,7 @@
 // brokerId) the routes name and relays every request to the real broker a [Router]
 // picks. Neither knows anything of xDS.
 //
-//	relay, err := transport.NewRelay(router, transport.WithLogger(log))
+//	relay, err := transport.NewRelay(router, transport.WithLogger(log), transport.WithHooks(hooks))
 //	ns, err := transport.NewNameServer(provider, transport.WithLogger(log))
 //	// provider answers 105 with addresses from relay.Endpoint(brokerName, brokerID)
 //	producer.WithNsResolver(primitive.NewPassthroughResolver([]string{ns.Addr()}))
@@ -46,13 +46,20 @@
 //   - Configuration changes ([Relay.Update]) apply to the next request: the
 //     router is asked per request. An upstream whose address left the
 //     configuration drains: its requests in flight complete there (bounded by
-//     [WithDrainTimeout]), then it closes. A broker's GO_AWAY (1500) does the
-//     same and the client gets SERVICE_NOT_AVAILABLE, which it retries.
+//     [WithDrainTimeout]), then it closes; the next request opens a
+//     replacement, which starts with the client's heartbeat.
+//   - Graceful drain: a broker's GO_AWAY (1500, a RocketMQ 5 proxy or broker
+//     shutting down) retires the connection it came on the same way. The
+//     refused send is tried again (see Send failover); for a few seconds
+//     sends and pulls that can go elsewhere avoid the address; any other
+//     refused request is answered SERVICE_NOT_AVAILABLE, which the client
+//     retries.
 //   - A request that cannot be delivered is answered, never dropped: an
 //     unreachable broker gives SERVICE_NOT_AVAILABLE, an upstream that closes
-//     with requests in flight answers each of them so, and a routing failure
-//     gives SYSTEM_ERROR with a remark naming the topic, the cluster and the
-//     reason.
+//     with requests in flight answers each of them so (sends under failover
+//     go on to their next try instead), a cluster limit gives SYSTEM_BUSY, and
+//     a routing failure gives SYSTEM_ERROR with a remark naming the topic, the
+//     cluster and the reason.
 //
 // Frames are decoded only as far as the header ([remoting.FrameView]); bodies are
 // not parsed, except the message lists of pull, query and view answers, whose
@@ -68,10 +75,13 @@
 //	                              broker choose the queue)
 //	11                  pull      the client's AllocateStrategy (the mesh's) assigns queues; the broker's suggestion
 //	                              picks the member; the relay keeps both when readable, else another readable member
-//	14 15 29-33 36 41 42 …       the broker that holds the state: the master of the addressed broker
+//	12 14 15 29-33      reads     the master of the addressed broker, or a readable replica while the master is away
+//	                              (offset queries and commits, offset lookups, message queries: what a replica answers)
+//	36 41 42 …                    the broker that holds the state: the master of the addressed broker
 //	37                  end-tx    the master of the addressed broker, or the broker that stored the half message when
 //	                              the relay redirected the send or relayed the check (an affinity table, [WithAffinity])
-//	34 35               heartbeat the member behind the endpoint; 34 also to every other upstream of the connection
+//	34 35               heartbeat the member behind the endpoint (else the master, else any member); 34 also to
+//	                              every other upstream of the connection
 //	38                  consumers the addressed broker's master, or any other master
 //	anything else                 the addressed broker's master
 //
@@ -81,6 +91,68 @@
 // offset message id the storing broker returned; its offset message id encodes
 // the storing broker's virtual endpoint, so looking the message up by it, and
 // ending its transaction, reach the broker that has it.
+//
+// # Send failover
+//
+// A send (10, 310, 320, 324, 325) whose cluster allows it ([Failover], per
+// cluster through [ClusterPolicy]) is tried again inside the client's request
+// when its try fails in a way that leaves the message unstored:
+//
+//   - the connection is refused, or breaks before the answer (a killed
+//     broker resets it);
+//   - no answer within the per-try timeout, while another broker can take
+//     the send (otherwise the try stays in flight: a late answer beats
+//     none, and the client's own timeout still applies);
+//   - an answer Apache RocketMQ 4.9.8 gives only to sends it did not store:
+//     SYSTEM_BUSY, SERVICE_NOT_AVAILABLE, NO_PERMISSION, TOPIC_NOT_EXIST,
+//     SYSTEM_ERROR with the remarks of a busy page cache, a missing mapped
+//     file or a broker not yet accepting sends, and GO_AWAY (failover.go
+//     cites the broker's classes and methods for each).
+//
+// The next try goes to another writable broker of the topic that the route
+// allows, with queueId −1 so that broker picks its own queue, and with an
+// opaque of the relay's so that a late answer to an earlier try is dropped;
+// the client sees one answer, under its own opaque. The tries stop at
+// MaxAttempts or Timeout; the client then gets the last broker's error
+// answer, or SERVICE_NOT_AVAILABLE, with a remark naming every try. A send
+// with a sharding key (an ordered message) is tried again on its own broker
+// only — a new connection, or the broker's new address — unless the cluster
+// sets MoveKeyedSends, because a move breaks the order of the key's messages
+// for as long as it lasts.
+//
+// Duplicates: a try that timed out, or whose connection broke after the
+// request was written, may have been stored although it was not answered;
+// its next try stores the message again. RocketMQ is at-least-once; these are
+// the only duplicates the relay makes.
+//
+// # Outlier detection and limits
+//
+// A cluster's [OutlierDetection] ejects a host after consecutive errors,
+// gateway failures or local-origin failures (refused or reset connections,
+// unanswered tries), for the base ejection time × its ejection count: sends,
+// pulls and the reads a replica serves steer around ejected hosts while any
+// other can take them (a send with nothing else left still tries it, as
+// Envoy's panic mode; a pull fails fast, so the consumer goes on with the
+// other brokers). [Relay.Clusters] shows each host's state. A cluster's
+// [Limits] (circuit breakers) refuse what exceeds them with SYSTEM_BUSY
+// naming the cluster and the limit. [Hooks] report failovers, ejections,
+// drains and refusals.
+//
+// # When a master is away
+//
+// Apache RocketMQ 4.9.8 replicas answer pulls, offset queries and commits,
+// offset lookups and message queries from the state they keep in step with
+// their master; the official Go client, though, sends offset requests to a
+// broker's master address only. The relay sends those requests
+// ([KindMasterOrReplica]) and heartbeats to a readable replica while the
+// master is unreachable, ejected or absent from the route. A replica keeps
+// the commits it takes only until its master is back (it copies the master's
+// table over its own), so the relay keeps the last commit per queue that a
+// replica took and delivers it to the master when the master takes requests
+// again, unless the master already holds that offset or a later one
+// ([Relay.KeptCommits]). Sends and end-transactions go to masters only (a
+// replica refuses them), and so do locks: ordered consumption of a broker
+// pauses while its master is away.
 //
 // # Nothing bypasses the relay
 //
@@ -117,14 +189,18 @@
 //
 // A broker's frame is read into a buffer that grows with what arrives (up to
 // the 16 MiB frame limit), so announcing a large frame costs nothing. Answers to
-// no request of the connection are dropped: a broker cannot answer a request
-// another broker holds.
+// no request of the connection are dropped (late answers to tries given up on
+// among them): a broker cannot answer a request another broker holds.
 //
 // # TLS to brokers
 //
 // A [Target] whose TLS is set is reached over TLS: the relay asks the
 // [TLSConfigProvider] for a configuration per new connection and completes the
-// handshake within the dial timeout. A broker whose handshake fails (its
+// handshake within the connect timeout (the cluster's, else the dial
+// timeout), through [WithDialer]'s dialer when one is set. Every try of a
+// send under failover reaches its broker with that broker's cluster's TLS
+// setting; a try whose handshake fails is a failed connection, counted
+// against the host by outlier detection. A broker whose handshake fails (its
 // certificate does not verify, it is not a TLS server, the provider has no key
 // material) is not used: requests that may go elsewhere do, the others are
 // answered with SERVICE_NOT_AVAILABLE and a remark naming the cluster, the
@@ -135,7 +211,8 @@
 // the old one drains. [Call] speaks TLS with [CallTLS].
 //
 // What this package does not do: it makes no routing decision of its own (the
-// [Router] does), does not read xDS or certificate files, does not retry a
-// request the broker answered with an error, and does not serve TLS on its
-// loopback endpoints (the guard, not encryption, keeps them to this process).
+// [Router] does), does not read xDS or certificate files, retries no request
+// but sends (and only on the failures above, never a send the broker answered
+// with an error the client must see), and does not serve TLS on its loopback
+// endpoints (the guard, not encryption, keeps them to this process).
 package transport

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -26,17 +27,22 @@ type downstream struct {
 	remote string
 
 	// only touched by the reading goroutine
-	br        *bufio.Reader
-	big       []byte
-	view      remoting.FrameView
-	req       Request
-	query     Query
-	topics    map[string]string
-	topicBuf  []byte
-	scratch   []byte
-	copyBuf   []byte
-	dirty     []*upstream
-	heartbeat []byte // the client's last heartbeat, replayed on new upstreams
+	br       *bufio.Reader
+	big      []byte
+	view     remoting.FrameView
+	req      Request
+	query    Query
+	bufs     frameBufs
+	topics   map[string]string
+	topicBuf []byte
+	dirty    []*upstream
+
+	// only touched under retryMu: the goroutines that fail sends over take
+	// turns with one request and one set of buffers
+	retryMu    sync.Mutex
+	retryReq   Request
+	retryQuery Query
+	retryBufs  frameBufs
 
 	wmu sync.Mutex // guards bw and writes to nc
 	bw  *bufio.Writer
@@ -50,8 +56,9 @@ type downstream struct {
 	brokerReqs map[int32]brokerRequest
 	nextOpaque int32
 	closed     bool
+	heartbeat  []byte // the client's last heartbeat, replayed on new upstreams
 
-	wg sync.WaitGroup // upstream readers
+	wg sync.WaitGroup // upstream readers and failover goroutines
 }
 
 // brokerRequest is a request a broker sent the client, awaiting its answer:
@@ -80,7 +87,8 @@ func newDownstream(r *Relay, ep *endpoint, c net.Conn) *downstream {
 		brokerReqs: make(map[int32]brokerRequest),
 	}
 	d.log = r.log.With("broker", ep.key.BrokerName, "brokerId", ep.key.BrokerID, "client", d.remote)
-	d.req.d = d
+	d.req.d, d.req.q, d.req.bufs = d, &d.query, &d.bufs
+	d.retryReq.d, d.retryReq.q, d.retryReq.bufs = d, &d.retryQuery, &d.retryBufs
 	return d
 }
 
@@ -133,7 +141,13 @@ func (d *downstream) request() {
 	}
 	d.req.reset(v, d.ep.key)
 	d.req.topic = d.topicOf(v)
-	if err := d.invoke(); err != nil {
+	err := d.invoke()
+	if c := &d.req; c.retry != nil && c.retryHeld {
+		// No upstream took the send: its failover state ends here.
+		c.retry.release()
+		c.retry, c.retryHeld = nil, false
+	}
+	if err != nil {
 		d.reject(err)
 	}
 }
@@ -184,31 +198,57 @@ func (d *downstream) topicOf(v *remoting.FrameView) string {
 }
 
 // forward writes the request, as the chain left it, to its target's upstream.
+// From the moment the upstream holds a send under failover, the upstream owns
+// it.
 func (d *downstream) forward(c *Request) error {
 	if c.Target.Addr == "" {
 		return fmt.Errorf("rmqmesh relay: %s: no link of the chain chose a broker", remoting.RequestCodeName(c.Code))
 	}
-	frame := c.view.Frame()
-	switch {
-	case c.replaced != nil:
-		frame = c.replaced
-	case c.nedits > 0:
-		var err error
-		if d.scratch, err = c.view.AppendEdited(d.scratch[:0], c.view.Opaque(), c.edits[:c.nedits]); err != nil {
-			return fmt.Errorf("rmqmesh relay: %s: %w", remoting.RequestCodeName(c.Code), err)
-		}
-		frame = d.scratch
+	cs := d.r.clusterFor(c.Target.Policy)
+	if err := d.r.admitRequest(cs, c.Code); err != nil {
+		return err
 	}
-	up, err := d.upstream(c.Target)
+	up, err := d.upstream(c.Target, cs, c)
 	if err != nil {
 		return err
 	}
-	p := pendingRequest{code: c.Code, st: c.view.SerializeType(), txKey: c.txKey, onResponse: c.onResponse}
-	if err := up.send(frame, c.view.Opaque(), p, tracked(c)); err != nil {
+	sr := c.retry
+	wire := c.view.Opaque()
+	if sr != nil && sr.attempts > 1 {
+		// A late answer to an earlier try must not be taken for this one's.
+		wire = up.reserveOpaque()
+	}
+	frame := c.view.Frame()
+	b := c.bufs
+	switch {
+	case c.replaced != nil && wire != c.view.Opaque():
+		if b.scratch, err = withOpaque(b.scratch[:0], c.replaced, wire); err != nil {
+			return fmt.Errorf("rmqmesh relay: %s: %w", remoting.RequestCodeName(c.Code), err)
+		}
+		frame = b.scratch
+	case c.replaced != nil:
+		frame = c.replaced
+	case c.nedits > 0 || wire != c.view.Opaque():
+		if b.scratch, err = c.view.AppendEdited(b.scratch[:0], wire, c.edits[:c.nedits]); err != nil {
+			return fmt.Errorf("rmqmesh relay: %s: %w", remoting.RequestCodeName(c.Code), err)
+		}
+		frame = b.scratch
+	}
+	p := pendingRequest{code: c.Code, st: c.view.SerializeType(), txKey: c.txKey, onResponse: c.onResponse, cs: cs, retry: sr}
+	if err := up.send(frame, wire, p, tracked(c)); err != nil {
 		return &unreachableError{target: c.Target, err: err}
 	}
-	if c.Code == remoting.CodeHeartBeat {
-		d.fanOutHeartbeat(up, frame)
+	c.retryHeld = false
+	if c.flushNow {
+		up.flush()
+	} else {
+		d.markDirty(up)
+	}
+	switch c.Code {
+	case remoting.CodeHeartBeat:
+		d.fanOutHeartbeat(up, frame, b)
+	case remoting.CodeUpdateConsumerOffset:
+		d.r.trackCommit(c, frame)
 	}
 	return nil
 }
@@ -232,9 +272,9 @@ func tracked(c *Request) bool {
 // upstream of the connection, and keeps it for the ones opened later: a broker
 // serves pulls to, and calls back, only clients whose heartbeat it holds on
 // that connection.
-func (d *downstream) fanOutHeartbeat(primary *upstream, frame []byte) {
-	d.heartbeat = append(d.heartbeat[:0], frame...)
+func (d *downstream) fanOutHeartbeat(primary *upstream, frame []byte, b *frameBufs) {
 	d.mu.Lock()
+	d.heartbeat = append(d.heartbeat[:0], frame...)
 	others := make([]*upstream, 0, len(d.ups))
 	for _, up := range d.ups {
 		if up != primary {
@@ -243,15 +283,18 @@ func (d *downstream) fanOutHeartbeat(primary *upstream, frame []byte) {
 	}
 	d.mu.Unlock()
 	for _, up := range others {
-		if err := up.sendOwn(d.heartbeat); err != nil {
+		if err := up.sendOwn(frame, b); err != nil {
 			d.log.Debug("heartbeat copy not sent", "broker", up.target.Broker, "addr", up.target.Addr, "err", err)
+			continue
 		}
+		d.markDirty(up)
 	}
 }
 
 // upstream returns the connection to t.Addr, opening it (and replaying the
-// client's heartbeat on it) when there is none.
-func (d *downstream) upstream(t Target) (*upstream, error) {
+// client's heartbeat on it) when there is none. cs is t's cluster, whose
+// connect timeout and limits apply; c the request that needs it.
+func (d *downstream) upstream(t Target, cs *clusterState, c *Request) (*upstream, error) {
 	d.mu.Lock()
 	up := d.ups[t.Addr]
 	closed := d.closed
@@ -271,9 +314,31 @@ func (d *downstream) upstream(t Target) (*upstream, error) {
 	if down, why := d.r.down.isDown(t.Addr); down {
 		return nil, &unreachableError{target: t, err: fmt.Errorf("%w: %w", errRecentlyDown, why)}
 	}
-	nc, err := d.r.dialUpstream(t)
+	timeout := d.r.o.dialTimeout
+	if cs != nil {
+		p := cs.policy.Load()
+		if p.ConnectTimeout > 0 {
+			timeout = p.ConnectTimeout
+		}
+		if max := p.Limits.MaxConnections; max > 0 && cs.connections.Load() >= int64(max) {
+			return nil, d.r.limitError(cs, "max_connections", max, c.Code)
+		}
+		if max := p.Limits.MaxPendingRequests; max > 0 && cs.pending.Load() >= int64(max) {
+			return nil, d.r.limitError(cs, "max_pending_requests", max, c.Code)
+		}
+		cs.pending.Add(1)
+		defer cs.pending.Add(-1)
+	}
+	if sr := c.retry; sr != nil {
+		timeout = max(min(timeout, time.Until(sr.deadline)), time.Millisecond)
+	}
+	// The connect timeout bounds the TLS handshake too: a broker that
+	// accepts but never completes one is as unreachable as one that does
+	// not accept.
+	nc, err := d.r.dialUpstream(t, timeout)
 	if err != nil {
 		d.r.down.failed(t.Addr, err)
+		d.r.report(cs, t.Addr, outcomeLocal)
 		if tlsErr, ok := errors.AsType[*TLSError](err); ok {
 			d.log.Warn("broker not used: TLS failed", "cluster", t.Cluster, "target", t.Broker, "addr", t.Addr, "err", tlsErr.Err)
 		} else {
@@ -282,22 +347,35 @@ func (d *downstream) upstream(t Target) (*upstream, error) {
 		return nil, &unreachableError{target: t, err: err}
 	}
 	d.r.down.succeeded(t.Addr)
-	up = newUpstream(d, t, nc)
-	if len(d.heartbeat) > 0 {
-		if err := up.sendOwn(d.heartbeat); err != nil {
-			nc.Close()
-			return nil, &unreachableError{target: t, err: err}
-		}
-	}
+	up = newUpstream(d, t, nc, cs)
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		nc.Close()
 		return nil, net.ErrClosed
 	}
+	if other := d.ups[t.Addr]; other != nil {
+		// Another goroutine of this connection (a failover) opened one
+		// meanwhile: use it.
+		d.mu.Unlock()
+		nc.Close()
+		return other, nil
+	}
+	hb := d.heartbeat
+	if len(hb) > 0 {
+		// Replayed before any other request: the upstream is not shared yet.
+		if err := up.sendOwn(hb, c.bufs); err != nil {
+			d.mu.Unlock()
+			nc.Close()
+			return nil, &unreachableError{target: t, err: err}
+		}
+	}
 	d.ups[t.Addr] = up
 	d.wg.Add(1)
 	d.mu.Unlock()
+	if cs != nil {
+		cs.connections.Add(1)
+	}
 	d.log.Debug("upstream connected", "target", t.Broker, "addr", t.Addr, "cluster", t.Cluster)
 	go up.readLoop()
 	return up, nil
@@ -321,15 +399,17 @@ func (d *downstream) answerBroker() {
 	frame := v.Frame()
 	if !v.SetOpaqueInPlace(br.opaque) {
 		var err error
-		if d.scratch, err = v.AppendEdited(d.scratch[:0], br.opaque, nil); err != nil {
+		if d.bufs.scratch, err = v.AppendEdited(d.bufs.scratch[:0], br.opaque, nil); err != nil {
 			d.log.Warn("dropping the client's answer to a broker request", "err", err)
 			return
 		}
-		frame = d.scratch
+		frame = d.bufs.scratch
 	}
 	if err := br.up.write(frame); err != nil {
 		d.log.Debug("the broker that asked is gone; dropping the client's answer", "broker", br.up.target.Broker, "err", err)
+		return
 	}
+	d.markDirty(br.up)
 }
 
 // trackBrokerRequest gives a request from up a fresh opaque on this connection
@@ -377,6 +457,7 @@ func (d *downstream) markDirty(up *upstream) {
 	d.dirty = append(d.dirty, up)
 }
 
+// flushUpstreams flushes what the reading goroutine buffered for upstreams.
 func (d *downstream) flushUpstreams() {
 	for i, up := range d.dirty {
 		up.flush()
@@ -432,20 +513,27 @@ func (d *downstream) drainStale() {
 	d.mu.Unlock()
 	for _, up := range stale {
 		d.log.Debug("draining upstream: its address left the configuration", "target", up.target.Broker, "addr", up.target.Addr)
+		callHook(d.r, "OnDrain", d.r.o.hooks.OnDrain, DrainEvent{Target: up.target, InFlight: up.inFlight()})
 		up.drain()
 	}
 }
 
 // retire takes up out of use for new requests (a GO_AWAY from the broker): the
-// next request to its address opens a new connection.
-func (d *downstream) retire(up *upstream) {
+// next request to its address opens a new connection, its requests in flight
+// complete, then it closes. It reports whether up was in use.
+func (d *downstream) retire(up *upstream) bool {
 	d.mu.Lock()
-	if d.ups[up.target.Addr] == up {
+	inUse := d.ups[up.target.Addr] == up
+	if inUse {
 		delete(d.ups, up.target.Addr)
 		d.draining[up] = struct{}{}
 	}
 	d.mu.Unlock()
+	if inUse {
+		callHook(d.r, "OnDrain", d.r.o.hooks.OnDrain, DrainEvent{Target: up.target, GoAway: true, InFlight: up.inFlight()})
+	}
 	up.drain()
+	return inUse
 }
 
 // removeUpstream forgets an upstream whose reader ended.

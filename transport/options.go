@@ -59,6 +59,8 @@ type options struct {
 	interceptors   []Interceptor
 	credentials    []Credentials
 	noBrokerName   bool
+	hooks          Hooks
+	dialer         Dialer
 }
 
 func newOptions(opts []Option) options {
@@ -200,4 +202,36 @@ func WithCredentials(cs ...Credentials) Option {
 // brokers ignore it.
 func WithoutBrokerName() Option {
 	return func(o *options) { o.noBrokerName = true }
+}
+
+// WithHooks sets the callbacks the relay calls on failovers, ejections, drains
+// and refused requests (see [Hooks]). A later WithHooks replaces an earlier
+// one's callbacks that are set.
+func WithHooks(h Hooks) Option {
+	return func(o *options) {
+		if h.OnFailover != nil {
+			o.hooks.OnFailover = h.OnFailover
+		}
+		if h.OnEjection != nil {
+			o.hooks.OnEjection = h.OnEjection
+		}
+		if h.OnDrain != nil {
+			o.hooks.OnDrain = h.OnDrain
+		}
+		if h.OnLimit != nil {
+			o.hooks.OnLimit = h.OnLimit
+		}
+	}
+}
+
+// WithDialer replaces how the relay connects to brokers: every upstream
+// connection, and the relay's own calls, are opened with d, under a context
+// that carries the connection timeout (the cluster's connect_timeout, else
+// [WithDialTimeout]) and ends when the relay closes. The default is a
+// net.Dialer bound to [WithUpstreamSource]'s address. The dialer supplies the
+// transport only: a target whose cluster asks for TLS gets the relay's TLS
+// handshake on top of the connection the dialer returns, whatever the
+// dialer is. It owns nothing once it returns.
+func WithDialer(d Dialer) Option {
+	return func(o *options) { o.dialer = d }
 }

@@ -22,18 +22,25 @@ import (
 // upstream connection it opened; Close releases all of them.
 type Relay struct {
 	// immutable after NewRelay
-	router   Router
-	o        options
-	log      *slog.Logger
-	host     netip.Addr
-	invoke   Invoker
-	affinity *affinityTable
-	dialer   net.Dialer
-	down     downTable
-	ctx      context.Context // cancelled by Close
-	cancel   context.CancelFunc
+	router      Router
+	o           options
+	log         *slog.Logger
+	host        netip.Addr
+	invoke      Invoker
+	retryInvoke Invoker // the chain of a send's later tries
+	affinity    *affinityTable
+	dialer      net.Dialer
+	ctx         context.Context // cancelled by Close
+	cancel      context.CancelFunc
 
-	wg sync.WaitGroup // endpoint closes started from a connection's goroutine
+	// safe for concurrent use on their own
+	down          downTable
+	goingAway     goAwayTable
+	clusterStates sync.Map  // cluster name → *clusterState
+	retryPool     sync.Pool // *sendRetry
+	commits       commitKeeper
+
+	wg sync.WaitGroup // endpoint closes started from a connection's goroutine, commit delivery
 
 	// byAddr maps the address of every running endpoint to its key; replaced
 	// whole, under mu, whenever endpoints start or stop, and read without a
@@ -75,7 +82,6 @@ func NewRelay(router Router, opts ...Option) (*Relay, error) {
 		log:       o.log.With("component", "relay"),
 		host:      host,
 		affinity:  newAffinityTable(o.affinityTTL, o.affinitySize),
-		dialer:    net.Dialer{Timeout: o.dialTimeout},
 		endpoints: make(map[Endpoint]*endpoint),
 		creds:     make(map[string]Credentials),
 	}
@@ -95,6 +101,8 @@ func NewRelay(router Router, opts ...Option) (*Relay, error) {
 	links := append([]Interceptor(nil), o.interceptors...)
 	links = append(links, r.affinityLink, r.routeLink, r.brokerNameLink, r.aclLink)
 	r.invoke = chain(links, r.forward)
+	r.retryInvoke = r.retryInvoker()
+	r.retryPool.New = newSendRetryValue
 	return r, nil
 }
 
@@ -215,6 +223,7 @@ func (r *Relay) Update() {
 	for _, d := range downs {
 		d.drainStale()
 	}
+	r.pruneHosts()
 }
 
 // Close stops every endpoint, closes every connection and waits for the relay's
@@ -325,4 +334,43 @@ func (t *downTable) succeeded(addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.m, addr)
+}
+
+// goAwayHold is how long an address that answered GO_AWAY is avoided by
+// requests that can go elsewhere. A proxy or broker shutting down keeps
+// answering GO_AWAY for a while; a new connection to the same address is
+// still tried for requests that have nowhere else to go (a proxy behind a
+// load-balanced address may answer on another instance).
+const goAwayHold = 5 * time.Second
+
+// goAwayTable remembers addresses that answered GO_AWAY.
+type goAwayTable struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+	n  atomic.Int32 // entries, so that the common case takes no lock
+}
+
+func (t *goAwayTable) add(addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[string]time.Time)
+	}
+	t.m[addr] = time.Now().Add(goAwayHold)
+	t.n.Store(int32(len(t.m)))
+}
+
+func (t *goAwayTable) has(addr string) bool {
+	if t.n.Load() == 0 {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	until, ok := t.m[addr]
+	if ok && !time.Now().Before(until) {
+		delete(t.m, addr)
+		t.n.Store(int32(len(t.m)))
+		return false
+	}
+	return ok
 }

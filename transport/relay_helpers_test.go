@@ -45,11 +45,11 @@ func startBroker(t testing.TB, name string, handle func(c *brokerConn, req *remo
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveBroker(t, name, ln, handle)
+	return startBrokerOn(t, name, ln, handle)
 }
 
-// serveBroker is startBroker on a given listener.
-func serveBroker(t testing.TB, name string, ln net.Listener, handle func(c *brokerConn, req *remoting.Command) *remoting.Command) *fakeBroker {
+// startBrokerOn is startBroker on a given listener.
+func startBrokerOn(t testing.TB, name string, ln net.Listener, handle func(c *brokerConn, req *remoting.Command) *remoting.Command) *fakeBroker {
 	t.Helper()
 	b := &fakeBroker{t: t, name: name, ln: ln, handle: handle, seen: make(chan struct{}, 1)}
 	b.wg.Add(1)
@@ -177,7 +177,15 @@ type staticRouter struct {
 	brokers map[string]map[int64]member
 	err     error
 	queries []transport.Query
+	policy  *transport.ClusterPolicy               // handed out with every target
 	tls     map[string]transport.TLSConfigProvider // by broker name
+}
+
+// setPolicy makes every target carry p.
+func (r *staticRouter) setPolicy(p *transport.ClusterPolicy) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.policy = p
 }
 
 // setTLS makes the router's targets of broker carry p.
@@ -238,12 +246,16 @@ func (r *staticRouter) route(q *transport.Query) (transport.Target, error) {
 	if r.err != nil {
 		return transport.Target{}, r.err
 	}
+	cluster := "test"
+	if r.policy != nil {
+		cluster = r.policy.Name
+	}
 	target := func(name string, id int64) (transport.Target, bool) {
 		m, ok := r.brokers[name][id]
-		if !ok || m.addr == q.AvoidAddr {
+		if !ok || q.Avoided("", m.addr) {
 			return transport.Target{}, false
 		}
-		return transport.Target{Broker: name, Addr: m.addr, Cluster: "test"}, true
+		return transport.Target{Broker: name, Addr: m.addr, Cluster: cluster, BrokerID: id, Policy: r.policy}, true
 	}
 	names := make([]string, 0, len(r.brokers))
 	for n := range r.brokers {
@@ -252,15 +264,15 @@ func (r *staticRouter) route(q *transport.Query) (transport.Target, error) {
 	sort.Strings(names)
 	switch q.Kind {
 	case transport.KindWrite:
-		if m := r.brokers[q.Broker][0]; m.writable && q.Broker != q.Avoid {
-			return transport.Target{Broker: q.Broker, Addr: m.addr, Cluster: "test"}, nil
+		if m := r.brokers[q.Broker][0]; m.writable && !q.Avoided(q.Broker, m.addr) {
+			return transport.Target{Broker: q.Broker, Addr: m.addr, Cluster: cluster, Policy: r.policy}, nil
 		}
 		for _, n := range names {
-			if m := r.brokers[n][0]; m.writable && n != q.Avoid {
-				return transport.Target{Broker: n, Addr: m.addr, Cluster: "test"}, nil
+			if m := r.brokers[n][0]; m.writable && !q.Avoided(n, m.addr) {
+				return transport.Target{Broker: n, Addr: m.addr, Cluster: cluster, Policy: r.policy}, nil
 			}
 		}
-		return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: no writable broker", q.Topic, "test")
+		return transport.Target{}, fmt.Errorf("routing: topic %q: cluster %q: no writable broker", q.Topic, cluster)
 	case transport.KindRead, transport.KindEndpoint:
 		if t, ok := target(q.Broker, q.BrokerID); ok {
 			return t, nil
@@ -269,14 +281,23 @@ func (r *staticRouter) route(q *transport.Query) (transport.Target, error) {
 	if t, ok := target(q.Broker, 0); ok {
 		return t, nil
 	}
-	if q.Kind == transport.KindAnyMaster {
+	switch q.Kind {
+	case transport.KindAnyMaster:
 		for _, n := range names {
-			if t, ok := target(n, 0); ok && n != q.Avoid {
+			if t, ok := target(n, 0); ok && !q.Avoided(n, "") {
 				return t, nil
 			}
 		}
+	case transport.KindMasterOrReplica, transport.KindRead:
+		for id := int64(1); id < 4; id++ {
+			if m, ok := r.brokers[q.Broker][id]; ok && m.readable {
+				if t, ok := target(q.Broker, id); ok {
+					return t, nil
+				}
+			}
+		}
 	}
-	return transport.Target{}, fmt.Errorf("broker %q has no master in cluster %q", q.Broker, "test")
+	return transport.Target{}, fmt.Errorf("broker %q has no master in cluster %q", q.Broker, cluster)
 }
 
 func (r *staticRouter) Routed(broker string) bool {

@@ -67,7 +67,7 @@ func TestRelay_ForwardsToTheEndpointsBrokerWithBrokerName(t *testing.T) {
 		{Code: remoting.CodeSendMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
 		{Code: remoting.CodeSendMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
 		{Code: remoting.CodeSendBatchMessage, Kind: transport.KindWrite, Topic: "orders", Broker: "broker-a"},
-		{Code: remoting.CodeQueryConsumerOffset, Kind: transport.KindMaster, Topic: "orders", Broker: "broker-a"},
+		{Code: remoting.CodeQueryConsumerOffset, Kind: transport.KindMasterOrReplica, Topic: "orders", Broker: "broker-a"},
 	} {
 		got := qs[i]
 		if got.Code != want.Code || got.Kind != want.Kind || got.Topic != want.Topic || got.Broker != want.Broker || got.BrokerID != 0 || got.Avoid != "" {
@@ -591,6 +591,9 @@ func TestNewRelay_Errors(t *testing.T) {
 	}
 }
 
+// A broker's GO_AWAY retires the connection it came on: the send it refused
+// is tried again, inside the client's request, on a new connection that
+// starts with the client's heartbeat, and so is every later request.
 func TestRelay_GoAwayRetiresTheUpstream(t *testing.T) {
 	var mu sync.Mutex
 	goAway := true
@@ -605,29 +608,50 @@ func TestRelay_GoAwayRetiresTheUpstream(t *testing.T) {
 	})
 	router := newStaticRouter()
 	router.set("broker-a", 0, member{addr: a.addr(), writable: true})
-	r := startRelay(t, router)
+	var drains []transport.DrainEvent
+	r := startRelay(t, router, transport.WithHooks(transport.Hooks{OnDrain: func(e transport.DrainEvent) {
+		mu.Lock()
+		drains = append(drains, e)
+		mu.Unlock()
+	}}))
 	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
 	w.roundTrip(request(remoting.CodeHeartBeat, nil, []byte(`{"clientID":"c"}`)))
-	resp := w.roundTrip(sendRequest("orders"))
-	if resp.Code != remoting.ServiceNotAvailable || !strings.Contains(resp.Remark, "GO_AWAY") {
-		t.Fatalf("answer to a GO_AWAY: code %d remark %q, want SERVICE_NOT_AVAILABLE naming it", resp.Code, resp.Remark)
+	send := sendRequest("orders")
+	resp := w.roundTrip(send)
+	if resp.Code != remoting.Success || resp.Opaque != send.Opaque {
+		t.Fatalf("the send answered GO_AWAY: code %d opaque %d (%q), want success under the client's opaque %d after a try on a new connection", resp.Code, resp.Opaque, resp.Remark, send.Opaque)
 	}
 	if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
-		t.Fatalf("the retried send: code %d (%q)", resp.Code, resp.Remark)
+		t.Fatalf("the next send: code %d (%q)", resp.Code, resp.Remark)
 	}
-	if n := len(a.connections()); n != 2 {
-		t.Fatalf("the broker has %d connections from the relay, want a new one after GO_AWAY", n)
+	conns := a.connections()
+	if len(conns) != 2 {
+		t.Fatalf("the broker has %d connections from the relay, want a new one after GO_AWAY", len(conns))
 	}
-	// The new connection starts with the client's heartbeat.
-	var second []*remoting.Command
+	// The new connection starts with the client's heartbeat, then the send
+	// that was refused.
+	var onNew []*remoting.Command
 	for _, r := range a.requests(-1) {
-		if r.Code == remoting.CodeHeartBeat && r.Opaque < 0 {
-			second = append(second, r)
+		if r.Opaque < 0 {
+			onNew = append(onNew, r)
 		}
 	}
-	if len(second) != 1 {
-		t.Errorf("%d replayed heartbeats, want 1 on the new connection", len(second))
+	if len(onNew) != 2 || onNew[0].Code != remoting.CodeHeartBeat || onNew[1].Code != remoting.CodeSendMessage {
+		t.Errorf("requests under the relay's own opaques: %v, want the replayed heartbeat then the retried send", codesOf(onNew))
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(drains) != 1 || !drains[0].GoAway || drains[0].Target.Addr != a.addr() {
+		t.Errorf("drain events %+v, want one GO_AWAY drain of %s", drains, a.addr())
+	}
+}
+
+func codesOf(cmds []*remoting.Command) []int32 {
+	out := make([]int32, len(cmds))
+	for i, c := range cmds {
+		out[i] = c.Code
+	}
+	return out
 }
 
 func TestRelay_PanickingInterceptorFailsTheRequestOnly(t *testing.T) {

@@ -48,14 +48,22 @@ const (
 	KindRead
 	// KindEndpoint requests (heartbeats, unregistrations) go to the member
 	// behind the virtual endpoint the client addressed, or the master when that
-	// member is gone.
+	// member is gone, or another member when the master is gone too (a
+	// replica serves pulls only to clients whose heartbeat it holds).
 	KindEndpoint
 	// KindAnyMaster requests (the consumer list of a group) go to the master of
 	// Query.Broker, or any other routed master when it has none.
 	KindAnyMaster
+	// KindMasterOrReplica requests are those an Apache RocketMQ 4.9.8 replica
+	// answers from the state it shares with its master (offset queries and
+	// commits, offset lookups, message queries): they go to the master of
+	// Query.Broker, or to a readable replica when the master is not available
+	// (Target.BrokerID says which). See the package documentation for what
+	// happens to a commit a replica takes.
+	KindMasterOrReplica
 )
 
-var kindNames = [...]string{"master", "write", "read", "endpoint", "any-master"}
+var kindNames = [...]string{"master", "write", "read", "endpoint", "any-master", "master-or-replica"}
 
 // String returns the kind's name, e.g. "write".
 func (k Kind) String() string {
@@ -77,13 +85,45 @@ type Query struct {
 	Broker   string
 	BrokerID int64
 	// Avoid is a broker name, and AvoidAddr an address, that the relay could
-	// not reach for this request: the answer must not be them.
+	// not use for this request (the last it tried): the answer must not be
+	// them. Earlier ones are remembered too: see [Query.Avoided].
 	Avoid     string
 	AvoidAddr string
 	// Rand is a random number for pickers.
 	Rand uint64
 
 	view *remoting.FrameView
+	// more holds the brokers and addresses avoided before Avoid and
+	// AvoidAddr, for requests tried more than twice.
+	more []avoided
+}
+
+type avoided struct{ broker, addr string }
+
+// Avoided reports whether the answer must not be broker (when broker is not
+// "") or addr: one of the brokers or addresses the relay could not use for
+// this request.
+func (q *Query) Avoided(broker, addr string) bool {
+	if q == nil {
+		return false
+	}
+	if (broker != "" && broker == q.Avoid) || (addr != "" && addr == q.AvoidAddr) {
+		return true
+	}
+	for _, a := range q.more {
+		if (broker != "" && broker == a.broker) || (addr != "" && addr == a.addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// avoid adds a broker (may be "") and an address the answer must not be.
+func (q *Query) avoid(broker, addr string) {
+	if q.Avoid != "" || q.AvoidAddr != "" {
+		q.more = append(q.more, avoided{q.Avoid, q.AvoidAddr})
+	}
+	q.Avoid, q.AvoidAddr = broker, addr
 }
 
 // Header returns a field of the request's header (its extFields), for header
@@ -105,6 +145,12 @@ type Target struct {
 	// Cluster is the xDS cluster the route led to, for logs and remarks; ""
 	// when the answer did not come from a route.
 	Cluster string
+	// BrokerID is the endpoint's brokerId: 0 for the master. A request for
+	// the master that goes to a replica says so ([KindMasterOrReplica]).
+	BrokerID int64
+	// Policy is the cluster's policy, nil for the defaults; see
+	// [ClusterPolicy].
+	Policy *ClusterPolicy
 	// TLS secures the connection to Addr; nil means plaintext. The router
 	// returns the same provider for as long as the cluster's TLS setting
 	// holds: a connection made with another one is replaced.

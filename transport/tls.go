@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // TLSConfigProvider supplies the client TLS configuration of connections to
@@ -51,20 +52,26 @@ func (e *TLSError) Error() string {
 
 func (e *TLSError) Unwrap() error { return e.Err }
 
-// dialUpstream connects to t's broker, over TLS when t.TLS is set, within
-// the dial timeout.
-func (r *Relay) dialUpstream(t Target) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.o.dialTimeout)
+// dialUpstream connects to t's broker within timeout (the TLS handshake
+// included), through [WithDialer]'s dialer when one is set, and over TLS
+// when t.TLS is set: a dialer supplies the transport, never the decision to
+// skip TLS.
+func (r *Relay) dialUpstream(t Target, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
-	return dialTLS(ctx, &r.dialer, t.Addr, t.TLS, func(err error) error {
+	dial := r.dialer.DialContext
+	if r.o.dialer != nil {
+		dial = r.o.dialer
+	}
+	return dialTLS(ctx, dial, t.Addr, t.TLS, func(err error) error {
 		return &TLSError{Cluster: t.Cluster, Broker: t.Broker, Addr: t.Addr, Err: err}
 	})
 }
 
-// dialTLS dials addr and, with a provider, completes a TLS handshake with
-// the provider's configuration before ctx ends. TLS failures are wrapped by
-// wrap.
-func dialTLS(ctx context.Context, d *net.Dialer, addr string, p TLSConfigProvider, wrap func(error) error) (net.Conn, error) {
+// dialTLS dials addr with dial and, with a provider, completes a TLS
+// handshake with the provider's configuration before ctx ends. TLS failures
+// are wrapped by wrap.
+func dialTLS(ctx context.Context, dial Dialer, addr string, p TLSConfigProvider, wrap func(error) error) (net.Conn, error) {
 	var cfg *tls.Config
 	if p != nil {
 		var err error
@@ -75,7 +82,7 @@ func dialTLS(ctx context.Context, d *net.Dialer, addr string, p TLSConfigProvide
 			return nil, wrap(errors.New("no TLS configuration"))
 		}
 	}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := dial(ctx, "tcp", addr)
 	if err != nil || cfg == nil {
 		return nc, err
 	}

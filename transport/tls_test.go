@@ -43,7 +43,7 @@ func startTLSBroker(t testing.TB, name string, cfg *tls.Config) *fakeBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveBroker(t, name, tls.NewListener(ln, cfg), nil)
+	return startBrokerOn(t, name, tls.NewListener(ln, cfg), nil)
 }
 
 // tlsState returns the TLS state of the broker's i-th connection after its
@@ -212,5 +212,94 @@ func TestCall_TLS(t *testing.T) {
 	tlsErr, ok := errors.AsType[*transport.TLSError](err)
 	if !ok || tlsErr.Cluster != "nameservers" || tlsErr.Addr != ns.addr() || !strings.Contains(err.Error(), "unknown authority") {
 		t.Fatalf("Call with the wrong roots = %v, want a TLSError naming the cluster, address and reason", err)
+	}
+}
+
+// Issues 15 and 16 together: a send a TLS broker did not store fails over
+// to another writable broker over TLS too, with that broker's cluster
+// settings and the relay's client certificate, even through a custom
+// dialer, which supplies the transport but never skips the handshake.
+func TestRelay_TLSFailoverKeepsTLS(t *testing.T) {
+	ca := meshtest.NewCA(t, "root")
+	server := meshtest.ServerTLS(ca.Issue(t, meshtest.LeafSpec{DNSNames: []string{"broker.test"}}), ca)
+	client := ca.Issue(t, meshtest.LeafSpec{CommonName: "relay"})
+	lnA, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startBrokerOn(t, "broker-a", tls.NewListener(lnA, server), answerSends(remoting.SystemBusy, "[REJECTREQUEST]system busy, start flow control for a while"))
+	b := startTLSBroker(t, "broker-b", server)
+	router := newStaticRouter()
+	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
+	router.set("broker-b", 0, member{addr: b.addr(), readable: true, writable: true})
+	p := &testTLS{roots: ca.Pool(), cert: &client.Certificate}
+	router.setTLS("broker-a", p)
+	router.setTLS("broker-b", p)
+	var dials atomic.Int32
+	dialer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	events := &eventLog{}
+	r := startRelay(t, router, transport.WithDialer(dialer), transport.WithHooks(events.hooks()))
+	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
+		t.Fatalf("send: code %d (%q), want success from broker-b after broker-a's SYSTEM_BUSY", resp.Code, resp.Remark)
+	}
+	if n := len(a.requests(remoting.CodeSendMessage)); n != 1 {
+		t.Errorf("broker-a read %d sends, want 1", n)
+	}
+	if n := len(b.requests(remoting.CodeSendMessage)); n != 1 {
+		t.Fatalf("broker-b stored %d sends, want the failed-over one", n)
+	}
+	for _, br := range []*fakeBroker{a, b} {
+		st := br.tlsState(t, 0)
+		if len(st.PeerCertificates) == 0 || st.PeerCertificates[0].SerialNumber.Cmp(client.Serial) != 0 {
+			t.Errorf("broker %s saw client certificates %v, want the relay's (serial %v)", br.name, st.PeerCertificates, client.Serial)
+		}
+	}
+	if n := p.calls.Load(); n != 2 {
+		t.Errorf("provider asked %d times, want once per broker connection (2)", n)
+	}
+	if n := dials.Load(); n != 2 {
+		t.Errorf("custom dialer used %d times, want 2", n)
+	}
+	failovers, _, _ := events.snapshot()
+	if len(failovers) != 1 || failovers[0].To.Broker != "broker-b" || failovers[0].To.TLS != p {
+		t.Errorf("failover events %+v, want one to broker-b carrying its TLS provider", failovers)
+	}
+}
+
+// A send under failover whose next broker fails the TLS handshake is not
+// sent there in plaintext: it goes on to a broker that verifies.
+func TestRelay_TLSFailoverSkipsABrokerThatDoesNotVerify(t *testing.T) {
+	ca, rogue := meshtest.NewCA(t, "root"), meshtest.NewCA(t, "rogue")
+	server := meshtest.ServerTLS(ca.Issue(t, meshtest.LeafSpec{DNSNames: []string{"broker.test"}}), nil)
+	lnA, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startBrokerOn(t, "broker-a", tls.NewListener(lnA, server), answerSends(remoting.SystemBusy, "[REJECTREQUEST]system busy, start flow control for a while"))
+	bad := startTLSBroker(t, "broker-b", meshtest.ServerTLS(rogue.Issue(t, meshtest.LeafSpec{DNSNames: []string{"broker.test"}}), nil))
+	good := startTLSBroker(t, "broker-c", server)
+	router := newStaticRouter()
+	router.set("broker-a", 0, member{addr: a.addr(), readable: true, writable: true})
+	router.set("broker-b", 0, member{addr: bad.addr(), readable: true, writable: true})
+	router.set("broker-c", 0, member{addr: good.addr(), readable: true, writable: true})
+	p := &testTLS{roots: ca.Pool()}
+	for _, name := range []string{"broker-a", "broker-b", "broker-c"} {
+		router.setTLS(name, p)
+	}
+	r := startRelay(t, router)
+	w := dialWire(t, endpointOf(t, r, "broker-a", 0))
+	if resp := w.roundTrip(sendRequest("orders")); resp.Code != remoting.Success {
+		t.Fatalf("send: code %d (%q), want success from broker-c", resp.Code, resp.Remark)
+	}
+	if n := len(good.requests(remoting.CodeSendMessage)); n != 1 {
+		t.Errorf("broker-c stored %d sends, want 1", n)
+	}
+	if n := len(bad.requests(-1)); n != 0 {
+		t.Errorf("the broker whose certificate does not verify read %d requests", n)
 	}
 }

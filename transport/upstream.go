@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
@@ -29,17 +30,23 @@ type upstream struct {
 	target Target
 	nc     net.Conn
 	log    *slog.Logger
+	cs     *clusterState // nil without a cluster policy
 
 	wmu sync.Mutex // guards bw
 	bw  *bufio.Writer
 
+	closing atomic.Bool // the relay closed the connection itself
+
 	mu         sync.Mutex // guards everything below
 	pending    map[int32]pendingRequest
+	abandoned  map[int32]struct{} // tries given up on after their timeout; late answers are dropped
 	ownOpaque  int32
 	draining   bool
 	closed     bool
 	closedWhy  error // why the reader ended, once closed
 	drainTimer *time.Timer
+	sweepTimer *time.Timer // fires at sweepAt, the earliest try deadline; made on first use
+	sweepAt    time.Time   // zero when the sweep timer is stopped
 
 	// only touched by readLoop
 	br        *bufio.Reader
@@ -60,13 +67,21 @@ type pendingRequest struct {
 	// tells the relay which broker holds the half message.
 	txKey      string
 	onResponse func(*remoting.FrameView)
+	// cs is the cluster whose in-flight count the request holds.
+	cs *clusterState
+	// retry is the failover state of a send the relay may try again.
+	retry *sendRetry
+	// patient marks a try past its timeout that stays in flight: no other
+	// broker could take it.
+	patient bool
 }
 
-func newUpstream(d *downstream, t Target, nc net.Conn) *upstream {
+func newUpstream(d *downstream, t Target, nc net.Conn, cs *clusterState) *upstream {
 	return &upstream{
 		d:       d,
 		target:  t,
 		nc:      nc,
+		cs:      cs,
 		log:     d.log.With("target", t.Broker, "upstream", t.Addr),
 		bw:      bufio.NewWriterSize(nc, bufferSize),
 		br:      bufio.NewReaderSize(nc, bufferSize),
@@ -84,8 +99,14 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 			return err
 		}
 		u.pending[opaque] = p
+		if p.retry != nil {
+			u.scheduleSweepLocked(p.retry.tryDeadline)
+		}
 		u.mu.Unlock()
 		u.d.inflight.Add(1)
+		if p.cs != nil {
+			p.cs.requests.Add(1)
+		}
 	}
 	if err := u.write(frame); err != nil {
 		if track {
@@ -93,7 +114,7 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 			_, ok := u.pending[opaque]
 			if ok {
 				delete(u.pending, opaque)
-				u.d.inflight.Add(-1)
+				u.done(p)
 			}
 			u.mu.Unlock()
 			if !ok {
@@ -108,32 +129,162 @@ func (u *upstream) send(frame []byte, opaque int32, p pendingRequest, track bool
 	return nil
 }
 
-// sendOwn buffers a copy of frame under an opaque of the relay's own; its
-// answer is dropped. The relay's opaques are negative, and the official
-// clients count theirs up from zero.
-func (u *upstream) sendOwn(frame []byte) error {
+// done releases what a tracked request held while in flight.
+func (u *upstream) done(p pendingRequest) {
+	u.d.inflight.Add(-1)
+	if p.cs != nil {
+		p.cs.requests.Add(-1)
+	}
+}
+
+// reserveOpaque returns an opaque of the relay's own that is free on u, for a
+// retried try. The relay's opaques are negative; the official clients count
+// theirs up from zero.
+func (u *upstream) reserveOpaque() int32 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.nextOwnOpaqueLocked()
+}
+
+func (u *upstream) nextOwnOpaqueLocked() int32 {
+	for {
+		u.ownOpaque--
+		if u.ownOpaque >= 0 {
+			u.ownOpaque = -1
+		}
+		if _, busy := u.pending[u.ownOpaque]; busy {
+			continue
+		}
+		if _, busy := u.abandoned[u.ownOpaque]; !busy {
+			return u.ownOpaque
+		}
+	}
+}
+
+// abandon gives up on sr's try under opaque wire when it is still pending: a
+// late answer will be dropped. It reports whether it took the try.
+func (u *upstream) abandon(wire int32, sr *sendRetry) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p, ok := u.pending[wire]
+	if !ok || p.retry != sr {
+		return false
+	}
+	delete(u.pending, wire)
+	u.done(p)
+	if u.abandoned == nil {
+		u.abandoned = make(map[int32]struct{})
+	}
+	u.abandoned[wire] = struct{}{}
+	return true
+}
+
+// scheduleSweepLocked makes the sweep run by at.
+func (u *upstream) scheduleSweepLocked(at time.Time) {
+	if !u.sweepAt.IsZero() && !at.Before(u.sweepAt) {
+		return
+	}
+	u.sweepAt = at
+	if u.sweepTimer == nil {
+		u.sweepTimer = time.AfterFunc(time.Until(at), u.sweep)
+		return
+	}
+	u.sweepTimer.Reset(time.Until(at))
+}
+
+// expiredTry is a try the sweep found past its deadline, with the routing
+// question of the next try.
+type expiredTry struct {
+	wire int32
+	sr   *sendRetry
+	next Query
+	move bool
+}
+
+// sweep handles the tries past their per-try timeout and schedules itself for
+// the next deadline. A try whose send may go elsewhere is abandoned (a late
+// answer is dropped) and the next try starts; otherwise it stays in flight,
+// to be answered late or to end with the client's own timeout — a slow answer
+// is better than none.
+func (u *upstream) sweep() {
+	now := time.Now()
+	var due []expiredTry
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		return
+	}
+	u.sweepAt = time.Time{}
+	var next time.Time
+	for wire, p := range u.pending {
+		if p.retry == nil || p.patient {
+			continue
+		}
+		if dl := p.retry.tryDeadline; now.Before(dl) {
+			if next.IsZero() || dl.Before(next) {
+				next = dl
+			}
+			continue
+		}
+		q, move := p.retry.nextTryQuery(u)
+		due = append(due, expiredTry{wire: wire, sr: p.retry, next: q, move: move})
+	}
+	if !next.IsZero() {
+		u.scheduleSweepLocked(next)
+	}
+	u.mu.Unlock()
+	for i := range due {
+		u.expire(&due[i])
+	}
+}
+
+// expire handles one try past its deadline.
+func (u *upstream) expire(e *expiredTry) {
+	if e.move {
+		if _, err := u.d.r.router.Route(&e.next); err != nil {
+			e.move = false
+			u.log.Debug("send unanswered within the per-try timeout, and no other broker can take it: it stays in flight", "err", err)
+		}
+	}
+	if !e.move {
+		u.mu.Lock()
+		if p, ok := u.pending[e.wire]; ok && p.retry == e.sr {
+			p.patient = true
+			u.pending[e.wire] = p
+		}
+		u.mu.Unlock()
+		return
+	}
+	if !u.abandon(e.wire, e.sr) {
+		return // answered or failed meanwhile
+	}
+	u.d.r.report(u.cs, u.target.Addr, outcomeLocal)
+	u.d.startFailover(e.sr, u.target, 0, fmt.Sprintf("no answer from broker %q at %s within the per-try timeout", u.target.Broker, u.target.Addr))
+}
+
+// inFlight returns the number of requests awaiting an answer on u.
+func (u *upstream) inFlight() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.pending)
+}
+
+// sendOwn buffers a copy of frame under an opaque of the relay's own, built in
+// b; its answer is dropped. The caller flushes.
+func (u *upstream) sendOwn(frame []byte, b *frameBufs) error {
 	u.mu.Lock()
 	if u.closed {
 		err := u.closedErrorLocked()
 		u.mu.Unlock()
 		return err
 	}
-	for {
-		u.ownOpaque--
-		if u.ownOpaque >= 0 {
-			u.ownOpaque = -1
-		}
-		if _, busy := u.pending[u.ownOpaque]; !busy {
-			break
-		}
-	}
-	opaque := u.ownOpaque
+	opaque := u.nextOwnOpaqueLocked()
 	u.pending[opaque] = pendingRequest{own: true}
 	u.mu.Unlock()
 	var err error
-	u.d.copyBuf, err = withOpaque(u.d.copyBuf[:0], frame, opaque)
+	b.copy, err = withOpaque(b.copy[:0], frame, opaque)
 	if err == nil {
-		err = u.write(u.d.copyBuf)
+		err = u.write(b.copy)
 	}
 	if err != nil {
 		u.mu.Lock()
@@ -153,8 +304,8 @@ func (u *upstream) closedErrorLocked() error {
 	return fmt.Errorf("%w: %w", net.ErrClosed, u.closedWhy)
 }
 
-// write buffers frame; the client connection's reader flushes. A failed write
-// closes the connection.
+// write buffers frame; the caller flushes, or marks u dirty for the client
+// connection's reader to flush. A failed write closes the connection.
 func (u *upstream) write(frame []byte) error {
 	u.wmu.Lock()
 	_, err := u.bw.Write(frame)
@@ -163,7 +314,6 @@ func (u *upstream) write(frame []byte) error {
 		u.close()
 		return err
 	}
-	u.d.markDirty(u)
 	return nil
 }
 
@@ -194,7 +344,10 @@ func (u *upstream) flush() {
 }
 
 // close closes the connection; readLoop then answers what is in flight.
-func (u *upstream) close() { u.nc.Close() }
+func (u *upstream) close() {
+	u.closing.Store(true)
+	u.nc.Close()
+}
 
 // drain stops new requests from reaching the connection (the caller took it out
 // of use) and closes it once the requests in flight are answered, or when the
@@ -256,39 +409,71 @@ func (u *upstream) idleAfterDrain() bool {
 }
 
 // response relays one answer to the client, rewriting what names the real
-// broker.
+// broker, or hands a send whose answer means "not stored" to its next try.
 func (u *upstream) response() {
 	v := &u.view
+	code := v.Code()
 	u.mu.Lock()
 	p, ok := u.pending[v.Opaque()]
+	late := false
 	if ok {
 		delete(u.pending, v.Opaque())
+		if !p.own {
+			u.done(p)
+		}
+	} else if _, late = u.abandoned[v.Opaque()]; late {
+		delete(u.abandoned, v.Opaque())
 	}
 	u.mu.Unlock()
+	if code == codeGoAway {
+		u.log.Info("broker is going away; new requests use a new connection")
+		u.d.r.goingAway.add(u.target.Addr)
+		u.d.retire(u)
+	}
 	if !ok {
-		if v.Code() == codeGoAway {
-			u.log.Info("broker is going away; new requests use a new connection")
-			u.d.retire(u)
+		if late {
+			// A try given up on after its timeout: its send went on elsewhere.
+			u.log.Debug("dropping a late answer to an abandoned try", "opaque", v.Opaque(), "response", code)
+			return
 		}
 		// Not an answer to a request of this connection: a late answer
 		// the relay already gave the client an error for, an answer to a
 		// oneway request, or a broker answering requests it never got. It
 		// is dropped, so that no broker can answer a request another
 		// broker holds under the same client opaque.
-		u.log.Debug("dropping an answer to no request of this connection", "opaque", v.Opaque(), "code", v.Code())
+		u.log.Debug("dropping an answer to no request of this connection", "opaque", v.Opaque(), "code", code)
 		return
 	}
 	if p.own {
 		return
 	}
-	u.d.inflight.Add(-1)
+	if code != codeGoAway {
+		u.d.r.report(p.cs, u.target.Addr, outcomeOf(p.code, code))
+	}
 	frame := v.Frame()
-	if v.Code() == remoting.Success {
+	if sr := p.retry; sr != nil {
+		remark := func() string { return remarkOf(v.Frame()) }
+		if notStored(code, remark) {
+			// The next try, or the client's error answer naming every try.
+			u.d.startFailover(sr, u.target, code, fmt.Sprintf("broker %q at %s answered %s (%s)", u.target.Broker, u.target.Addr, remoting.ResponseCodeName(code), remark()))
+			return
+		}
+		if v.Opaque() != sr.opaque && !v.SetOpaqueInPlace(sr.opaque) {
+			var err error
+			if u.scratch, err = v.AppendEdited(u.scratch[:0], sr.opaque, nil); err != nil {
+				u.log.Warn("answering a failed-over send with an error: its answer cannot be re-addressed", "err", err)
+				u.d.giveUp(sr, err)
+				return
+			}
+			u.resetView(u.scratch)
+			frame = u.scratch
+		}
+		defer sr.release()
+	}
+	if code == remoting.Success {
 		frame = u.rewrite(p, frame)
 	}
-	if v.Code() == codeGoAway {
-		u.log.Info("broker is going away; new requests use a new connection")
-		u.d.retire(u)
+	if code == codeGoAway {
 		frame = errorResponse(v.Opaque(), v.SerializeType(), remoting.ServiceNotAvailable,
 			fmt.Sprintf("rmqmesh relay: broker %q at %s is going away (GO_AWAY): retry", u.target.Broker, u.target.Addr))
 	}
@@ -351,12 +536,17 @@ func (u *upstream) rewrite(p pendingRequest, frame []byte) []byte {
 	return frame
 }
 
+// observe calls an interceptor's response hook.
+func (u *upstream) observe(fn func(*remoting.FrameView), v *remoting.FrameView) {
+	observe(u.log, fn, v)
+}
+
 // observe calls an interceptor's response hook; a panic in it is logged and
 // the response still goes to the client.
-func (u *upstream) observe(fn func(*remoting.FrameView), v *remoting.FrameView) {
+func observe(log *slog.Logger, fn func(*remoting.FrameView), v *remoting.FrameView) {
 	defer func() {
 		if p := recover(); p != nil {
-			u.log.Error("response hook panicked", "panic", fmt.Sprint(p))
+			log.Error("response hook panicked", "panic", fmt.Sprint(p))
 		}
 	}()
 	fn(v)
@@ -418,20 +608,28 @@ func (u *upstream) brokerRequest() {
 	u.d.write(frame)
 }
 
-// finish runs when readLoop ends: every request still in flight gets an error
-// answer the client retries, and the connection is forgotten.
+// finish runs when readLoop ends: every send under failover goes on to its
+// next try, every other request still in flight gets an error answer the
+// client retries, and the connection is forgotten.
 func (u *upstream) finish(err error) {
 	u.d.removeUpstream(u)
 	u.mu.Lock()
 	u.closed, u.closedWhy = true, err
 	pend := u.pending
 	u.pending = nil
+	u.abandoned = nil
 	if u.drainTimer != nil {
 		u.drainTimer.Stop()
+	}
+	if u.sweepTimer != nil {
+		u.sweepTimer.Stop()
 	}
 	draining := u.draining
 	u.mu.Unlock()
 	u.nc.Close()
+	if u.cs != nil {
+		u.cs.connections.Add(-1)
+	}
 	u.d.forgetBrokerRequests(u)
 	why := "the connection closed"
 	if err != nil && err != io.EOF && !errors.Is(err, net.ErrClosed) { // a frame cut short says so
@@ -442,14 +640,28 @@ func (u *upstream) finish(err error) {
 		// most often), which the handshake alone does not tell in TLS 1.3.
 		u.log.Warn("broker ended the TLS session", "cluster", u.target.Cluster, "err", err)
 	}
-	if len(pend) > 0 {
-		u.log.Debug("upstream closed with requests in flight", "requests", len(pend), "draining", draining, "why", why)
+	waiting := 0
+	for _, p := range pend {
+		if !p.own {
+			waiting++
+		}
+	}
+	if waiting > 0 {
+		u.log.Debug("upstream closed with requests in flight", "requests", waiting, "draining", draining, "why", why)
+		if !u.closing.Load() {
+			// The broker went away with requests unanswered.
+			u.d.r.report(u.cs, u.target.Addr, outcomeLocal)
+		}
 	}
 	for opaque, p := range pend {
 		if p.own {
 			continue
 		}
-		u.d.inflight.Add(-1)
+		u.done(p)
+		if sr := p.retry; sr != nil {
+			u.d.startFailover(sr, u.target, 0, fmt.Sprintf("broker %q at %s did not answer: %s", u.target.Broker, u.target.Addr, why))
+			continue
+		}
 		frame := errorResponse(opaque, p.st, remoting.ServiceNotAvailable, fmt.Sprintf(
 			"rmqmesh relay: broker %q at %s%s did not answer %s: %s; retry", u.target.Broker, u.target.Addr, clusterNote(u.target.Cluster), remoting.RequestCodeName(p.code), why))
 		if p.onResponse != nil {

@@ -22,6 +22,7 @@
 //	metadata:
 //	  filter_metadata:
 //	    rmqmesh: {data_path: direct}       # on a cluster
+//	    rmqmesh: {send_failover: {max_attempts: 2, per_try_timeout: 500ms}}  # on a cluster
 //	    rmqmesh: {on_demand_routes: true}  # on a listener
 //
 // A route carries the queue data of the topics it matches in its

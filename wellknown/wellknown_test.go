@@ -2,7 +2,9 @@ package wellknown_test
 
 import (
 	"maps"
+	"strings"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -92,6 +94,59 @@ func TestParseTopicQueues(t *testing.T) {
 				t.Errorf("ParseTopicQueues() = %v, %v; want %v, nil", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseSendFailover(t *testing.T) {
+	str, num, boolean := structpb.NewStringValue, structpb.NewNumberValue, structpb.NewBoolValue
+	failover := func(kv map[string]*structpb.Value) *corev3.Metadata {
+		return knobs(map[string]*structpb.Value{wellknown.SendFailoverKey: structpb.NewStructValue(&structpb.Struct{Fields: kv})})
+	}
+	const field = `filter_metadata["rmqmesh"]["send_failover"]`
+	def := wellknown.DefaultSendFailover()
+	for _, tc := range []struct {
+		name    string
+		md      *corev3.Metadata
+		want    wellknown.SendFailover
+		wantErr string
+	}{
+		{name: "absent", md: nil, want: def},
+		{name: "empty struct", md: failover(nil), want: def},
+		{name: "every field", md: failover(map[string]*structpb.Value{
+			"enabled": boolean(false), "max_attempts": num(5), "per_try_timeout": str("250ms"), "timeout": str("1.5s"), "move_keyed_sends": boolean(true),
+		}), want: wellknown.SendFailover{Enabled: false, MaxAttempts: 5, PerTryTimeout: 250 * time.Millisecond, Timeout: 1500 * time.Millisecond, MoveKeyedSends: true}},
+		{name: "not a struct", md: knobs(map[string]*structpb.Value{wellknown.SendFailoverKey: boolean(true)}), wantErr: field + ` must be a struct, not true`},
+		{name: "zero attempts", md: failover(map[string]*structpb.Value{"max_attempts": num(0)}), wantErr: field + `["max_attempts"] must be an integer in [1, 10] (tries in all, the first included), not 0`},
+		{name: "fractional attempts", md: failover(map[string]*structpb.Value{"max_attempts": num(1.5)}), wantErr: field + `["max_attempts"] must be an integer in [1, 10] (tries in all, the first included), not 1.5`},
+		{name: "too many attempts", md: failover(map[string]*structpb.Value{"max_attempts": num(11)}), wantErr: field + `["max_attempts"] must be an integer in [1, 10] (tries in all, the first included), not 11`},
+		{name: "attempts as string", md: failover(map[string]*structpb.Value{"max_attempts": str("3")}), wantErr: field + `["max_attempts"] must be an integer in [1, 10] (tries in all, the first included), not "3"`},
+		{name: "negative per-try timeout", md: failover(map[string]*structpb.Value{"per_try_timeout": str("-1s")}), wantErr: field + `["per_try_timeout"] must be a positive duration such as "1s", not "-1s"`},
+		{name: "zero timeout", md: failover(map[string]*structpb.Value{"timeout": str("0s")}), wantErr: field + `["timeout"] must be a positive duration such as "1s", not "0s"`},
+		{name: "unparsable timeout", md: failover(map[string]*structpb.Value{"timeout": str("soon")}), wantErr: field + `["timeout"] must be a positive duration such as "1s", not "soon"`},
+		{name: "timeout as number", md: failover(map[string]*structpb.Value{"timeout": num(2)}), wantErr: field + `["timeout"] must be a duration string such as "1s", not 2`},
+		{name: "enabled as string", md: failover(map[string]*structpb.Value{"enabled": str("yes")}), wantErr: field + `["enabled"] must be true or false, not "yes"`},
+		{name: "unknown field", md: failover(map[string]*structpb.Value{"retries": num(2)}), wantErr: field + `["retries"]: unknown field`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := wellknown.ParseSendFailover(tc.md)
+			if tc.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseSendFailover() error = %v, want it to start with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("ParseSendFailover() = %+v, %v; want %+v, nil", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSendFailover_ValueRoundTrips(t *testing.T) {
+	want := wellknown.SendFailover{Enabled: true, MaxAttempts: 4, PerTryTimeout: 300 * time.Millisecond, Timeout: 2 * time.Second, MoveKeyedSends: true}
+	got, err := wellknown.ParseSendFailover(knobs(map[string]*structpb.Value{wellknown.SendFailoverKey: want.Value()}))
+	if err != nil || got != want {
+		t.Errorf("ParseSendFailover(Value()) = %+v, %v; want %+v", got, err, want)
 	}
 }
 

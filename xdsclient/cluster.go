@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
 	"github.com/rmqmesh/rmqmesh/wellknown"
@@ -68,6 +69,9 @@ func parseClusterFields(c *clusterv3.Cluster, u *ClusterUpdate) error {
 	u.LBPolicy = lb
 	u.OutlierDetection = c.GetOutlierDetection()
 	u.CircuitBreakers = c.GetCircuitBreakers()
+	if u.SendFailover, err = wellknown.ParseSendFailover(c.GetMetadata()); err != nil {
+		return err
+	}
 	if len(c.GetTransportSocketMatches()) > 0 {
 		return errors.New("transport_socket_matches is not supported (as in gRPC): set transport_socket")
 	}
@@ -121,21 +125,47 @@ func lbPolicy(c *clusterv3.Cluster) (string, error) {
 }
 
 // Unimplemented lists the cluster settings rmqmesh accepts but does not
-// act on yet, for logging: outlier_detection, circuit_breakers, and an
-// lb_policy other than round robin.
+// act on, for logging: an lb_policy other than round robin, the parts of
+// outlier_detection other than consecutive-failure ejection (success rate
+// and failure percentage statistics, degraded hosts, active health checks),
+// and the parts of circuit_breakers other than the DEFAULT priority's
+// max_connections, max_pending_requests, max_requests and max_retries.
 func (u *ClusterUpdate) Unimplemented() []string {
 	var out []string
-	if u.CircuitBreakers != nil {
-		out = append(out, "circuit_breakers")
-	}
 	if u.LBPolicy != "" && u.LBPolicy != LBPolicyRoundRobin {
 		out = append(out, "lb_policy "+lbPolicyEnumName(u.LBPolicy))
 	}
-	if u.OutlierDetection != nil {
-		out = append(out, "outlier_detection")
+	if od := u.OutlierDetection; od != nil {
+		if od.GetEnforcingSuccessRate() != nil || od.GetSuccessRateMinimumHosts() != nil || od.GetSuccessRateRequestVolume() != nil ||
+			od.GetSuccessRateStdevFactor() != nil || od.GetEnforcingLocalOriginSuccessRate() != nil {
+			out = append(out, "outlier_detection success rate")
+		}
+		if od.GetEnforcingFailurePercentage().GetValue() > 0 || od.GetEnforcingFailurePercentageLocalOrigin().GetValue() > 0 {
+			out = append(out, "outlier_detection failure percentage")
+		}
+		if od.GetDetectDegradedHosts().GetValue() {
+			out = append(out, "outlier_detection detect_degraded_hosts")
+		}
+	}
+	if cb := u.CircuitBreakers; cb != nil {
+		for _, th := range cb.GetThresholds() {
+			if th.GetPriority() != corev3.RoutingPriority_DEFAULT {
+				out = append(out, "circuit_breakers priority "+th.GetPriority().String())
+				continue
+			}
+			if th.GetRetryBudget() != nil {
+				out = append(out, "circuit_breakers retry_budget")
+			}
+			if th.GetMaxConnectionPools() != nil {
+				out = append(out, "circuit_breakers max_connection_pools")
+			}
+		}
+		if len(cb.GetPerHostThresholds()) > 0 {
+			out = append(out, "circuit_breakers per_host_thresholds")
+		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 func lbPolicyEnumName(p string) string {

@@ -104,7 +104,8 @@
 // NACKed and what it accepts is not. Clusters also pass grpc-go's checks:
 // EDS only, with eds_config ADS or self; lb_policy ROUND_ROBIN, RING_HASH
 // or LEAST_REQUEST, or the first supported load_balancing_policy entry.
-// Cluster settings rmqmesh does not implement yet are handled per field:
+// The cluster settings the intercepting relay acts on, and those it does
+// not implement, are handled per field:
 //
 //	transport_socket    envoy.transport_sockets.tls with an UpstreamTlsContext, read as
 //	                    gRPC reads it (gRFC A29) into ClusterUpdate.Security: certificate
@@ -122,13 +123,31 @@
 //	                    official client cannot speak TLS). Envoy's proto rules apply to
 //	                    each part rmqmesh reads, not to the combined validation context,
 //	                    whose required SDS config Istio does not send.
-//	outlier_detection   accepted, validated, logged as not implemented, exposed as
-//	                    ClusterUpdate.OutlierDetection: no host is ejected.
-//	circuit_breakers    accepted, validated, logged, exposed as
-//	                    ClusterUpdate.CircuitBreakers: no limit is enforced.
+//	connect_timeout     ClusterUpdate.ConnectTimeout (default 5s): bounds the relay's
+//	                    connection attempts to the cluster's brokers.
+//	outlier_detection   validated (a non-positive interval or ejection time is NACKed
+//	                    naming the field), exposed as ClusterUpdate.OutlierDetection.
+//	                    The relay ejects hosts for consecutive errors, consecutive
+//	                    gateway failures and consecutive local-origin failures
+//	                    (split_external_local_origin_errors), for base_ejection_time ×
+//	                    ejections up to max_ejection_time (+ jitter), within
+//	                    max_ejection_percent / always_eject_one_host, the multiplier
+//	                    decaying once per interval. Success-rate and failure-percentage
+//	                    statistics and detect_degraded_hosts are accepted and logged as
+//	                    not implemented.
+//	circuit_breakers    validated, exposed as ClusterUpdate.CircuitBreakers. The DEFAULT
+//	                    priority's max_connections, max_pending_requests, max_requests
+//	                    and max_retries bound the relay per cluster; a limit left unset
+//	                    is no limit (Envoy's default of 1024 would throttle a client's
+//	                    async bursts and long polls). Other priorities, retry_budget,
+//	                    max_connection_pools and per_host_thresholds are logged as not
+//	                    implemented.
 //	lb_policy           RING_HASH and LEAST_REQUEST accepted and logged; traffic is
 //	                    balanced by endpoint and locality weights (round robin).
-//	connect_timeout     exposed as ClusterUpdate.ConnectTimeout (default 5s).
+//	metadata            filter_metadata["rmqmesh"]: data_path (wellknown.ParseDataPath)
+//	                    and send_failover (wellknown.ParseSendFailover, exposed as
+//	                    ClusterUpdate.SendFailover): a bad value is NACKed naming the
+//	                    field, e.g. zero max_attempts or a negative per_try_timeout.
 //
 // A response that carries one resource name twice is NACKed for that name,
 // with the last good version kept.

@@ -11,6 +11,8 @@ import (
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Type URLs of the resources the client watches.
@@ -63,11 +65,15 @@ type ClusterUpdate struct {
 	// LBPolicyLeastRequest, from load_balancing_policy or lb_policy.
 	LBPolicy string
 	// OutlierDetection is outlier_detection as received (validated), nil
-	// when unset. Accepted but not acted on yet (see the package doc).
+	// when unset. The relay ejects hosts by its consecutive-failure rules
+	// (see the package doc for what it does not act on).
 	OutlierDetection *clusterv3.OutlierDetection
 	// CircuitBreakers is circuit_breakers as received (validated), nil
-	// when unset. Accepted but not acted on yet.
+	// when unset. The relay enforces the DEFAULT priority's limits.
 	CircuitBreakers *clusterv3.CircuitBreakers
+	// SendFailover is the cluster's wellknown.SendFailoverKey knob, defaults
+	// applied: how the relay retries a send inside the client's request.
+	SendFailover wellknown.SendFailover
 	// UpstreamTLS is the transport_socket's UpstreamTlsContext as
 	// received, nil for a plaintext cluster.
 	UpstreamTLS *tlsv3.UpstreamTlsContext

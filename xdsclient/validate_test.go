@@ -74,6 +74,17 @@ func TestDecode_Errors(t *testing.T) {
 		c.Metadata = md
 		return c
 	}
+	failover := func(kv map[string]any) *corev3.Metadata {
+		v := structpb.NewStringValue("on")
+		if kv != nil {
+			st, err := structpb.NewStruct(kv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v = structpb.NewStructValue(st)
+		}
+		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.SendFailoverKey: v}}}}
+	}
 	dataPath := func(v *structpb.Value) *corev3.Metadata {
 		return &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.DataPathKey: v}}}}
 	}
@@ -113,6 +124,9 @@ func TestDecode_Errors(t *testing.T) {
 		{"cluster not EDS", clusterType, &clusterv3.Cluster{Name: "c", ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC}}, "not supported (want EDS)"},
 		{"cluster bad data_path", clusterType, eds(dataPath(structpb.NewStringValue("tunnel"))), `filter_metadata["rmqmesh"]["data_path"] must be "direct" or "intercept", not "tunnel"`},
 		{"cluster data_path type", clusterType, eds(dataPath(structpb.NewNumberValue(1))), `filter_metadata["rmqmesh"]["data_path"] must be "direct" or "intercept", not 1`},
+		{"cluster send_failover zero attempts", clusterType, eds(failover(map[string]any{wellknown.FailoverMaxAttemptsKey: 0})), `filter_metadata["rmqmesh"]["send_failover"]["max_attempts"] must be an integer in [1, 10]`},
+		{"cluster send_failover negative per-try timeout", clusterType, eds(failover(map[string]any{wellknown.FailoverPerTryTimeoutKey: "-5s"})), `filter_metadata["rmqmesh"]["send_failover"]["per_try_timeout"] must be a positive duration such as "1s", not "-5s"`},
+		{"cluster send_failover not a struct", clusterType, eds(failover(nil)), `filter_metadata["rmqmesh"]["send_failover"] must be a struct, not "on"`},
 		{"cla no name", endpointsType, &endpointv3.ClusterLoadAssignment{}, "has no cluster_name"},
 		{"cla bad port", endpointsType, cla(ep(sock("127.0.0.1", 0), nil, nil)), `invalid port 0`},
 		{"cla big port", endpointsType, cla(ep(sock("127.0.0.1", 70000), nil, nil)), `invalid port 70000`},
@@ -197,6 +211,12 @@ func TestDecode_EnvoyRejects(t *testing.T) {
 		{"subset fallback undefined", clusterType, clusterWith(func(c *clusterv3.Cluster) {
 			c.LbSubsetConfig = &clusterv3.Cluster_LbSubsetConfig{FallbackPolicy: 99}
 		}), "FallbackPolicy: value must be one of the defined enum values"},
+		{"outlier negative ejection time", clusterType, clusterWith(func(c *clusterv3.Cluster) {
+			c.OutlierDetection = &clusterv3.OutlierDetection{BaseEjectionTime: durationpb.New(-30 * time.Second)}
+		}), "OutlierDetection.BaseEjectionTime: value must be greater than 0s"},
+		{"outlier zero interval", clusterType, clusterWith(func(c *clusterv3.Cluster) {
+			c.OutlierDetection = &clusterv3.OutlierDetection{Interval: durationpb.New(0)}
+		}), "OutlierDetection.Interval: value must be greater than 0s"},
 		{"outlier percentage 101", clusterType, clusterWith(func(c *clusterv3.Cluster) {
 			c.OutlierDetection = &clusterv3.OutlierDetection{MaxEjectionPercent: wrapperspb.UInt32(101)}
 		}), "MaxEjectionPercent: value must be less than or equal to 100"},
@@ -276,8 +296,32 @@ func TestDecode_ClusterFields(t *testing.T) {
 	if cu.ConnectTimeout != 3*time.Second || cu.LBPolicy != LBPolicyLeastRequest || !proto.Equal(cu.OutlierDetection, od) || !proto.Equal(cu.CircuitBreakers, cb) {
 		t.Errorf("update = timeout %v, lb %q, outlier %v, breakers %v", cu.ConnectTimeout, cu.LBPolicy, cu.OutlierDetection, cu.CircuitBreakers)
 	}
-	if got := cu.Unimplemented(); !slices.Equal(got, []string{"circuit_breakers", "lb_policy LEAST_REQUEST", "outlier_detection"}) {
-		t.Errorf("Unimplemented() = %q", got)
+	if got := cu.Unimplemented(); !slices.Equal(got, []string{"lb_policy LEAST_REQUEST"}) {
+		t.Errorf("Unimplemented() = %q; consecutive-failure ejection and the DEFAULT limits are implemented", got)
+	}
+	if cu.SendFailover != wellknown.DefaultSendFailover() {
+		t.Errorf("send failover without the knob = %+v, want the defaults", cu.SendFailover)
+	}
+	// What the relay does not act on is logged as such.
+	c = clusterWith(func(c *clusterv3.Cluster) {
+		c.OutlierDetection = &clusterv3.OutlierDetection{EnforcingSuccessRate: wrapperspb.UInt32(100), EnforcingFailurePercentage: wrapperspb.UInt32(10)}
+		c.CircuitBreakers = &clusterv3.CircuitBreakers{Thresholds: []*clusterv3.CircuitBreakers_Thresholds{
+			{MaxRequests: wrapperspb.UInt32(10), RetryBudget: &clusterv3.CircuitBreakers_Thresholds_RetryBudget{}},
+			{Priority: corev3.RoutingPriority_HIGH, MaxRequests: wrapperspb.UInt32(10)},
+		}}
+		kv, _ := structpb.NewStruct(map[string]any{wellknown.SendFailoverKey: map[string]any{wellknown.FailoverMaxAttemptsKey: 2, wellknown.FailoverMoveKeyedSendsKey: true}})
+		c.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: kv}}
+	})
+	if _, u, _, err = clusterType.decode(testutil.MustAny(t, c)); err != nil {
+		t.Fatal(err)
+	}
+	cu = u.(*ClusterUpdate)
+	want := []string{"circuit_breakers priority HIGH", "circuit_breakers retry_budget", "outlier_detection failure percentage", "outlier_detection success rate"}
+	if got := cu.Unimplemented(); !slices.Equal(got, want) {
+		t.Errorf("Unimplemented() = %q, want %q", got, want)
+	}
+	if cu.SendFailover.MaxAttempts != 2 || !cu.SendFailover.MoveKeyedSends || !cu.SendFailover.Enabled {
+		t.Errorf("send failover = %+v, want 2 attempts, keyed sends moved, enabled", cu.SendFailover)
 	}
 	_, u, _, err = clusterType.decode(testutil.MustAny(t, edsCluster()))
 	if err != nil {

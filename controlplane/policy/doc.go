@@ -29,6 +29,7 @@
 //	      broker-c: {drain: true}      # EDS DRAINING: no reads, no writes
 //	    outlier_detection: {...}       # Envoy's fields, passed through
 //	    circuit_breakers: {...}
+//	    send_failover: {max_attempts: 3, per_try_timeout: 1s, timeout: 2.5s, move_keyed_sends: false}
 //	    tls: {...}                     # an UpstreamTlsContext
 //	brokers:                           # labels and locality by broker name
 //	  broker-b: {labels: {version: canary}, region: eu, zone: zone-b, sub_zone: r1}

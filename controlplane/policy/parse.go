@@ -21,6 +21,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
 	"github.com/rmqmesh/rmqmesh/wellknown"
@@ -159,6 +160,7 @@ type rawCluster struct {
 	OutlierDetection any                     `yaml:"outlier_detection"`
 	CircuitBreakers  any                     `yaml:"circuit_breakers"`
 	TLS              any                     `yaml:"tls"`
+	SendFailover     any                     `yaml:"send_failover"`
 }
 
 type rawSelector struct {
@@ -494,6 +496,9 @@ func (v *validator) cluster(at path, raw *rawCluster) Cluster {
 			c.CircuitBreakers = cb
 		}
 	}
+	if raw.SendFailover != nil {
+		c.SendFailover = v.sendFailover(at.with("send_failover"), raw.SendFailover)
+	}
 	if raw.TLS != nil {
 		tc := &tlsv3.UpstreamTlsContext{}
 		if v.envoyField(at.with("tls"), raw.TLS, tc) {
@@ -562,6 +567,30 @@ func (v *validator) labels(at path, labels map[string]string) {
 
 // envoyField decodes a YAML value into an Envoy proto through its JSON form,
 // and validates it with the proto's own rules.
+// sendFailover checks a cluster's send_failover with the same function the
+// xDS client validates the resulting knob with, so a policy the control plane
+// accepts is never NACKed for it.
+func (v *validator) sendFailover(at path, value any) *wellknown.SendFailover {
+	b, err := json.Marshal(value)
+	if err != nil {
+		v.errorf(at, "%v", err)
+		return nil
+	}
+	sv := &structpb.Value{}
+	if err := protojson.Unmarshal(b, sv); err != nil {
+		v.errorf(at, "%v", err)
+		return nil
+	}
+	md := &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: {Fields: map[string]*structpb.Value{wellknown.SendFailoverKey: sv}}}}
+	f, err := wellknown.ParseSendFailover(md)
+	if err != nil {
+		prefix := fmt.Sprintf("filter_metadata[%q][%q]", wellknown.MeshMetadataNamespace, wellknown.SendFailoverKey)
+		v.errorf(at, "%s", strings.TrimLeft(strings.TrimPrefix(err.Error(), prefix), ": "))
+		return nil
+	}
+	return &f
+}
+
 func (v *validator) envoyField(at path, value any, m proto.Message) bool {
 	b, err := json.Marshal(value)
 	if err != nil {

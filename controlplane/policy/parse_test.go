@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rmqmesh/rmqmesh/controlplane/policy"
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
@@ -59,6 +60,9 @@ func TestLoad_FullExample(t *testing.T) {
 	c, _ := p.Cluster("default")
 	if c.OutlierDetection.GetConsecutive_5Xx().GetValue() != 5 || c.OutlierDetection.GetBaseEjectionTime().AsDuration().Seconds() != 30 {
 		t.Errorf("outlier detection: %v", c.OutlierDetection)
+	}
+	if f := c.SendFailover; f == nil || f.MaxAttempts != 2 || f.PerTryTimeout != 500*time.Millisecond || !f.Enabled || f.MoveKeyedSends {
+		t.Errorf("send failover: %+v", f)
 	}
 	if c.CircuitBreakers.GetThresholds()[0].GetMaxRequests().GetValue() != 5000 {
 		t.Errorf("circuit breakers: %v", c.CircuitBreakers)
@@ -123,6 +127,9 @@ func TestParse_Errors(t *testing.T) {
 		{"reserved label", ok + "    brokers: {labels: {perm: \"6\"}}\n", []string{`clusters[0].brokers.labels.perm: "perm" is broker metadata`}},
 		{"bad outlier detection", ok + "    outlier_detection: {consecutive_5xx: many}\n", []string{"p.yaml:7: clusters[0].outlier_detection: not a valid envoy.config.cluster.v3.OutlierDetection"}},
 		{"invalid outlier detection", ok + "    outlier_detection: {max_ejection_percent: 200}\n", []string{"clusters[0].outlier_detection: not a valid envoy.config.cluster.v3.OutlierDetection", "MaxEjectionPercent"}},
+		{"zero failover attempts", ok + "    send_failover: {max_attempts: 0}\n", []string{`p.yaml:7: clusters[0].send_failover: ["max_attempts"] must be an integer in [1, 10]`}},
+		{"negative per-try timeout", ok + "    send_failover: {per_try_timeout: -1s}\n", []string{`clusters[0].send_failover: ["per_try_timeout"] must be a positive duration such as "1s", not "-1s"`}},
+		{"failover not a mapping", ok + "    send_failover: always\n", []string{`clusters[0].send_failover: must be a struct, not "always"`}},
 		{"bad tls", ok + "    tls: {sni: [1]}\n", []string{"clusters[0].tls: not a valid envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"}},
 		{"tag", ok + "    data_path: !custom direct\n", []string{"p.yaml:7", "YAML tags are not supported"}},
 		{"alias", "listeners: [{name: l, routes: [{cluster: c}]}]\nclusters: [&c {name: c}, *c]\n", []string{"p.yaml:2", "YAML aliases are not supported"}},
@@ -187,8 +194,8 @@ func TestCheckBrokers(t *testing.T) {
 	}
 	for _, w := range []string{
 		`testdata/full.yaml:30: clusters[0].overrides.broker-c: broker "broker-c" is not known to any nameserver`,
-		`testdata/full.yaml:46: clusters[1].brokers.broker_names: broker "broker-c"`,
-		`testdata/full.yaml:51: brokers.broker-c: broker "broker-c"`,
+		`testdata/full.yaml:47: clusters[1].brokers.broker_names: broker "broker-c"`,
+		`testdata/full.yaml:52: brokers.broker-c: broker "broker-c"`,
 	} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q:\n%v", w, err)

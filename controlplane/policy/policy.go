@@ -15,6 +15,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	"github.com/rmqmesh/rmqmesh/controlplane/resource"
+	"github.com/rmqmesh/rmqmesh/wellknown"
 )
 
 // Policy is a validated policy file. It is immutable once returned by
@@ -124,7 +125,10 @@ type Cluster struct {
 	OutlierDetection *clusterv3.OutlierDetection
 	CircuitBreakers  *clusterv3.CircuitBreakers
 	TransportSocket  *corev3.TransportSocket
-	Pos              Pos
+	// SendFailover is the cluster's rmqmesh send_failover knob, nil when
+	// unset (the relay's defaults).
+	SendFailover *wellknown.SendFailover
+	Pos          Pos
 }
 
 // Selector chooses brokers. An empty selector chooses every broker.

@@ -87,6 +87,9 @@ type Cluster struct {
 	DataPath string
 	// ConnectTimeout is the cluster's connect_timeout; zero means 5 s.
 	ConnectTimeout time.Duration
+	// SendFailover, when not nil, goes to
+	// filter_metadata["rmqmesh"]["send_failover"].
+	SendFailover *wellknown.SendFailover
 	// OutlierDetection, CircuitBreakers and TransportSocket are passed
 	// through as Envoy's fields; nil leaves them unset. They are cloned.
 	OutlierDetection *clusterv3.OutlierDetection
@@ -344,10 +347,15 @@ func NewCluster(c Cluster) (*clusterv3.Cluster, *endpointv3.ClusterLoadAssignmen
 		ConnectTimeout: durationpb.New(timeout),
 		LbPolicy:       clusterv3.Cluster_ROUND_ROBIN,
 	}
+	knobs := &structpb.Struct{Fields: map[string]*structpb.Value{}}
 	if c.DataPath != "" {
-		out.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{
-			wellknown.MeshMetadataNamespace: stringStruct(map[string]string{wellknown.DataPathKey: c.DataPath}),
-		}}
+		knobs.Fields[wellknown.DataPathKey] = structpb.NewStringValue(c.DataPath)
+	}
+	if c.SendFailover != nil {
+		knobs.Fields[wellknown.SendFailoverKey] = c.SendFailover.Value()
+	}
+	if len(knobs.Fields) > 0 {
+		out.Metadata = &corev3.Metadata{FilterMetadata: map[string]*structpb.Struct{wellknown.MeshMetadataNamespace: knobs}}
 	}
 	if c.OutlierDetection != nil {
 		out.OutlierDetection = proto.CloneOf(c.OutlierDetection)

@@ -321,3 +321,24 @@ func snapshotOf(t *testing.T, l *listenerv3.Listener, c *clusterv3.Cluster, cla 
 	}
 	return snap
 }
+
+// A cluster's data path and send failover reach its metadata in the form the
+// readers parse.
+func TestNewCluster_Knobs(t *testing.T) {
+	f := wellknown.DefaultSendFailover()
+	f.MaxAttempts, f.MoveKeyedSends = 2, true
+	c, _, err := resource.NewCluster(resource.Cluster{Name: "brokers", DataPath: "direct", SendFailover: &f, Endpoints: brokers()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dp, err := wellknown.ParseDataPath(c.GetMetadata()); err != nil || dp != "direct" {
+		t.Errorf("data path %q, %v", dp, err)
+	}
+	if got, err := wellknown.ParseSendFailover(c.GetMetadata()); err != nil || got != f {
+		t.Errorf("send failover %+v, %v; want %+v", got, err, f)
+	}
+	c, _, err = resource.NewCluster(resource.Cluster{Name: "plain", Endpoints: brokers()})
+	if err != nil || c.GetMetadata() != nil {
+		t.Errorf("a cluster without knobs has metadata %v (%v)", c.GetMetadata(), err)
+	}
+}

@@ -185,6 +185,18 @@ func (v *FrameView) ExtRaw(key string) (start, end int, ok bool) {
 	return start + 1, end - 1, true
 }
 
+// ExtEncoded returns the value of extFields key as the frame encodes it: a
+// ROCKETMQ value's bytes, or a JSON value with its quotes and escapes. It
+// aliases the frame and does not allocate: for scanning a value (a properties
+// string, say) without decoding it.
+func (v *FrameView) ExtEncoded(key string) ([]byte, bool) {
+	start, end, ok := v.extValue(key)
+	if !ok {
+		return nil, false
+	}
+	return v.frame[start:end], true
+}
+
 // SetOpaqueInPlace changes the frame's opaque without moving any byte and reports
 // whether it could: always for a ROCKETMQ header, and for a JSON header when the
 // new number is no longer than the old one (the rest is padded with spaces,
