@@ -169,7 +169,24 @@ func StartConsumer(t testing.TB, c *Cluster, group string, consumer Starter, opt
 	stop = func() {
 		once.Do(func() {
 			t.Helper()
-			if err := consumer.Shutdown(); err != nil {
+			// v2.1.2 hands pulled messages to its process queue's channel
+			// outside the lock under which Shutdown closes that channel
+			// (processQueue.putMessage against defaultConsumer.shutdown). Pulls
+			// are held at the brokers while the consumer stops, once none of
+			// its pull loops is handing messages over.
+			releasePulls := c.Hold(remoting.CodePullMessage)
+			quiet := 0
+			WaitFor(t, fmt.Sprintf("the pull loops of consumer %q to hand nothing over", id), func() bool {
+				if pullLoopsBusy(consumer) {
+					quiet = 0
+				} else {
+					quiet++
+				}
+				return quiet >= 2
+			})
+			err := consumer.Shutdown()
+			releasePulls()
+			if err != nil {
 				t.Errorf("meshtest: consumer %q of group %q: Shutdown: %v", id, group, err)
 			}
 			if o.keeper != nil {
@@ -221,17 +238,8 @@ func (c *Cluster) routedTopics(group string) int {
 // pulls do not read the flag.
 func consumerRunning(consumer Starter) bool {
 	selves := consumerIdentities(consumer)
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	const pkg = "rocketmq-client-go/v2/consumer.(*pushConsumer)."
-	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+	for _, g := range allStacks() {
 		if bytes.Contains(g, []byte(pkg+"Start.func1.3(")) {
 			return true
 		}
@@ -245,6 +253,39 @@ func consumerRunning(consumer Starter) bool {
 		}
 	}
 	return false
+}
+
+// pullLoopsBusy reports whether one of the official push consumer's pull
+// loops inside consumer is doing anything but waiting — for a pull's answer or
+// for its next pull — or is handing messages to a process queue.
+func pullLoopsBusy(consumer Starter) bool {
+	selves := consumerIdentities(consumer)
+	const loop = "rocketmq-client-go/v2/consumer.(*pushConsumer).pullMessage("
+	for _, g := range allStacks() {
+		if !bytes.Contains(g, []byte(loop)) || !slices.ContainsFunc(selves, func(self []byte) bool { return bytes.Contains(g, self) }) {
+			continue
+		}
+		if bytes.Contains(g, []byte(").putMessage(")) {
+			return true
+		}
+		header, _, _ := bytes.Cut(g, []byte("\n"))
+		if bytes.Contains(header, []byte("[running]")) || bytes.Contains(header, []byte("[runnable]")) {
+			return true
+		}
+	}
+	return false
+}
+
+// allStacks returns the stack of every goroutine, one element each.
+func allStacks() [][]byte {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return bytes.Split(buf[:n], []byte("\n\n"))
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }
 
 // consumerIdentities returns how the official consumer inside consumer appears
