@@ -49,6 +49,9 @@ package meshtest
 //     it turns membership notifications off while the consumer stops, so the
 //     group's other consumers are not sent into a rebalance that their own
 //     cleanup could then meet.
+//   - Its pull loops hand pulled messages to a channel that Shutdown closes,
+//     outside the lock that guards the close: pulls are held at the brokers,
+//     and stopping calls Shutdown only once no loop is handing messages over.
 //   - An orderly consumer's Shutdown unlocks its queues, and its consume loops
 //     ask for the locks again 100 ms later, reading the flag that Shutdown has
 //     written by then: give it a keeper (WithKeeper), which holds the internal
