@@ -17,7 +17,7 @@ func TestBroker_ACLRejectsBadSignature(t *testing.T) {
 	c := RunCluster(t, WithACL("AK", "SK"))
 	rc := dialRaw(t, c.Broker("broker-a").Addr())
 	ext := map[string]string{"topic": "TBW102", "queueId": "0", "AccessKey": "AK"}
-	ext["Signature"] = aclSignature(ext, nil, "SK")
+	ext["Signature"] = remoting.ACLSignature(ext, nil, "SK")
 	if resp := rc.call(remoting.CodeGetMaxOffset, ext, nil); resp.Code != remoting.Success {
 		t.Errorf("signed request: %d %q", resp.Code, resp.Remark)
 	}

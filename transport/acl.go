@@ -2,13 +2,9 @@ package transport
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 
 	"github.com/rmqmesh/rmqmesh/transport/remoting"
 )
@@ -42,15 +38,6 @@ func secretText(s string) string {
 	return redacted
 }
 
-// ACL extFields (SessionCredentials), and the one field the signature leaves
-// out besides itself.
-const (
-	extAccessKey      = "AccessKey"
-	extSignature      = "Signature"
-	extSecurityToken  = "SecurityToken"
-	extUniqueKeyQuery = "_UNIQUE_KEY_QUERY"
-)
-
 // AddCredentials gives the relay an account to re-sign requests with. When the
 // relay changes a signed request (a redirected send's queueId, an added bname),
 // it signs it again with the credentials whose access key the request carries;
@@ -71,8 +58,8 @@ func (r *Relay) AddCredentials(c Credentials) error {
 func signedBy(c *Request) string {
 	if !c.signerRead {
 		c.signerRead = true
-		if c.view.HasExt(extSignature) {
-			c.signer, _ = c.view.Ext(extAccessKey)
+		if c.view.HasExt(remoting.ExtSignature) {
+			c.signer, _ = c.view.Ext(remoting.ExtAccessKey)
 		}
 	}
 	return c.signer
@@ -131,25 +118,9 @@ func (r *Relay) aclLink(ctx context.Context, c *Request, next Invoker) error {
 // them: an HMAC-SHA1 of every extFields value but Signature and
 // _UNIQUE_KEY_QUERY, in key order, followed by the body, base64.
 func sign(cmd *remoting.Command, c Credentials) {
-	cmd.SetExt(extAccessKey, c.AccessKey)
+	cmd.SetExt(remoting.ExtAccessKey, c.AccessKey)
 	if c.SecurityToken != "" {
-		cmd.SetExt(extSecurityToken, c.SecurityToken)
+		cmd.SetExt(remoting.ExtSecurityToken, c.SecurityToken)
 	}
-	cmd.SetExt(extSignature, signature(cmd.ExtFields, cmd.Body, c.SecretKey))
-}
-
-func signature(ext map[string]string, body []byte, secretKey string) string {
-	keys := make([]string, 0, len(ext))
-	for k := range ext {
-		if k != extSignature && k != extUniqueKeyQuery {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	mac := hmac.New(sha1.New, []byte(secretKey))
-	for _, k := range keys {
-		mac.Write([]byte(ext[k]))
-	}
-	mac.Write(body)
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	cmd.SetExt(remoting.ExtSignature, remoting.ACLSignature(cmd.ExtFields, cmd.Body, c.SecretKey))
 }
